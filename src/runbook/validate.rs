@@ -1,0 +1,394 @@
+//! Node tree → [`Runbook`], collecting every problem with its position.
+//!
+//! Checks: the top-level shape, unknown keys (with `did you mean`), wrong
+//! types, bad durations, duplicate step ids, unknown or ambiguous step kinds,
+//! and every `${{ }}` reference against the vars and step ids it names.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::diagnostic::{Diagnostic, Diagnostics, Span, suggest};
+use super::expr::{Reference, Template};
+use super::model::{PhaseName, Retry, Runbook, Step, VarDef};
+use super::node::{Node, NodeKind};
+use crate::adapter::{ParseContext, Registry, StepSpec, duration_setting};
+
+const TOP_KEYS: &[&str] =
+    &["version", "name", "description", "vars", "approvers", "checklist", "execute", "validate", "rollback", "finalize"];
+const COMMON_KEYS: &[&str] = &["id", "name", "timeout", "retry", "when", "continue_on_failure", "idempotent"];
+
+struct Validator<'r> {
+    registry: &'r Registry,
+    diagnostics: Diagnostics,
+    groups: BTreeMap<String, Vec<String>>,
+    references: Vec<(Reference, Span)>,
+    ids: HashMap<String, Span>,
+}
+
+pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> Result<Runbook, Vec<Diagnostic>> {
+    let mut v = Validator {
+        registry,
+        diagnostics: Diagnostics::default(),
+        groups: BTreeMap::new(),
+        references: Vec::new(),
+        ids: HashMap::new(),
+    };
+    let Some(map) = root.as_map() else {
+        return Err(vec![
+            Diagnostic::new(root.span, format!("a runbook is a mapping, found {}", root.type_name()))
+                .hint("start with `version: 1` and `name: ...`"),
+        ]);
+    };
+    for (k, _) in map {
+        if !TOP_KEYS.contains(&k.name.as_str()) {
+            let hint = suggest(&k.name, TOP_KEYS.iter().copied())
+                .unwrap_or_else(|| format!("top-level keys are {}", TOP_KEYS.join(", ")));
+            v.diagnostics.push(Diagnostic::new(k.span, format!("unknown key `{}`", k.name)).hint(hint));
+        }
+    }
+    match root.get("version") {
+        None => v.diagnostics.push(Diagnostic::new(Span::new(1, 1, 1), "missing `version`").hint("add `version: 1`")),
+        Some(n) if n.kind == NodeKind::Int(1) => {}
+        Some(n) => v.diagnostics.push(
+            Diagnostic::new(n.span, "unsupported runbook version").hint("this relctl reads `version: 1`"),
+        ),
+    }
+    let name = match root.get("name") {
+        None => {
+            v.diagnostics.push(Diagnostic::new(Span::new(1, 1, 1), "missing `name`").hint("add `name: my-service-release`"));
+            String::new()
+        }
+        Some(n) => match n.as_str() {
+            Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => s.to_string(),
+            _ => {
+                v.diagnostics.push(
+                    Diagnostic::new(n.span, "`name` must be letters, digits, `-` or `_`")
+                        .hint("it names the lock and the run directory, e.g. `checkout-release`"),
+                );
+                String::new()
+            }
+        },
+    };
+    let description = root.get("description").and_then(|n| v.string(n, "`description`"));
+    let vars = root.get("vars").map(|n| v.vars(n)).unwrap_or_default();
+    if let Some(n) = root.get("approvers") {
+        v.groups = v.approver_groups(n);
+    }
+    let mut phases = BTreeMap::new();
+    for phase in PhaseName::ALL {
+        if let Some(n) = root.get(phase.as_str()) {
+            let steps = v.steps(n, phase);
+            phases.insert(phase, steps);
+        }
+    }
+    let mut secrets: Vec<String> = v
+        .references
+        .iter()
+        .filter_map(|(r, _)| match r {
+            Reference::Secret(name) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    v.check_references(&vars);
+    if v.diagnostics.is_empty() {
+        Ok(Runbook {
+            name,
+            description,
+            path: path.to_path_buf(),
+            source: source.to_string(),
+            vars,
+            approvers: v.groups,
+            phases,
+            secrets,
+        })
+    } else {
+        Err(v.diagnostics.into_vec())
+    }
+}
+
+impl Validator<'_> {
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(s.clone()),
+            _ => {
+                self.diagnostics.error(node.span, format!("{what} must be a string, found {}", node.type_name()));
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, node: &Node, what: &str) -> bool {
+        match node.kind {
+            NodeKind::Bool(b) => b,
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::new(node.span, format!("{what} must be true or false, found {}", node.type_name()))
+                        .hint("write `true` or `false`"),
+                );
+                false
+            }
+        }
+    }
+
+    fn vars(&mut self, node: &Node) -> Vec<VarDef> {
+        let Some(map) = node.as_map() else {
+            self.diagnostics.error(node.span, format!("`vars` must be a mapping of names to defaults, found {}", node.type_name()));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (key, value) in map {
+            let mut def = VarDef { name: key.name.clone(), default: None, required: false, description: None, span: key.span };
+            match &value.kind {
+                NodeKind::Map(entries) => {
+                    for (k, n) in entries {
+                        match k.name.as_str() {
+                            "default" => def.default = n.scalar_text(),
+                            "required" => def.required = self.bool(n, "`required`"),
+                            "description" => def.description = self.string(n, "`description`"),
+                            other => {
+                                let hint = suggest(other, ["default", "required", "description"])
+                                    .unwrap_or_else(|| "a var takes default, required, description".into());
+                                self.diagnostics.push(Diagnostic::new(k.span, format!("unknown key `{other}` in var `{}`", key.name)).hint(hint));
+                            }
+                        }
+                    }
+                }
+                NodeKind::Seq(_) => self.diagnostics.error(value.span, format!("var `{}` must be a scalar or a mapping, found a list", key.name)),
+                NodeKind::Null => {}
+                _ => def.default = value.scalar_text(),
+            }
+            out.push(def);
+        }
+        out
+    }
+
+    fn approver_groups(&mut self, node: &Node) -> BTreeMap<String, Vec<String>> {
+        let mut groups = BTreeMap::new();
+        let Some(map) = node.as_map() else {
+            self.diagnostics.push(
+                Diagnostic::new(node.span, "`approvers` must map group names to lists of people")
+                    .hint("e.g. `release_managers: [alice, bob]`"),
+            );
+            return groups;
+        };
+        for (key, value) in map {
+            if let Some(names) = self.name_list(value) {
+                groups.insert(key.name.clone(), names);
+            }
+        }
+        groups
+    }
+
+    fn name_list(&mut self, node: &Node) -> Option<Vec<String>> {
+        match &node.kind {
+            NodeKind::Seq(items) => {
+                let mut names = Vec::new();
+                for item in items {
+                    match item.scalar_text() {
+                        Some(s) => names.push(s),
+                        None => self.diagnostics.error(item.span, format!("expected a name, found {}", item.type_name())),
+                    }
+                }
+                Some(names)
+            }
+            _ => {
+                self.diagnostics.error(node.span, format!("expected a list of names, found {}", node.type_name()));
+                None
+            }
+        }
+    }
+
+    fn step(&mut self, node: &Node, phase: PhaseName) -> Option<Step> {
+        let Some(map) = node.as_map() else {
+            self.diagnostics.push(
+                Diagnostic::new(node.span, format!("a step must be a mapping, found {}", node.type_name()))
+                    .hint("e.g. `- run: ./deploy.sh`"),
+            );
+            return None;
+        };
+        let kinds: Vec<_> = map.iter().filter(|(k, _)| self.registry.get(&k.name).is_some()).collect();
+        let kind_names: Vec<&str> = self.registry.names().collect();
+        if kinds.len() > 1 {
+            let names: Vec<_> = kinds.iter().map(|(k, _)| format!("`{}`", k.name)).collect();
+            self.diagnostics.push(
+                Diagnostic::new(kinds[1].0.span, format!("a step has one kind, this one has {}", names.join(" and ")))
+                    .hint("split it into separate steps"),
+            );
+            return None;
+        }
+        let Some((kind_key, kind_value)) = kinds.first().copied() else {
+            let unknown: Vec<_> = map.iter().filter(|(k, _)| !COMMON_KEYS.contains(&k.name.as_str())).collect();
+            if let Some((k, _)) = unknown.first() {
+                let hint = suggest(&k.name, kind_names.iter().copied())
+                    .unwrap_or_else(|| format!("step kinds are {}", kind_names.join(", ")));
+                self.diagnostics.push(Diagnostic::new(k.span, format!("unknown step kind `{}`", k.name)).hint(hint));
+            } else {
+                self.diagnostics.push(
+                    Diagnostic::new(map.first().map_or(node.span, |(k, _)| k.span), "step has no kind")
+                        .hint(format!("add one of {}", kind_names.join(", "))),
+                );
+            }
+            return None;
+        };
+        let kind = self.registry.get(&kind_key.name)?;
+        for (k, _) in map {
+            let name = k.name.as_str();
+            if name != kind_key.name && !COMMON_KEYS.contains(&name) && !kind.sibling_keys().contains(&name) {
+                let known: Vec<&str> = COMMON_KEYS.iter().chain(kind.sibling_keys()).copied().collect();
+                let hint = suggest(name, known.iter().copied())
+                    .unwrap_or_else(|| format!("a `{}` step takes {}", kind.name(), known.join(", ")));
+                self.diagnostics.push(Diagnostic::new(k.span, format!("unknown key `{name}` in a `{}` step", kind.name())).hint(hint));
+            }
+        }
+        let id = node.get("id").and_then(|n| {
+            let s = n.scalar_text().filter(|s| {
+                !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+            if s.is_none() {
+                self.diagnostics.push(
+                    Diagnostic::new(n.span, "a step id is letters, digits, `-` or `_`").hint("e.g. `id: deploy-backend`"),
+                );
+            }
+            s
+        });
+        if let (Some(id), Some(n)) = (&id, node.get("id")) {
+            if let Some(first) = self.ids.get(id) {
+                self.diagnostics.push(
+                    Diagnostic::new(n.span, format!("duplicate step id `{id}`"))
+                        .hint(format!("already used on line {}; ids must be unique in a runbook", first.line)),
+                );
+            } else {
+                self.ids.insert(id.clone(), n.span);
+            }
+        }
+        let name = node.get("name").and_then(|n| self.string(n, "`name`"));
+        let timeout = duration_setting(node.get("timeout"), self);
+        let retry = node.get("retry").map(|n| self.retry(n)).unwrap_or_else(Retry::once);
+        let when = node.get("when").and_then(|n| self.template(n, "`when`"));
+        let continue_on_failure = node.get("continue_on_failure").is_some_and(|n| self.bool(n, "`continue_on_failure`"));
+        let idempotent = node.get("idempotent").is_some_and(|n| self.bool(n, "`idempotent`"));
+        let spec = StepSpec { key: kind_key, value: kind_value, step: node, phase };
+        let action = kind.parse(&spec, self)?;
+        Some(Step {
+            id,
+            name,
+            kind: kind.name(),
+            action,
+            timeout,
+            retry,
+            when,
+            continue_on_failure,
+            idempotent,
+            span: kind_key.span,
+        })
+    }
+
+    fn retry(&mut self, node: &Node) -> Retry {
+        let mut retry = Retry { attempts: 1, delay: std::time::Duration::from_secs(1), backoff: 1.0 };
+        let Some(map) = node.as_map() else {
+            self.diagnostics.push(
+                Diagnostic::new(node.span, format!("`retry` must be a mapping, found {}", node.type_name()))
+                    .hint("e.g. `retry: { attempts: 3, delay: 5s }`"),
+            );
+            return retry;
+        };
+        for (k, n) in map {
+            match k.name.as_str() {
+                "attempts" => match n.kind {
+                    NodeKind::Int(i) if (1..=100).contains(&i) => retry.attempts = i as u32,
+                    _ => self.diagnostics.push(
+                        Diagnostic::new(n.span, "`attempts` must be a whole number from 1 to 100")
+                            .hint("it counts every try, the first included"),
+                    ),
+                },
+                "delay" => retry.delay = duration_setting(Some(n), self).unwrap_or(retry.delay),
+                "backoff" => match n.kind {
+                    NodeKind::Int(i) if i >= 1 => retry.backoff = i as f64,
+                    NodeKind::Float(f) if f >= 1.0 => retry.backoff = f,
+                    _ => self.diagnostics.error(n.span, "`backoff` must be a number ≥ 1 (the delay's multiplier)"),
+                },
+                other => {
+                    let hint = suggest(other, ["attempts", "delay", "backoff"])
+                        .unwrap_or_else(|| "retry takes attempts, delay, backoff".into());
+                    self.diagnostics.push(Diagnostic::new(k.span, format!("unknown key `{other}` in `retry`")).hint(hint));
+                }
+            }
+        }
+        retry
+    }
+
+    fn check_references(&mut self, vars: &[VarDef]) {
+        let references = std::mem::take(&mut self.references);
+        for (reference, span) in references {
+            match &reference {
+                Reference::Var(name) if !vars.iter().any(|v| &v.name == name) => {
+                    let hint = suggest(name, vars.iter().map(|v| v.name.as_str()))
+                        .unwrap_or_else(|| format!("declare it under `vars:` or pass --var {name}=VALUE"));
+                    self.diagnostics.push(Diagnostic::new(span, format!("unknown var `{name}`")).hint(hint));
+                }
+                Reference::StepOutput { step, .. } if !self.ids.contains_key(step) => {
+                    let hint = suggest(step, self.ids.keys().map(String::as_str))
+                        .unwrap_or_else(|| "give the step an `id:` to refer to its outputs".into());
+                    self.diagnostics.push(Diagnostic::new(span, format!("unknown step id `{step}`")).hint(hint));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl ParseContext for Validator<'_> {
+    fn diagnostics(&mut self) -> &mut Diagnostics {
+        &mut self.diagnostics
+    }
+
+    fn template(&mut self, node: &Node, what: &str) -> Option<Template> {
+        let Some(text) = node.scalar_text() else {
+            self.diagnostics.error(node.span, format!("{what} must be a string, found {}", node.type_name()));
+            return None;
+        };
+        match Template::parse(&text, node.span, node.text_col) {
+            Ok(t) => {
+                self.references.extend(t.references().map(|(r, s)| (r.clone(), s)));
+                Some(t)
+            }
+            Err(errors) => {
+                for e in errors {
+                    self.diagnostics.push(e);
+                }
+                None
+            }
+        }
+    }
+
+    fn approvers(&mut self, node: &Node) -> Option<Vec<String>> {
+        match &node.kind {
+            NodeKind::Str(group) => match self.groups.get(group) {
+                Some(names) => Some(names.clone()),
+                None => {
+                    let hint = suggest(group, self.groups.keys().map(String::as_str))
+                        .unwrap_or_else(|| "define it under top-level `approvers:`, or list names here".into());
+                    self.diagnostics.push(Diagnostic::new(node.span, format!("unknown approver group `{group}`")).hint(hint));
+                    None
+                }
+            },
+            _ => self.name_list(node),
+        }
+    }
+
+    fn steps(&mut self, node: &Node, phase: PhaseName) -> Vec<Step> {
+        match &node.kind {
+            NodeKind::Seq(items) => items.iter().filter_map(|n| self.step(n, phase)).collect(),
+            NodeKind::Null => Vec::new(),
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::new(node.span, format!("`{}` must be a list of steps, found {}", phase.as_str(), node.type_name()))
+                        .hint("each step starts with `- `"),
+                );
+                Vec::new()
+            }
+        }
+    }
+}
