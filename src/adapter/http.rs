@@ -1,0 +1,303 @@
+//! `http`: one request and expectations on its status, body text, JSON
+//! fields and latency. The usual health check, and a generic way to call
+//! anything with an HTTP API.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::{Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, check_keys, duration_setting};
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::duration::format_duration;
+use crate::runbook::expr::Template;
+use crate::runbook::node::{Node, NodeKind};
+
+pub struct HttpKind;
+
+const KEYS: &[&str] = &["url", "method", "headers", "body", "expect"];
+const EXPECT_KEYS: &[&str] = &["status", "body_contains", "json", "max_latency"];
+const BODY_OUTPUT_LIMIT: usize = 4096;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+struct HttpAction {
+    url: Template,
+    method: reqwest::Method,
+    headers: Vec<(String, Template)>,
+    body: Option<Template>,
+    status: Vec<u16>,
+    body_contains: Option<Template>,
+    json: Vec<(String, Template)>,
+    max_latency: Option<Duration>,
+}
+
+impl StepKind for HttpKind {
+    fn name(&self) -> &'static str {
+        "http"
+    }
+
+    fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
+        let v = spec.value;
+        // `http: https://host/health` is a GET expecting 200.
+        if v.as_str().is_some() {
+            let url = cx.template(v, "`http`")?;
+            return Some(Arc::new(HttpAction::get(url)));
+        }
+        if v.as_map().is_none() {
+            cx.diagnostics().push(
+                Diagnostic::new(v.span, format!("`http` takes a URL or a mapping, found {}", v.type_name()))
+                    .hint("e.g. `http: { url: https://app/health, expect: { status: 200 } }`"),
+            );
+            return None;
+        }
+        check_keys(v, KEYS, "an `http` step", cx);
+        let Some(url_node) = v.get("url") else {
+            cx.diagnostics().push(Diagnostic::new(spec.key.span, "an `http` step needs a `url`").hint("add `url: https://...`"));
+            return None;
+        };
+        let url = cx.template(url_node, "`url`");
+        let method = match v.get("method") {
+            None => reqwest::Method::GET,
+            Some(n) => match n.as_str().map(str::to_ascii_uppercase).and_then(|m| reqwest::Method::from_bytes(m.as_bytes()).ok()) {
+                Some(m) => m,
+                None => {
+                    cx.diagnostics().push(Diagnostic::new(n.span, "bad HTTP method").hint("GET, POST, PUT, PATCH, DELETE or HEAD"));
+                    reqwest::Method::GET
+                }
+            },
+        };
+        let mut headers = Vec::new();
+        if let Some(h) = v.get("headers") {
+            match h.as_map() {
+                Some(map) => {
+                    for (k, n) in map {
+                        if let Some(t) = cx.template(n, &format!("header `{}`", k.name)) {
+                            headers.push((k.name.clone(), t));
+                        }
+                    }
+                }
+                None => cx.diagnostics().error(h.span, "`headers` must map header names to values"),
+            }
+        }
+        let body = v.get("body").and_then(|n| cx.template(n, "`body`"));
+        let mut action = HttpAction { url: url?, method, headers, body, ..HttpAction::get(Template::literal("")) };
+        if let Some(e) = v.get("expect") {
+            parse_expect(e, &mut action, cx);
+        }
+        Some(Arc::new(action))
+    }
+}
+
+fn parse_expect(e: &Node, action: &mut HttpAction, cx: &mut dyn ParseContext) {
+    if e.as_map().is_none() {
+        cx.diagnostics().error(e.span, format!("`expect` must be a mapping, found {}", e.type_name()));
+        return;
+    }
+    check_keys(e, EXPECT_KEYS, "`expect`", cx);
+    if let Some(s) = e.get("status") {
+        let codes: Option<Vec<u16>> = match &s.kind {
+            NodeKind::Int(i) => u16::try_from(*i).ok().map(|c| vec![c]),
+            NodeKind::Seq(items) => items
+                .iter()
+                .map(|n| match n.kind {
+                    NodeKind::Int(i) => u16::try_from(i).ok(),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        match codes.filter(|c| !c.is_empty() && c.iter().all(|c| (100..600).contains(c))) {
+            Some(c) => action.status = c,
+            None => cx.diagnostics().push(
+                Diagnostic::new(s.span, "`status` must be an HTTP status code or a list of them").hint("e.g. `status: 200` or `status: [200, 204]`"),
+            ),
+        }
+    }
+    action.body_contains = e.get("body_contains").and_then(|n| cx.template(n, "`body_contains`"));
+    action.max_latency = duration_setting(e.get("max_latency"), cx);
+    if let Some(j) = e.get("json") {
+        if j.as_map().is_none() {
+            cx.diagnostics().push(
+                Diagnostic::new(j.span, "`json` must map field paths to expected values").hint("e.g. `json: { status: healthy, checks.db: ok }`"),
+            );
+        }
+        flatten_json(j, "", &mut action.json, cx);
+    }
+}
+
+/// `{ checks: { db: ok } }` and `{ checks.db: ok }` mean the same.
+fn flatten_json(node: &Node, prefix: &str, out: &mut Vec<(String, Template)>, cx: &mut dyn ParseContext) {
+    let Some(map) = node.as_map() else { return };
+    for (k, v) in map {
+        let path = if prefix.is_empty() { k.name.clone() } else { format!("{prefix}.{}", k.name) };
+        match &v.kind {
+            NodeKind::Map(_) => flatten_json(v, &path, out, cx),
+            NodeKind::Seq(_) => cx.diagnostics().push(
+                Diagnostic::new(v.span, "a JSON expectation is a single value").hint("address list items by index: `items.0.name: x`"),
+            ),
+            NodeKind::Null => out.push((path, Template::literal("null"))),
+            _ => {
+                if let Some(t) = cx.template(v, &format!("json `{path}`")) {
+                    out.push((path, t));
+                }
+            }
+        }
+    }
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("relctl/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("the HTTP client builds with default settings")
+    })
+}
+
+impl HttpAction {
+    fn get(url: Template) -> HttpAction {
+        HttpAction {
+            url,
+            method: reqwest::Method::GET,
+            headers: Vec::new(),
+            body: None,
+            status: vec![200],
+            body_contains: None,
+            json: Vec::new(),
+            max_latency: None,
+        }
+    }
+
+    async fn call(&self, run: &StepRun<'_>) -> StepResult {
+        let url = run.env.render(&self.url)?;
+        let what = format!("{} {url}", self.method);
+        let mut req = client().request(self.method.clone(), &url).timeout(run.step.timeout.unwrap_or(DEFAULT_TIMEOUT));
+        for (k, t) in &self.headers {
+            req = req.header(k, run.env.render(t)?);
+        }
+        if let Some(b) = &self.body {
+            req = req.body(run.env.render(b)?);
+        }
+        let started = Instant::now();
+        let response = req.send().await.map_err(|e| StepFailure::new(describe_error(&what, &e)))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| StepFailure::new(format!("{what}: reading the body failed: {e}")))?;
+        let latency = started.elapsed();
+        let mut outputs = std::collections::BTreeMap::new();
+        outputs.insert("status".to_string(), status.to_string());
+        outputs.insert("latency_ms".to_string(), latency.as_millis().to_string());
+        let mut cut = body.len().min(BODY_OUTPUT_LIMIT);
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        outputs.insert("body".to_string(), body[..cut].to_string());
+        let mut problems = Vec::new();
+        if !self.status.contains(&status) {
+            let want: Vec<String> = self.status.iter().map(ToString::to_string).collect();
+            problems.push(format!("status {status} (expected {})", want.join(" or ")));
+        }
+        if let Some(t) = &self.body_contains {
+            let needle = run.env.render(t)?;
+            if !body.contains(&needle) {
+                problems.push(format!("body does not contain {needle:?}"));
+            }
+        }
+        if !self.json.is_empty() {
+            match serde_json::from_str::<serde_json::Value>(&body) {
+                Err(e) => problems.push(format!("body is not JSON ({e})")),
+                Ok(doc) => {
+                    for (path, t) in &self.json {
+                        let want = run.env.render(t)?;
+                        match lookup(&doc, path) {
+                            None => problems.push(format!("JSON field `{path}` is missing (expected {want:?})")),
+                            Some(got) => {
+                                let got = json_text(got);
+                                if got != want {
+                                    problems.push(format!("JSON field `{path}` is {got:?} (expected {want:?})"));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(max) = self.max_latency {
+            if latency > max {
+                problems.push(format!("took {} (limit {})", format_duration(latency), format_duration(max)));
+            }
+        }
+        let summary = format!("HTTP {status} in {}", format_duration(latency));
+        if problems.is_empty() {
+            Ok(Outcome { outputs, summary: Some(summary) })
+        } else {
+            Err(StepFailure { message: format!("{what}: {}", problems.join("; ")), outputs, retryable: true })
+        }
+    }
+}
+
+fn describe_error(what: &str, e: &reqwest::Error) -> String {
+    let mut cause = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    let advice = if e.is_timeout() {
+        "the service did not answer in time; check it is up, or raise the step's `timeout`"
+    } else if e.is_connect() {
+        "could not connect; check the URL and that the service is running and reachable from here"
+    } else {
+        "check the URL"
+    };
+    format!("{what}: {cause} — {advice}")
+}
+
+fn lookup<'a>(doc: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(doc, |v, part| match v {
+        serde_json::Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => v.get(part),
+    })
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Action for HttpAction {
+    fn describe(&self) -> String {
+        let mut d = format!("{} {}", self.method, self.url.display());
+        let want: Vec<String> = self.status.iter().map(ToString::to_string).collect();
+        d.push_str(&format!(" → {}", want.join("|")));
+        if !self.json.is_empty() {
+            let fields: Vec<String> = self.json.iter().map(|(k, v)| format!("{k}={}", v.display())).collect();
+            d.push_str(&format!(" json {}", fields.join(",")));
+        }
+        d
+    }
+
+    fn dry_run_safe(&self) -> bool {
+        self.method == reqwest::Method::GET || self.method == reqwest::Method::HEAD
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(self.call(run))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_walk_objects_and_arrays() {
+        let doc: serde_json::Value = serde_json::json!({"status": "healthy", "checks": [{"ok": true}], "n": 3});
+        assert_eq!(lookup(&doc, "status").map(json_text).as_deref(), Some("healthy"));
+        assert_eq!(lookup(&doc, "checks.0.ok").map(json_text).as_deref(), Some("true"));
+        assert_eq!(lookup(&doc, "n").map(json_text).as_deref(), Some("3"));
+        assert!(lookup(&doc, "missing.x").is_none());
+    }
+}

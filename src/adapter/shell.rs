@@ -1,0 +1,318 @@
+//! `run`: a shell command, run by bash (or sh) in the runbook's directory.
+//!
+//! Values substituted into the command are shell-quoted. The command runs in
+//! its own process group, so a timeout or an interrupt stops everything it
+//! started, and Ctrl-C at the terminal reaches relctl, not the command.
+//! Outputs are `KEY=VALUE` lines written to the file named by `$RELCTL_OUTPUT`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use super::{Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::Template;
+
+pub struct RunKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shell {
+    Bash,
+    Sh,
+}
+
+#[derive(Debug)]
+struct RunAction {
+    command: Template,
+    env: Vec<(String, Template)>,
+    dir: Option<Template>,
+    shell: Shell,
+}
+
+impl StepKind for RunKind {
+    fn name(&self) -> &'static str {
+        "run"
+    }
+
+    fn sibling_keys(&self) -> &'static [&'static str] {
+        &["env", "dir", "shell"]
+    }
+
+    fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
+        if spec.value.as_str().is_none() {
+            cx.diagnostics().push(
+                Diagnostic::new(spec.value.span, format!("`run` takes a shell command, found {}", spec.value.type_name()))
+                    .hint("e.g. `run: ./scripts/deploy.sh ${{ vars.version }}`"),
+            );
+            return None;
+        }
+        let command = cx.template(spec.value, "`run`")?;
+        let mut env = Vec::new();
+        if let Some(node) = spec.sibling("env") {
+            match node.as_map() {
+                Some(map) => {
+                    for (k, v) in map {
+                        if let Some(t) = cx.template(v, &format!("env `{}`", k.name)) {
+                            env.push((k.name.clone(), t));
+                        }
+                    }
+                }
+                None => cx.diagnostics().error(node.span, format!("`env` must map names to values, found {}", node.type_name())),
+            }
+        }
+        let dir = spec.sibling("dir").and_then(|n| cx.template(n, "`dir`"));
+        let shell = match spec.sibling("shell").map(|n| (n, n.as_str())) {
+            None | Some((_, Some("bash"))) => Shell::Bash,
+            Some((_, Some("sh"))) => Shell::Sh,
+            Some((n, _)) => {
+                cx.diagnostics().push(Diagnostic::new(n.span, "unknown shell").hint("`shell` is `bash` (the default) or `sh`"));
+                Shell::Bash
+            }
+        };
+        Some(Arc::new(RunAction { command, env, dir, shell }))
+    }
+}
+
+impl Action for RunAction {
+    fn describe(&self) -> String {
+        self.command.display()
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(self.run(run))
+    }
+}
+
+impl RunAction {
+    async fn run(&self, run: &StepRun<'_>) -> StepResult {
+        let command = run.env.render_shell(&self.command)?;
+        let mut cwd = run.env.workdir().to_path_buf();
+        if let Some(dir) = &self.dir {
+            cwd = cwd.join(run.env.render(dir)?);
+        }
+        let output_file = output_path(run);
+        let mut cmd = match self.shell {
+            Shell::Bash => {
+                let mut c = Command::new("bash");
+                c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &command]);
+                c
+            }
+            Shell::Sh => {
+                let mut c = Command::new("sh");
+                c.args(["-ec", &command]);
+                c
+            }
+        };
+        cmd.current_dir(&cwd)
+            .env("RELCTL_OUTPUT", &output_file)
+            .env("RELCTL_RUN_ID", run.env.run_id())
+            .env("RELCTL_ACTOR", run.env.actor())
+            .env("RELCTL_STEP", run.key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        for (k, t) in &self.env {
+            cmd.env(k, run.env.render(t)?);
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            StepFailure::final_(format!("cannot start {:?} in {}: {e}", self.shell, cwd.display()))
+        })?;
+        let guard = ProcessGroup::register(child.id());
+        let last_err = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(tokio::spawn(pump(BufReader::new(out), None)));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(tokio::spawn(pump(BufReader::new(err), Some(last_err.clone()))));
+        }
+        // Lines are forwarded from here, not from the reader tasks, so that the
+        // step's logging stays on this task.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let forward = readers
+            .into_iter()
+            .map(|h| {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut lines) = h.await {
+                        while let Some(l) = lines.recv().await {
+                            let _ = tx.send(l);
+                        }
+                    }
+                })
+            })
+            .collect::<Vec<_>>();
+        drop(tx);
+        let status = loop {
+            tokio::select! {
+                line = rx.recv() => match line {
+                    Some(l) => run.log(&l),
+                    None => break child.wait().await,
+                },
+                status = child.wait() => break status,
+            }
+        };
+        guard.finished();
+        // A command may leave a background process holding its stdout; do not
+        // wait for that past a short grace period.
+        let drain = async {
+            while let Some(l) = rx.recv().await {
+                run.log(&l);
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(300), drain).await;
+        for f in forward {
+            f.abort();
+        }
+        let outputs = read_outputs(&output_file);
+        let _ = std::fs::remove_file(&output_file);
+        let status = status.map_err(|e| StepFailure::new(format!("waiting for the command failed: {e}")))?;
+        if status.success() {
+            return Ok(Outcome { outputs, summary: None });
+        }
+        use std::os::unix::process::ExitStatusExt;
+        let why = match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exited with code {code}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            _ => "failed".to_string(),
+        };
+        let tail = last_err.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let message = if tail.trim().is_empty() { why } else { format!("{why}: {}", tail.trim()) };
+        Err(StepFailure { message, outputs, retryable: true })
+    }
+}
+
+/// Reads lines from one pipe into a channel; remembers the last stderr line.
+async fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    reader: BufReader<R>,
+    last: Option<Arc<Mutex<String>>>,
+) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = reader.lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(last) = &last {
+                if !line.trim().is_empty() {
+                    *last.lock().unwrap_or_else(|p| p.into_inner()) = line.clone();
+                }
+            }
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn output_path(run: &StepRun<'_>) -> PathBuf {
+    let name = format!("{}-{}.{}.out", run.key, run.attempt, std::process::id());
+    match run.env.run_dir() {
+        Some(d) => d.join(name),
+        None => std::env::temp_dir().join(format!("relctl-{}-{name}", run.env.run_id())),
+    }
+}
+
+/// `KEY=VALUE` lines, and GitHub-style `KEY<<EOF` ... `EOF` blocks.
+fn read_outputs(path: &std::path::Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(path) else { return out };
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((key, delim)) = line.split_once("<<") {
+            if !key.contains('=') {
+                let mut value = Vec::new();
+                for l in lines.by_ref() {
+                    if l == delim {
+                        break;
+                    }
+                    value.push(l);
+                }
+                out.insert(key.trim().to_string(), value.join("\n"));
+                continue;
+            }
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            if !k.trim().is_empty() {
+                out.insert(k.trim().to_string(), v.to_string());
+            }
+        }
+    }
+    out
+}
+
+static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// Kills the process group of a command that did not finish (timeout,
+/// interrupt), including anything it started.
+struct ProcessGroup {
+    pgid: Option<i32>,
+    done: bool,
+}
+
+impl ProcessGroup {
+    fn register(pid: Option<u32>) -> ProcessGroup {
+        let pgid = pid.map(|p| p as i32);
+        if let Some(p) = pgid {
+            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(p);
+        }
+        ProcessGroup { pgid, done: false }
+    }
+
+    fn finished(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(p) = self.pgid {
+            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).retain(|x| *x != p);
+            if !self.done {
+                // SAFETY: plain syscall on a process group this step created.
+                unsafe {
+                    libc::killpg(p, libc::SIGTERM);
+                }
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs(2));
+                    // SAFETY: as above; the group may be gone already, which is harmless.
+                    unsafe {
+                        libc::killpg(p, libc::SIGKILL);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Stops every command still running; for an immediate exit (second Ctrl-C).
+pub fn kill_all_running() {
+    for p in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        // SAFETY: plain syscall on process groups relctl created.
+        unsafe {
+            libc::killpg(p, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_support_plain_and_heredoc_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("o");
+        std::fs::write(&p, "previous=1.2.2\nnotes<<EOF\nline one\nline=two\nEOF\nbad line\n").unwrap();
+        let o = read_outputs(&p);
+        assert_eq!(o["previous"], "1.2.2");
+        assert_eq!(o["notes"], "line one\nline=two");
+        assert_eq!(o.len(), 2);
+    }
+}

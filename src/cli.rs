@@ -1,0 +1,132 @@
+//! Command-line syntax only. Parsed values become a [`crate::config`] value;
+//! nothing past that point sees clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "relctl", version, about = "Run release runbooks: checklist, execute, validate, go/no-go, rollback, finalize")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More detail (-v: step output; -vv: debug logs)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less output: phases, failures and the result only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// How progress is shown: human (terminal), plain (lines), json (one event per line)
+    #[arg(long, value_enum, global = true)]
+    pub output: Option<OutputFormat>,
+
+    /// Where runs, journals and locks live [default: .relctl/ beside the runbook, or ./.relctl]
+    #[arg(long, global = true, env = "RELCTL_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Plain,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a runbook
+    Run(RunArgs),
+    /// Check runbooks and report every problem
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show what a run would do: steps in order, the rollback path, who answers each gate
+    Plan {
+        file: PathBuf,
+        /// Set a var: KEY=VALUE (repeatable)
+        #[arg(long = "var", value_name = "KEY=VALUE")]
+        vars: Vec<String>,
+    },
+    /// Continue an interrupted run from its journal
+    Resume(ResumeArgs),
+    /// Show a run's state, steps and decisions [default: the latest run]
+    Status {
+        run_id: Option<String>,
+        /// The runbook whose state dir to read
+        #[arg(long, short = 'f')]
+        runbook: Option<PathBuf>,
+    },
+    /// List past runs
+    History {
+        /// The runbook whose state dir to read
+        #[arg(long, short = 'f')]
+        runbook: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Gates {
+    /// Never prompt; confirms and gates are answered only by --approve
+    #[arg(long)]
+    pub non_interactive: bool,
+
+    /// Approve a confirm or gate by step id, or `all` (repeatable)
+    #[arg(long, value_name = "ID|all")]
+    pub approve: Vec<String>,
+
+    /// Who is answering [default: RELCTL_ACTOR, GITHUB_ACTOR, BUILD_USER_ID, the OS user]
+    #[arg(long = "as", value_name = "NAME")]
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub file: PathBuf,
+
+    /// Set a var: KEY=VALUE (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+
+    #[command(flatten)]
+    pub gates: Gates,
+
+    /// Walk the plan without changing anything: run steps are shown, not run
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run to continue [default: the latest unfinished run]
+    pub run_id: Option<String>,
+
+    /// The runbook whose state dir to read
+    #[arg(long, short = 'f')]
+    pub runbook: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub gates: Gates,
+
+    /// Re-run a step that was interrupted mid-way (step id or key, repeatable)
+    #[arg(long, value_name = "STEP")]
+    pub rerun: Vec<String>,
+
+    /// Treat a step that was interrupted mid-way as done (step id or key, repeatable)
+    #[arg(long, value_name = "STEP")]
+    pub assume_done: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

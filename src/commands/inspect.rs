@@ -1,0 +1,41 @@
+//! `validate` and `plan`: read-only looks at runbooks.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::adapter::Registry;
+use crate::error::AppError;
+use crate::exit::ExitCode;
+use crate::plan::Plan;
+use crate::runbook::{self, LoadError};
+
+/// Checks every file and reports every problem of every file.
+pub fn validate(files: &[PathBuf]) -> Result<i32, AppError> {
+    let registry = Registry::builtin();
+    let mut bad = 0;
+    for f in files {
+        match runbook::load(f, &registry) {
+            Ok(rb) => {
+                let steps: usize = rb.phases.values().map(Vec::len).sum();
+                println!("{}: ok ({} `{}`, {steps} steps)", f.display(), "runbook", rb.name);
+            }
+            Err(e @ LoadError::Invalid { .. }) => {
+                bad += 1;
+                eprint!("{e}");
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    Ok(if bad == 0 { ExitCode::Released.code() } else { ExitCode::Usage.code() })
+}
+
+pub fn plan(file: &Path, vars: &[(String, String)]) -> Result<i32, AppError> {
+    let registry = Registry::builtin();
+    let rb = runbook::load(file, &registry)?;
+    let plan = Plan::build(Arc::new(rb), vars, &|k| std::env::var(k).ok(), false)?;
+    print!("{}", plan.render());
+    Ok(0)
+}

@@ -1,0 +1,181 @@
+//! `run` and `resume`: everything around the engine — the lock, the run
+//! directory and journal, observers, prompts and signals — and nothing of
+//! what happens inside a run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::adapter::Registry;
+use crate::cli::OutputFormat;
+use crate::config::{Display, GateSettings, ResumeRequest, RunRequest};
+use crate::engine::driver::{Engine, EngineConfig, RunEnd};
+use crate::engine::event::{Observer, now};
+use crate::engine::journal::{Journal, Replay};
+use crate::engine::lock::{Holder, RunLock};
+use crate::engine::prompter::{ApprovalPolicy, Prompter};
+use crate::engine::redact::Redactor;
+use crate::engine::run_dir::{OUTPUT_LOG, RUNBOOK_COPY, RunDir};
+use crate::error::AppError;
+use crate::plan::Plan;
+use crate::runbook;
+use crate::ui;
+
+pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
+    let registry = Registry::builtin();
+    let rb = runbook::load(&req.file, &registry)?;
+    let plan = Plan::build(Arc::new(rb), &req.vars, &|k| std::env::var(k).ok(), !req.dry_run)?;
+    let runbook_path = std::fs::canonicalize(&req.file).map_err(AppError::io(format!("cannot resolve {}", req.file.display())))?;
+    let workdir = runbook_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+
+    if req.dry_run {
+        let session = Session { display, gates: &req.gates, run_id: "dry-run".into(), run_dir: None, dry_run: true };
+        return session.drive(plan, workdir, None, None, Vec::new(), Vec::new()).await;
+    }
+
+    let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
+    std::fs::create_dir_all(state_dir).map_err(AppError::io(format!("cannot create state dir {}", state_dir.display())))?;
+    let run_dir = RunDir::create(state_dir).map_err(AppError::io(format!("cannot create a run directory in {}", state_dir.display())))?;
+    let lock = match RunLock::acquire(state_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor)) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&run_dir.path);
+            return Err(e.into());
+        }
+    };
+    std::fs::write(run_dir.path.join(RUNBOOK_COPY), &plan.runbook.source)
+        .map_err(AppError::io(format!("cannot write {}", run_dir.path.display())))?;
+    let mut plan = plan;
+    Arc::make_mut(&mut plan.runbook).path = runbook_path;
+    let journal = Journal::open(&run_dir.path)?;
+    let session = Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
+    let code = session.drive(plan, workdir, Some(journal), None, Vec::new(), Vec::new()).await;
+    drop(lock);
+    finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
+    code
+}
+
+pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppError> {
+    let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
+    let run_dir = match &req.run_id {
+        Some(id) => RunDir::open(state_dir, id)
+            .ok_or_else(|| AppError::NotFound(format!("no run `{id}` in {}; `relctl history` lists runs", state_dir.display())))?,
+        None => RunDir::list(state_dir)
+            .into_iter()
+            .rev()
+            .find(|d| Replay::load(&d.path).is_ok_and(|r| r.is_resumable()))
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "no unfinished run in {}; pass --state-dir or -f RUNBOOK to look elsewhere",
+                    state_dir.display()
+                ))
+            })?,
+    };
+    let replay = Replay::load(&run_dir.path)?;
+    if let Some((state, at)) = &replay.finished {
+        return Err(AppError::NotFound(format!("run {} already finished at {at}: {}", run_dir.id, state.label())));
+    }
+    let registry = Registry::builtin();
+    let copy = run_dir.path.join(RUNBOOK_COPY);
+    let source = std::fs::read_to_string(&copy).map_err(AppError::io(format!("cannot read {}", copy.display())))?;
+    let original = PathBuf::from(&replay.path);
+    let mut rb = runbook::load_str(&copy, &source, &registry)?;
+    if std::fs::read_to_string(&original).is_ok_and(|now| now != source) {
+        eprintln!(
+            "warning: {} changed since this run started; resuming with the runbook as it was ({})",
+            original.display(),
+            copy.display()
+        );
+    }
+    rb.path = original.clone();
+    let vars: Vec<(String, String)> = replay.vars.clone().into_iter().collect();
+    let plan = Plan::build(Arc::new(rb), &vars, &|k| std::env::var(k).ok(), true)?;
+    let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let lock = RunLock::acquire(state_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor))?;
+    let journal = Journal::open(&run_dir.path)?;
+    let session = Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
+    let code = session.drive(plan, workdir, Some(journal), Some(replay), req.rerun, req.assume_done).await;
+    drop(lock);
+    finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
+    code
+}
+
+struct Session<'a> {
+    display: &'a Display,
+    gates: &'a GateSettings,
+    run_id: String,
+    run_dir: Option<PathBuf>,
+    dry_run: bool,
+}
+
+impl Session<'_> {
+    async fn drive(
+        &self,
+        plan: Plan,
+        workdir: PathBuf,
+        journal: Option<Journal>,
+        replay: Option<Replay>,
+        rerun: Vec<String>,
+        assume_done: Vec<String>,
+    ) -> Result<i32, AppError> {
+        let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
+        let mut progress = None;
+        match self.display.format {
+            OutputFormat::Human => {
+                let t = ui::terminal::TerminalOutput::new(self.display.verbosity);
+                progress = Some(t.progress());
+                observers.push(Arc::new(t));
+            }
+            OutputFormat::Plain => observers.push(Arc::new(ui::plain::PlainOutput { verbosity: self.display.verbosity })),
+            OutputFormat::Json => observers.push(Arc::new(ui::json::JsonOutput)),
+        }
+        if let Some(dir) = &self.run_dir {
+            let log = ui::output_log::OutputLog::create(&dir.join(OUTPUT_LOG))
+                .map_err(AppError::io(format!("cannot create {}", dir.join(OUTPUT_LOG).display())))?;
+            observers.push(Arc::new(log));
+        }
+        let prompter: Option<Arc<dyn Prompter>> = self
+            .gates
+            .interactive
+            .then(|| Arc::new(ui::prompt::TerminalPrompter { progress: progress.clone() }) as Arc<dyn Prompter>);
+        let (cancel, _) = watch::channel(false);
+        crate::interrupt::install(cancel.clone(), self.gates.interactive, progress, self.run_id.clone());
+        let cfg = EngineConfig {
+            run_id: self.run_id.clone(),
+            actor: self.gates.actor.clone(),
+            workdir,
+            run_dir: self.run_dir.clone(),
+            policy: ApprovalPolicy { interactive: self.gates.interactive, approve: self.gates.approve.clone(), dry_run: self.dry_run },
+            rerun,
+            assume_done,
+        };
+        let engine = Engine::new(plan, cfg, observers, journal, prompter, Arc::new(Redactor::default()), cancel, replay);
+        Ok(match engine.run().await? {
+            RunEnd::Finished(state) => state.exit_code().code(),
+            RunEnd::Interrupted(state) => state.exit_code().code(),
+        })
+    }
+}
+
+fn holder(run_id: &str, actor: &str) -> Holder {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    Holder { run_id: run_id.into(), actor: actor.into(), pid: std::process::id(), host, since: now() }
+}
+
+fn finish_hint(code: Option<i32>, run_dir: &RunDir, state_dir: &Path, display: &Display) {
+    if display.format == OutputFormat::Json {
+        return;
+    }
+    let resume = format!("relctl resume {} --state-dir {}", run_dir.id, state_dir.display());
+    match code {
+        Some(130) => eprintln!("The run can be resumed: {resume}"),
+        Some(4) => eprintln!(
+            "A human is needed: the rollback failed or could not be verified. Journal: {}",
+            run_dir.path.join(crate::engine::journal::FILE_NAME).display()
+        ),
+        None => eprintln!("Fix the problem above, then continue with: {resume}"),
+        _ if display.verbosity >= 0 => eprintln!("Journal: {}", run_dir.path.join(crate::engine::journal::FILE_NAME).display()),
+        _ => {}
+    }
+}

@@ -1,0 +1,159 @@
+//! What the user asked for, resolved from flags and the environment: the
+//! only place that reads `CI`, `NO_COLOR`, `TERM`, actor variables and
+//! whether stdin/stdout are terminals.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{self, Cli, OutputFormat};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+#[derive(Debug, Clone)]
+pub struct Display {
+    pub format: OutputFormat,
+    /// -1 quiet, 0 normal, 1 step output, 2 debug.
+    pub verbosity: i8,
+}
+
+#[derive(Debug, Clone)]
+pub struct GateSettings {
+    pub interactive: bool,
+    pub approve: Vec<String>,
+    pub actor: String,
+}
+
+#[derive(Debug)]
+pub struct RunRequest {
+    pub file: PathBuf,
+    pub vars: Vec<(String, String)>,
+    pub gates: GateSettings,
+    pub dry_run: bool,
+    pub state_dir: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct ResumeRequest {
+    pub run_id: Option<String>,
+    pub state_dir: PathBuf,
+    pub gates: GateSettings,
+    pub rerun: Vec<String>,
+    pub assume_done: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum Request {
+    Run(RunRequest),
+    Validate(Vec<PathBuf>),
+    Plan { file: PathBuf, vars: Vec<(String, String)> },
+    Resume(ResumeRequest),
+    Status { run_id: Option<String>, state_dir: PathBuf },
+    History { state_dir: PathBuf },
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub display: Display,
+    pub request: Request,
+}
+
+impl Config {
+    pub fn from_cli(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
+        let stdout_tty = std::io::stdout().is_terminal();
+        let plain_terminal = env("NO_COLOR").is_some_and(|v| !v.is_empty()) || env("TERM").as_deref() == Some("dumb");
+        let format = cli.output.unwrap_or(if stdout_tty && !plain_terminal { OutputFormat::Human } else { OutputFormat::Plain });
+        let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
+        let state_dir = |runbook: Option<&Path>| match (&cli.state_dir, runbook) {
+            (Some(d), _) => d.clone(),
+            (None, Some(rb)) => rb.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf).join(".relctl"),
+            (None, None) => PathBuf::from(".relctl"),
+        };
+        let request = match cli.command {
+            cli::Command::Run(a) => Request::Run(RunRequest {
+                state_dir: state_dir(Some(&a.file)),
+                vars: parse_vars(&a.vars)?,
+                gates: gates(&a.gates, env),
+                dry_run: a.dry_run,
+                file: a.file,
+            }),
+            cli::Command::Validate { files } => Request::Validate(files),
+            cli::Command::Plan { file, vars } => Request::Plan { vars: parse_vars(&vars)?, file },
+            cli::Command::Resume(a) => Request::Resume(ResumeRequest {
+                state_dir: state_dir(a.runbook.as_deref()),
+                gates: gates(&a.gates, env),
+                run_id: a.run_id,
+                rerun: a.rerun,
+                assume_done: a.assume_done,
+            }),
+            cli::Command::Status { run_id, runbook } => Request::Status { run_id, state_dir: state_dir(runbook.as_deref()) },
+            cli::Command::History { runbook } => Request::History { state_dir: state_dir(runbook.as_deref()) },
+        };
+        Ok(Config { display: Display { format, verbosity }, request })
+    }
+}
+
+fn gates(g: &cli::Gates, env: &dyn Fn(&str) -> Option<String>) -> GateSettings {
+    let ci = env("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let interactive = !g.non_interactive && !ci && std::io::stdin().is_terminal();
+    GateSettings { interactive, approve: g.approve.clone(), actor: actor(g.actor.as_deref(), env) }
+}
+
+/// `--as`, else RELCTL_ACTOR, else the CI system's user, else the OS user.
+pub fn actor(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> String {
+    if let Some(a) = flag.filter(|a| !a.is_empty()) {
+        return a.to_string();
+    }
+    for var in ["RELCTL_ACTOR", "GITHUB_ACTOR", "BUILD_USER_ID", "USER", "LOGNAME"] {
+        if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+            return v;
+        }
+    }
+    os_user().unwrap_or_else(|| "unknown".to_string())
+}
+
+fn os_user() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; it is
+    // read immediately, on this thread, before any other passwd call.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name).to_str().ok().map(str::to_string)
+    }
+}
+
+pub fn parse_vars(raw: &[String]) -> Result<Vec<(String, String)>, UsageError> {
+    raw.iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(UsageError(format!("--var {kv}: expected KEY=VALUE"))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actor_order_is_flag_then_relctl_then_ci() {
+        let env = |k: &str| match k {
+            "RELCTL_ACTOR" => Some("rel".to_string()),
+            "GITHUB_ACTOR" => Some("gh".to_string()),
+            _ => None,
+        };
+        assert_eq!(actor(Some("alice"), &env), "alice");
+        assert_eq!(actor(None, &env), "rel");
+        let env = |k: &str| (k == "GITHUB_ACTOR").then(|| "gh".to_string());
+        assert_eq!(actor(None, &env), "gh");
+    }
+
+    #[test]
+    fn vars_need_an_equals_sign() {
+        assert_eq!(parse_vars(&["a=b=c".into()]).unwrap(), vec![("a".into(), "b=c".into())]);
+        assert!(parse_vars(&["nope".into()]).is_err());
+    }
+}

@@ -1,0 +1,568 @@
+//! The async driver: follows [`transition`] from state to state, running each
+//! phase's steps with `when`, timeouts, retries and cancellation applied in
+//! this one place, and writing every event to the journal before the next
+//! side effect.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::sync::watch;
+
+use super::event::{AnsweredBy, Event, Observer, StepStatus, now};
+use super::journal::{Journal, JournalError, Replay};
+use super::prompter::{Answer, ApprovalPolicy, Prompter, Question, QuestionKind, Ruling};
+use super::redact::Redactor;
+use super::state::{InvalidTransition, PhaseResult, PhaseRun, RunState, transition};
+use crate::adapter::{BoxFuture, Outcome, Role, StepEnv, StepFailure, StepRun};
+use crate::plan::Plan;
+use crate::runbook::duration::format_duration;
+use crate::runbook::expr::{self, Quoting, Reference, Scope, Template, Value};
+use crate::runbook::model::{PhaseName, Step};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("internal error: {0}")]
+    Transition(#[from] InvalidTransition),
+    #[error(
+        "step `{label}` ({key}) was started but not finished when the run stopped, and it is not marked `idempotent: true`; \
+         check what it did, then resume with --rerun {key} to run it again or --assume-done {key} to skip it"
+    )]
+    UnfinishedStep { key: String, label: String },
+}
+
+/// How a run left the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    Finished(RunState),
+    /// Stopped by Ctrl-C or SIGTERM in this state; `relctl resume` continues it.
+    Interrupted(RunState),
+}
+
+pub struct EngineConfig {
+    pub run_id: String,
+    pub actor: String,
+    /// Where `run` steps start (the runbook's directory).
+    pub workdir: PathBuf,
+    pub run_dir: Option<PathBuf>,
+    pub policy: ApprovalPolicy,
+    /// Resume: unfinished steps (key or id) to run again / to treat as done.
+    pub rerun: Vec<String>,
+    pub assume_done: Vec<String>,
+}
+
+pub struct Engine {
+    plan: Plan,
+    cfg: EngineConfig,
+    observers: Vec<Arc<dyn Observer>>,
+    journal: Option<Journal>,
+    prompter: Option<Arc<dyn Prompter>>,
+    redactor: Arc<Redactor>,
+    cancel: watch::Sender<bool>,
+    replay: Option<Replay>,
+    outputs: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    failed_checks: Mutex<Vec<String>>,
+    fatal: Mutex<Option<JournalError>>,
+}
+
+enum StepEnd {
+    Succeeded,
+    Failed { tolerated: bool },
+    Skipped,
+    Interrupted,
+}
+
+enum PhaseEnd {
+    Done(PhaseResult),
+    Interrupted,
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        plan: Plan,
+        cfg: EngineConfig,
+        observers: Vec<Arc<dyn Observer>>,
+        journal: Option<Journal>,
+        prompter: Option<Arc<dyn Prompter>>,
+        redactor: Arc<Redactor>,
+        cancel: watch::Sender<bool>,
+        replay: Option<Replay>,
+    ) -> Engine {
+        for secret in plan.secrets.values() {
+            redactor.add(secret);
+        }
+        let mut outputs = BTreeMap::new();
+        if let Some(r) = &replay {
+            for rec in r.steps.values() {
+                if let Some(id) = &rec.id {
+                    outputs.insert(id.clone(), rec.outputs.clone());
+                }
+            }
+        }
+        Engine {
+            plan,
+            cfg,
+            observers,
+            journal,
+            prompter,
+            redactor,
+            cancel,
+            replay,
+            outputs: Mutex::new(outputs),
+            failed_checks: Mutex::new(Vec::new()),
+            fatal: Mutex::new(None),
+        }
+    }
+
+    /// Journals (for all but step output lines) and then tells every observer.
+    fn emit(&self, event: Event) -> Result<(), JournalError> {
+        let event = self.redactor.event(&event);
+        if let Some(j) = &self.journal {
+            if !matches!(event, Event::StepLog { .. }) {
+                if let Err(e) = j.append(&event) {
+                    let message = e.to_string();
+                    *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    return Err(JournalError::Write {
+                        path: j.path().to_path_buf(),
+                        source: std::io::Error::other(message),
+                    });
+                }
+            }
+        }
+        for o in &self.observers {
+            o.on_event(&event);
+        }
+        Ok(())
+    }
+
+    pub async fn run(&self) -> Result<RunEnd, EngineError> {
+        let mut state = match &self.replay {
+            Some(r) => {
+                self.emit(Event::RunResumed {
+                    run_id: self.cfg.run_id.clone(),
+                    actor: self.cfg.actor.clone(),
+                    state: r.state,
+                    at: now(),
+                })?;
+                r.state
+            }
+            None => {
+                self.emit(Event::RunStarted {
+                    run_id: self.cfg.run_id.clone(),
+                    runbook: self.plan.runbook.name.clone(),
+                    path: self.plan.runbook.path.display().to_string(),
+                    actor: self.cfg.actor.clone(),
+                    vars: self.plan.vars.clone(),
+                    dry_run: self.cfg.policy.dry_run,
+                    at: now(),
+                })?;
+                self.emit(Event::StateEntered { state: RunState::Checklist, at: now() })?;
+                RunState::Checklist
+            }
+        };
+        while let Some(phase) = state.phase_run() {
+            let result = match self.run_phase(state, phase).await? {
+                PhaseEnd::Done(r) => r,
+                PhaseEnd::Interrupted => {
+                    self.emit(Event::Interrupted { state, at: now() })?;
+                    return Ok(RunEnd::Interrupted(state));
+                }
+            };
+            if let Some(e) = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return Err(e.into());
+            }
+            state = transition(state, result)?;
+            self.emit(Event::StateEntered { state, at: now() })?;
+        }
+        self.emit(Event::RunFinished { state, exit_code: state.exit_code().code(), at: now() })?;
+        Ok(RunEnd::Finished(state))
+    }
+
+    async fn run_phase(&self, state: RunState, phase: PhaseRun) -> Result<PhaseEnd, EngineError> {
+        let prefix = state.key_prefix();
+        let rb = self.plan.runbook.clone();
+        match phase {
+            PhaseRun::Sequential(name) => {
+                for (i, step) in rb.phase(name).iter().enumerate() {
+                    match self.run_step(format!("{prefix}.{i}"), step, false).await? {
+                        StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
+                        StepEnd::Failed { tolerated: false } => return Ok(PhaseEnd::Done(PhaseResult::Failed)),
+                        _ => {}
+                    }
+                }
+                Ok(PhaseEnd::Done(PhaseResult::Passed))
+            }
+            PhaseRun::BestEffort(name) => {
+                let mut failed = false;
+                for (i, step) in rb.phase(name).iter().enumerate() {
+                    // Finalize failures are warnings; rollback goes on with the
+                    // remaining steps (restore S3 even if ECS failed) but the
+                    // rollback as a whole has failed.
+                    let tolerate = name == PhaseName::Finalize;
+                    match self.run_step(format!("{prefix}.{i}"), step, tolerate).await? {
+                        StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
+                        StepEnd::Failed { tolerated } if !tolerated || tolerate => {
+                            failed = failed || !step.continue_on_failure;
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(PhaseEnd::Done(if failed { PhaseResult::Failed } else { PhaseResult::Passed }))
+            }
+            PhaseRun::Validation | PhaseRun::Verification => {
+                self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                let steps = rb.phase(PhaseName::Validate);
+                let is_gate = |s: &Step| s.action.role() == Role::Gate;
+                for (i, step) in steps.iter().enumerate().filter(|(_, s)| !is_gate(s)) {
+                    match self.run_step(format!("{prefix}.{i}"), step, false).await? {
+                        StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
+                        StepEnd::Failed { tolerated: false } => {
+                            self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).push(step.label());
+                        }
+                        _ => {}
+                    }
+                }
+                let failed = !self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+                if phase == PhaseRun::Verification {
+                    return Ok(PhaseEnd::Done(if failed { PhaseResult::Failed } else { PhaseResult::Passed }));
+                }
+                let gates: Vec<_> = steps.iter().enumerate().filter(|(_, s)| is_gate(s)).collect();
+                if gates.is_empty() {
+                    return Ok(PhaseEnd::Done(if failed { PhaseResult::NoGo } else { PhaseResult::Go }));
+                }
+                for (i, step) in gates {
+                    match self.run_step(format!("{prefix}.{i}"), step, false).await? {
+                        StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
+                        StepEnd::Succeeded | StepEnd::Skipped | StepEnd::Failed { tolerated: true } => {}
+                        StepEnd::Failed { tolerated: false } => return Ok(PhaseEnd::Done(PhaseResult::NoGo)),
+                    }
+                }
+                Ok(PhaseEnd::Done(PhaseResult::Go))
+            }
+        }
+    }
+
+    fn run_step<'a>(&'a self, key: String, step: &'a Step, tolerate: bool) -> BoxFuture<'a, Result<StepEnd, EngineError>> {
+        Box::pin(async move {
+            let label = step.label();
+            if let Some(end) = self.reuse_from_journal(&key, step, &label).await? {
+                return Ok(end);
+            }
+            if let Some(when) = &step.when {
+                let run_it = match self.render(when, Quoting::None) {
+                    Ok(text) => expr::is_truthy(&text),
+                    Err(f) => return self.finish(&key, step, &label, Err(f), Duration::ZERO, tolerate),
+                };
+                if !run_it {
+                    self.emit(skipped(&key, step, &label, format!("skipped: `when: {}` is false", when.display())))?;
+                    return Ok(StepEnd::Skipped);
+                }
+            }
+            if self.cfg.policy.dry_run && !step.action.dry_run_safe() {
+                self.emit(skipped(&key, step, &label, format!("dry run: would {}", step.action.describe())))?;
+                return Ok(StepEnd::Skipped);
+            }
+            let attempts = step.retry.attempts.max(1);
+            let mut attempt = 1;
+            loop {
+                self.emit(Event::StepStarted {
+                    key: key.clone(),
+                    id: step.id.clone(),
+                    label: label.clone(),
+                    kind: step.kind.to_string(),
+                    attempt,
+                    at: now(),
+                })?;
+                let started = Instant::now();
+                let run = StepRun { key: &key, step, attempt, env: self };
+                let execution = async {
+                    match step.timeout {
+                        Some(limit) => match tokio::time::timeout(limit, step.action.execute(&run)).await {
+                            Ok(r) => r,
+                            Err(_) => Err(StepFailure::new(format!("timed out after {}", format_duration(limit)))),
+                        },
+                        None => step.action.execute(&run).await,
+                    }
+                };
+                let result = tokio::select! {
+                    r = execution => r,
+                    () = self.cancelled() => return Ok(StepEnd::Interrupted),
+                };
+                if let Err(f) = &result {
+                    if attempt < attempts && f.retryable {
+                        let delay = step.retry.delay_before(attempt + 1);
+                        self.emit(Event::StepRetrying {
+                            key: key.clone(),
+                            attempt,
+                            delay_ms: delay.as_millis() as u64,
+                            error: f.message.clone(),
+                        })?;
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = self.cancelled() => return Ok(StepEnd::Interrupted),
+                        }
+                        attempt += 1;
+                        continue;
+                    }
+                }
+                return self.finish(&key, step, &label, result, started.elapsed(), tolerate);
+            }
+        })
+    }
+
+    /// A resumed run does not repeat what the journal says finished; a step
+    /// that started but did not finish runs again only when that is safe.
+    async fn reuse_from_journal(&self, key: &str, step: &Step, label: &str) -> Result<Option<StepEnd>, EngineError> {
+        let Some(replay) = &self.replay else { return Ok(None) };
+        let named = |list: &[String]| list.iter().any(|x| x == key || Some(x) == step.id.as_ref());
+        if let Some(rec) = replay.steps.get(key) {
+            self.emit(Event::StepReused { key: key.to_string(), label: label.to_string(), status: rec.status })?;
+            return Ok(Some(match rec.status {
+                StepStatus::Succeeded => StepEnd::Succeeded,
+                StepStatus::Skipped => StepEnd::Skipped,
+                StepStatus::Failed => {
+                    if replay.state == RunState::Validate || replay.state == RunState::VerifyingRollback {
+                        self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).push(label.to_string());
+                    }
+                    StepEnd::Failed { tolerated: rec.tolerated }
+                }
+            }));
+        }
+        if !replay.unfinished.contains(key) || step.idempotent || named(&self.cfg.rerun) {
+            return Ok(None);
+        }
+        if named(&self.cfg.assume_done) {
+            self.emit(Event::StepFinished {
+                key: key.to_string(),
+                id: step.id.clone(),
+                label: label.to_string(),
+                status: StepStatus::Succeeded,
+                outputs: BTreeMap::new(),
+                message: Some(format!("assumed done by {} (--assume-done)", self.cfg.actor)),
+                tolerated: false,
+                duration_ms: 0,
+                at: now(),
+            })?;
+            return Ok(Some(StepEnd::Succeeded));
+        }
+        let question = Question {
+            kind: QuestionKind::RerunUnfinished,
+            id: step.id.clone(),
+            text: format!("Step `{label}` was started but did not finish when the run stopped; it may have done part of its work. Run it again?"),
+            approvers: None,
+        };
+        let answer = self.decide(key, question, false).await;
+        if answer.yes { Ok(None) } else { Err(EngineError::UnfinishedStep { key: key.to_string(), label: label.to_string() }) }
+    }
+
+    fn finish(
+        &self,
+        key: &str,
+        step: &Step,
+        label: &str,
+        result: Result<Outcome, StepFailure>,
+        elapsed: Duration,
+        tolerate: bool,
+    ) -> Result<StepEnd, EngineError> {
+        let (status, outputs, message, end) = match result {
+            Ok(o) => (StepStatus::Succeeded, o.outputs, o.summary, StepEnd::Succeeded),
+            Err(f) => {
+                let tolerated = tolerate || step.continue_on_failure;
+                (StepStatus::Failed, f.outputs, Some(f.message), StepEnd::Failed { tolerated })
+            }
+        };
+        if let Some(id) = &step.id {
+            self.outputs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), outputs.clone());
+        }
+        self.emit(Event::StepFinished {
+            key: key.to_string(),
+            id: step.id.clone(),
+            label: label.to_string(),
+            status,
+            outputs,
+            message,
+            tolerated: matches!(end, StepEnd::Failed { tolerated: true }),
+            duration_ms: elapsed.as_millis() as u64,
+            at: now(),
+        })?;
+        Ok(end)
+    }
+
+    async fn cancelled(&self) {
+        let mut rx = self.cancel.subscribe();
+        if rx.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Asks the policy, then (if it defers) a person; records the decision.
+    async fn decide(&self, key: &str, question: Question, record: bool) -> Answer {
+        if let Some(previous) = self.replay.as_ref().and_then(|r| r.decisions.get(key)) {
+            return previous.clone();
+        }
+        let actor = self.cfg.actor.clone();
+        let answer = match self.cfg.policy.rule(&question, &actor) {
+            Ruling::Decided(a) => a,
+            Ruling::AskPerson => match &self.prompter {
+                None => Answer {
+                    yes: false,
+                    actor: actor.clone(),
+                    by: AnsweredBy::Policy,
+                    comment: None,
+                    reason: Some("no terminal to ask in".into()),
+                },
+                Some(p) => {
+                    let p = p.clone();
+                    let q = question.clone();
+                    let who = actor.clone();
+                    match tokio::task::spawn_blocking(move || p.ask(&q, &who)).await {
+                        Ok(Ok(reply)) => Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, reason: None },
+                        Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                            // Ctrl-C at a prompt (raw mode: no SIGINT) stops the run; it is not a "no".
+                            let _ = self.cancel.send(true);
+                            std::future::pending::<Answer>().await
+                        }
+                        Ok(Err(e)) => Answer {
+                            yes: false,
+                            actor,
+                            by: AnsweredBy::Policy,
+                            comment: None,
+                            reason: Some(format!("the prompt failed ({e}): failing closed")),
+                        },
+                        Err(e) => Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) },
+                    }
+                }
+            },
+        };
+        if record {
+            let _ = self.emit(Event::Decision {
+                key: key.to_string(),
+                id: question.id.clone(),
+                question: question.text.clone(),
+                gate: matches!(question.kind, QuestionKind::Gate { .. }),
+                approved: answer.yes,
+                actor: answer.actor.clone(),
+                by: answer.by,
+                comment: answer.comment.clone(),
+                reason: answer.reason.clone(),
+                at: now(),
+            });
+        }
+        answer
+    }
+
+    fn render(&self, t: &Template, quoting: Quoting) -> Result<String, StepFailure> {
+        let rendered = t.render(self, quoting).map_err(StepFailure::final_)?;
+        for s in &rendered.secrets {
+            self.redactor.add(s);
+        }
+        Ok(rendered.text)
+    }
+}
+
+fn skipped(key: &str, step: &Step, label: &str, message: String) -> Event {
+    Event::StepFinished {
+        key: key.to_string(),
+        id: step.id.clone(),
+        label: label.to_string(),
+        status: StepStatus::Skipped,
+        outputs: BTreeMap::new(),
+        message: Some(message),
+        tolerated: false,
+        duration_ms: 0,
+        at: now(),
+    }
+}
+
+impl Scope for Engine {
+    fn lookup(&self, reference: &Reference) -> Result<Value, String> {
+        let plain = |text: String| Ok(Value { text, secret: false });
+        match reference {
+            Reference::Var(name) => match self.plan.vars.get(name) {
+                Some(v) => plain(v.clone()),
+                None => Err(format!("var `{name}` has no value: pass --var {name}=VALUE")),
+            },
+            Reference::Env(name) => plain(std::env::var(name).unwrap_or_default()),
+            Reference::Secret(name) => match self.plan.secrets.get(name) {
+                Some(v) => Ok(Value { text: v.clone(), secret: true }),
+                None => Err(format!("secret `{name}` is not set: export {name}")),
+            },
+            Reference::StepOutput { step, key } => {
+                let outputs = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+                match outputs.get(step).and_then(|o| o.get(key)) {
+                    Some(v) => plain(v.clone()),
+                    None if outputs.contains_key(step) => Err(format!(
+                        "step `{step}` has no output `{key}` (a run step sets it by writing {key}=VALUE to $RELCTL_OUTPUT)"
+                    )),
+                    None => Err(format!("step `{step}` has not run in this run, so `steps.{step}.outputs.{key}` has no value")),
+                }
+            }
+            Reference::RunId => plain(self.cfg.run_id.clone()),
+            Reference::RunActor => plain(self.cfg.actor.clone()),
+        }
+    }
+}
+
+impl StepEnv for Engine {
+    fn render(&self, template: &Template) -> Result<String, StepFailure> {
+        Engine::render(self, template, Quoting::None)
+    }
+
+    fn render_shell(&self, template: &Template) -> Result<String, StepFailure> {
+        Engine::render(self, template, Quoting::Shell)
+    }
+
+    fn log(&self, key: &str, line: &str) {
+        let _ = self.emit(Event::StepLog { key: key.to_string(), line: line.to_string() });
+    }
+
+    fn ask<'a>(&'a self, key: &'a str, question: Question) -> BoxFuture<'a, Answer> {
+        Box::pin(self.decide(key, question, true))
+    }
+
+    fn run_children<'a>(&'a self, parent: &'a str, steps: &'a [Step]) -> BoxFuture<'a, Result<(), StepFailure>> {
+        Box::pin(async move {
+            let runs = steps.iter().enumerate().map(|(i, s)| self.run_step(format!("{parent}.{i}"), s, false));
+            let ends = join_all(runs).await;
+            let mut failed = Vec::new();
+            for (end, step) in ends.into_iter().zip(steps) {
+                match end {
+                    Ok(StepEnd::Failed { tolerated: false }) => failed.push(step.label()),
+                    Ok(StepEnd::Interrupted) => failed.push(format!("{} (interrupted)", step.label())),
+                    Ok(_) => {}
+                    Err(e) => failed.push(format!("{} ({e})", step.label())),
+                }
+            }
+            if failed.is_empty() {
+                Ok(Outcome::default()).map(|_| ())
+            } else {
+                Err(StepFailure::final_(format!("{} of {} parallel steps failed: {}", failed.len(), steps.len(), failed.join(", "))))
+            }
+        })
+    }
+
+    fn workdir(&self) -> &Path {
+        &self.cfg.workdir
+    }
+
+    fn run_dir(&self) -> Option<&Path> {
+        self.cfg.run_dir.as_deref()
+    }
+
+    fn run_id(&self) -> &str {
+        &self.cfg.run_id
+    }
+
+    fn actor(&self) -> &str {
+        &self.cfg.actor
+    }
+
+    fn failed_checks(&self) -> Vec<String> {
+        self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

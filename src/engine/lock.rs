@@ -1,0 +1,88 @@
+//! One run per runbook name at a time.
+//!
+//! The lock is an OS file lock (`File::try_lock`), held by the process for the
+//! whole run, gates included, and released by the OS even if relctl is killed.
+//! The lock file holds who took it, so a refused run can name the holder.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub run_id: String,
+    pub actor: String,
+    pub pid: u32,
+    pub host: String,
+    pub since: String,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "run {} by {} (pid {} on {}, since {})", self.run_id, self.actor, self.pid, self.host, self.since)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("runbook `{name}` is locked by {}; wait for it to finish, or if that process is gone, run again (the OS frees the lock)", holder.as_ref().map_or_else(|| "another run".to_string(), ToString::to_string))]
+    Held { name: String, holder: Option<Holder>, path: PathBuf },
+    #[error("cannot open lock file {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl RunLock {
+    pub fn acquire(state_dir: &Path, name: &str, holder: &Holder) -> Result<RunLock, LockError> {
+        let dir = state_dir.join("locks");
+        let path = dir.join(format!("{name}.lock"));
+        let io = |source| LockError::Io { path: path.clone(), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                let holder = serde_json::from_str(&text).ok();
+                return Err(LockError::Held { name: name.to_string(), holder, path });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let body = serde_json::to_vec_pretty(holder).expect("holder serializes");
+        file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(&body)).and_then(|()| file.sync_data()).map_err(io)?;
+        Ok(RunLock { _file: file, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(id: &str) -> Holder {
+        Holder { run_id: id.into(), actor: "alice".into(), pid: 1, host: "h".into(), since: "t".into() }
+    }
+
+    #[test]
+    fn second_acquire_names_the_holder_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = RunLock::acquire(dir.path(), "rb", &holder("run-1")).unwrap();
+        match RunLock::acquire(dir.path(), "rb", &holder("run-2")) {
+            Err(LockError::Held { holder: Some(h), .. }) => assert_eq!(h.run_id, "run-1"),
+            other => panic!("expected Held, got {other:?}"),
+        }
+        drop(first);
+        RunLock::acquire(dir.path(), "rb", &holder("run-3")).unwrap();
+    }
+}

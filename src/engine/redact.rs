@@ -1,0 +1,85 @@
+//! Keeps secret values out of every output: terminal, JSON, journal, logs.
+//!
+//! Every value that came from `${{ secrets.X }}` is registered before the run
+//! starts (and any value a step rendered from one), and each event passes
+//! through [`Redactor::event`] before any observer or the journal sees it.
+
+use std::sync::RwLock;
+
+use super::event::Event;
+
+pub const MASK: &str = "***";
+
+#[derive(Debug, Default)]
+pub struct Redactor {
+    secrets: RwLock<Vec<String>>,
+}
+
+impl Redactor {
+    pub fn add(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let mut s = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        if !s.iter().any(|x| x == secret) {
+            s.push(secret.to_string());
+            // Longest first, so a secret containing another is masked whole.
+            s.sort_by_key(|x| std::cmp::Reverse(x.len()));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
+    pub fn text(&self, text: &str) -> String {
+        let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = text.to_string();
+        for s in secrets.iter() {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// The event with every string in it redacted.
+    pub fn event(&self, event: &Event) -> Event {
+        if self.is_empty() {
+            return event.clone();
+        }
+        let Ok(mut value) = serde_json::to_value(event) else { return event.clone() };
+        self.value(&mut value);
+        serde_json::from_value(value).unwrap_or_else(|_| event.clone())
+    }
+
+    fn value(&self, v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => *s = self.text(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|i| self.value(i)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_every_occurrence_longest_first() {
+        let r = Redactor::default();
+        r.add("abc");
+        r.add("abcdef");
+        assert_eq!(r.text("x abcdef y abc"), "x *** y ***");
+    }
+
+    #[test]
+    fn masks_inside_events() {
+        let r = Redactor::default();
+        r.add("hunter2");
+        let e = Event::StepLog { key: "k".into(), line: "token=hunter2".into() };
+        assert_eq!(r.event(&e), Event::StepLog { key: "k".into(), line: "token=***".into() });
+    }
+}

@@ -1,0 +1,72 @@
+//! Where runs live: `<state dir>/runs/<run id>/` holds the journal, a copy of
+//! the runbook as it was run (so `resume` runs the same steps), and step logs.
+
+use std::path::{Path, PathBuf};
+
+pub const RUNBOOK_COPY: &str = "runbook.yaml";
+pub const OUTPUT_LOG: &str = "output.log";
+
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates a new run directory with a fresh, sortable id.
+    pub fn create(state_dir: &Path) -> std::io::Result<RunDir> {
+        let runs = state_dir.join("runs");
+        std::fs::create_dir_all(&runs)?;
+        loop {
+            let id = new_run_id();
+            let path = runs.join(&id);
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(RunDir { id, path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub fn open(state_dir: &Path, id: &str) -> Option<RunDir> {
+        let path = state_dir.join("runs").join(id);
+        path.is_dir().then(|| RunDir { id: id.to_string(), path })
+    }
+
+    /// Every run, oldest first (ids sort by start time).
+    pub fn list(state_dir: &Path) -> Vec<RunDir> {
+        let Ok(entries) = std::fs::read_dir(state_dir.join("runs")) else { return Vec::new() };
+        let mut runs: Vec<RunDir> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join(super::journal::FILE_NAME).is_file())
+            .map(|e| RunDir { id: e.file_name().to_string_lossy().into_owned(), path: e.path() })
+            .collect();
+        runs.sort_by(|a, b| a.id.cmp(&b.id));
+        runs
+    }
+}
+
+/// `20261122-021055-7f3a`: UTC start time, then 16 random-enough bits.
+fn new_run_id() -> String {
+    let now = std::time::SystemTime::now();
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let compact: String = stamp.chars().filter(char::is_ascii_digit).collect();
+    let (date, time) = compact.split_at(8.min(compact.len()));
+    let nanos = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let mix = (u64::from(nanos) ^ (u64::from(std::process::id()) << 16)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("{date}-{time}-{:04x}", (mix >> 48) as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_sortable() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = RunDir::create(dir.path()).unwrap();
+        let b = RunDir::create(dir.path()).unwrap();
+        assert_ne!(a.id, b.id);
+        assert_eq!(a.id.len(), "20261122-021055-7f3a".len(), "{}", a.id);
+    }
+}

@@ -1,0 +1,238 @@
+//! The run's state machine, as data and one pure function.
+//!
+//! checklist → execute → validate (checks, then the go/no-go gate) → finalize,
+//! with every failure after the checklist leading to rollback and its
+//! verification. [`transition`] has no side effects and is tested for every
+//! state and every phase result; the driver only follows it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::ExitCode;
+use crate::runbook::model::PhaseName;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Checklist,
+    Execute,
+    Validate,
+    RollingBack,
+    VerifyingRollback,
+    Finalize,
+    Released,
+    ReleasedWithWarnings,
+    Aborted,
+    RolledBack,
+    RollbackFailed,
+}
+
+/// How a phase ended, as the state machine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseResult {
+    /// Every step succeeded (or was allowed to fail).
+    Passed,
+    /// A step failed, or a confirm was refused.
+    Failed,
+    /// Validation: every check ran and the gate said go.
+    Go,
+    /// Validation: the gate said no-go, or checks failed without a human override.
+    NoGo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no transition from {from:?} on {result:?}")]
+pub struct InvalidTransition {
+    pub from: RunState,
+    pub result: PhaseResult,
+}
+
+/// Which steps a state runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseRun {
+    /// All steps of the phase, in order; stop at the first failure.
+    Sequential(PhaseName),
+    /// Every validate check, then the gate.
+    Validation,
+    /// The validate checks again (not the gate), to verify a rollback.
+    Verification,
+    /// Every step, each failure a warning (rollback and finalize try everything).
+    BestEffort(PhaseName),
+}
+
+impl RunState {
+    pub const ALL: [RunState; 11] = [
+        RunState::Checklist,
+        RunState::Execute,
+        RunState::Validate,
+        RunState::RollingBack,
+        RunState::VerifyingRollback,
+        RunState::Finalize,
+        RunState::Released,
+        RunState::ReleasedWithWarnings,
+        RunState::Aborted,
+        RunState::RolledBack,
+        RunState::RollbackFailed,
+    ];
+
+    pub fn is_terminal(self) -> bool {
+        self.phase_run().is_none()
+    }
+
+    pub fn phase_run(self) -> Option<PhaseRun> {
+        Some(match self {
+            RunState::Checklist => PhaseRun::Sequential(PhaseName::Checklist),
+            RunState::Execute => PhaseRun::Sequential(PhaseName::Execute),
+            RunState::Validate => PhaseRun::Validation,
+            RunState::RollingBack => PhaseRun::BestEffort(PhaseName::Rollback),
+            RunState::VerifyingRollback => PhaseRun::Verification,
+            RunState::Finalize => PhaseRun::BestEffort(PhaseName::Finalize),
+            _ => return None,
+        })
+    }
+
+    /// The journal key prefix of the steps this state runs.
+    pub fn key_prefix(self) -> &'static str {
+        match self {
+            RunState::Checklist => "checklist",
+            RunState::Execute => "execute",
+            RunState::Validate => "validate",
+            RunState::RollingBack => "rollback",
+            RunState::VerifyingRollback => "verify",
+            RunState::Finalize => "finalize",
+            _ => "",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Checklist => "CHECKLIST",
+            RunState::Execute => "EXECUTING",
+            RunState::Validate => "VALIDATING",
+            RunState::RollingBack => "ROLLING BACK",
+            RunState::VerifyingRollback => "VERIFYING ROLLBACK",
+            RunState::Finalize => "FINALIZING",
+            RunState::Released => "RELEASED",
+            RunState::ReleasedWithWarnings => "RELEASED (with warnings)",
+            RunState::Aborted => "ABORTED",
+            RunState::RolledBack => "ROLLED BACK",
+            RunState::RollbackFailed => "ROLLBACK FAILED",
+        }
+    }
+
+    /// The process exit code for a run that ended in this state.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            RunState::Released | RunState::ReleasedWithWarnings => ExitCode::Released,
+            RunState::Aborted => ExitCode::Aborted,
+            RunState::RolledBack => ExitCode::RolledBack,
+            RunState::RollbackFailed => ExitCode::RollbackFailed,
+            // A run stopped in a non-terminal state can be resumed.
+            _ => ExitCode::Interrupted,
+        }
+    }
+}
+
+/// The next state after a phase ends.
+pub fn transition(from: RunState, result: PhaseResult) -> Result<RunState, InvalidTransition> {
+    use PhaseResult as R;
+    use RunState as S;
+    let next = match (from, result) {
+        (S::Checklist, R::Passed) => S::Execute,
+        (S::Checklist, R::Failed) => S::Aborted,
+        (S::Execute, R::Passed) => S::Validate,
+        (S::Execute, R::Failed) => S::RollingBack,
+        (S::Validate, R::Go) => S::Finalize,
+        (S::Validate, R::NoGo) => S::RollingBack,
+        (S::RollingBack, R::Passed) => S::VerifyingRollback,
+        (S::RollingBack, R::Failed) => S::RollbackFailed,
+        (S::VerifyingRollback, R::Passed) => S::RolledBack,
+        (S::VerifyingRollback, R::Failed) => S::RollbackFailed,
+        (S::Finalize, R::Passed) => S::Released,
+        (S::Finalize, R::Failed) => S::ReleasedWithWarnings,
+        _ => return Err(InvalidTransition { from, result }),
+    };
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PhaseResult as R;
+    use RunState as S;
+
+    const RESULTS: [PhaseResult; 4] = [R::Passed, R::Failed, R::Go, R::NoGo];
+
+    /// Every (state, result) pair, written out so a change to the machine is a
+    /// change to this table.
+    fn expected(from: RunState, result: PhaseResult) -> Option<RunState> {
+        let table: &[(RunState, PhaseResult, RunState)] = &[
+            (S::Checklist, R::Passed, S::Execute),
+            (S::Checklist, R::Failed, S::Aborted),
+            (S::Execute, R::Passed, S::Validate),
+            (S::Execute, R::Failed, S::RollingBack),
+            (S::Validate, R::Go, S::Finalize),
+            (S::Validate, R::NoGo, S::RollingBack),
+            (S::RollingBack, R::Passed, S::VerifyingRollback),
+            (S::RollingBack, R::Failed, S::RollbackFailed),
+            (S::VerifyingRollback, R::Passed, S::RolledBack),
+            (S::VerifyingRollback, R::Failed, S::RollbackFailed),
+            (S::Finalize, R::Passed, S::Released),
+            (S::Finalize, R::Failed, S::ReleasedWithWarnings),
+        ];
+        table.iter().find(|(f, r, _)| *f == from && *r == result).map(|(_, _, to)| *to)
+    }
+
+    #[test]
+    fn every_transition_matches_the_table() {
+        for from in S::ALL {
+            for result in RESULTS {
+                match (transition(from, result), expected(from, result)) {
+                    (Ok(to), Some(want)) => assert_eq!(to, want, "{from:?} on {result:?}"),
+                    (Err(e), None) => assert_eq!(e, InvalidTransition { from, result }),
+                    (got, want) => panic!("{from:?} on {result:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn terminal_states_accept_nothing_and_run_nothing() {
+        for s in S::ALL.into_iter().filter(|s| s.is_terminal()) {
+            assert!(RESULTS.iter().all(|r| transition(s, *r).is_err()), "{s:?}");
+            assert_ne!(s.exit_code(), ExitCode::Interrupted, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn no_go_and_execute_failure_always_roll_back() {
+        assert_eq!(transition(S::Execute, R::Failed), Ok(S::RollingBack));
+        assert_eq!(transition(S::Validate, R::NoGo), Ok(S::RollingBack));
+        // A finalize failure never rolls back.
+        assert_eq!(transition(S::Finalize, R::Failed), Ok(S::ReleasedWithWarnings));
+    }
+
+    #[test]
+    fn every_path_from_checklist_ends_in_a_terminal_state() {
+        // Walk the whole graph: no cycles, every branch terminates.
+        let mut stack = vec![(S::Checklist, 0)];
+        while let Some((s, depth)) = stack.pop() {
+            assert!(depth < 10, "cycle through {s:?}");
+            for r in RESULTS {
+                if let Ok(next) = transition(s, r) {
+                    stack.push((next, depth + 1));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_the_documented_table() {
+        assert_eq!(S::Released.exit_code().code(), 0);
+        assert_eq!(S::ReleasedWithWarnings.exit_code().code(), 0);
+        assert_eq!(S::Aborted.exit_code().code(), 1);
+        assert_eq!(S::RolledBack.exit_code().code(), 3);
+        assert_eq!(S::RollbackFailed.exit_code().code(), 4);
+        assert_eq!(S::Execute.exit_code().code(), 130);
+    }
+}

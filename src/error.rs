@@ -1,0 +1,46 @@
+//! Errors that stop relctl itself (as opposed to a step failing, which the
+//! engine handles), grouped by layer, and the exit code each one means.
+
+use crate::config::UsageError;
+use crate::engine::driver::EngineError;
+use crate::engine::journal::JournalError;
+use crate::engine::lock::LockError;
+use crate::exit::ExitCode;
+use crate::plan::PlanError;
+use crate::runbook::LoadError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl AppError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
+        let what = what.into();
+        move |source| AppError::Io { what, source }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AppError::Usage(_) | AppError::Load(_) | AppError::Plan(_) => ExitCode::Usage.code(),
+            AppError::Lock(LockError::Held { .. }) => ExitCode::Locked.code(),
+            AppError::NotFound(_) => ExitCode::Usage.code(),
+            _ => ExitCode::INTERNAL_ERROR,
+        }
+    }
+}

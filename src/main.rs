@@ -1,0 +1,57 @@
+//! relctl: runs release runbooks as a state machine.
+//!
+//! Pipeline: YAML → [`runbook`] (validated model) → [`plan`] → [`engine`]
+//! (events to [`ui`] observers and the journal; adapters in [`adapter`]).
+//! This file owns the runtime, logging, and turning errors into exit codes.
+
+mod adapter;
+mod cli;
+mod commands;
+mod config;
+mod engine;
+mod error;
+mod exit;
+mod interrupt;
+mod plan;
+mod runbook;
+mod ui;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let verbose = cli.verbose;
+    init_tracing(verbose);
+    let config = match config::Config::from_cli(cli, &|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(exit::ExitCode::Usage.code());
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(exit::ExitCode::INTERNAL_ERROR);
+        }
+    };
+    let code = match runtime.block_on(commands::dispatch(config)) {
+        Ok(code) => code,
+        Err(e) => {
+            match &e {
+                error::AppError::Load(runbook::LoadError::Invalid { .. }) => eprint!("{e}"),
+                _ => eprintln!("error: {e}"),
+            }
+            e.exit_code()
+        }
+    };
+    // Exit without waiting for blocking threads (a prompt left on stdin).
+    std::process::exit(code);
+}
+
+fn init_tracing(verbose: u8) {
+    let default = if verbose >= 2 { "relctl=debug" } else { "relctl=warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RELCTL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -1,0 +1,87 @@
+//! The words for each event, shared by the terminal and plain outputs.
+
+use console::style;
+
+use crate::engine::event::{AnsweredBy, Event, StepStatus};
+use crate::runbook::duration::format_duration;
+
+/// One event as a line of text, or `None` when the event is not shown by itself.
+pub fn line(event: &Event, color: bool) -> Option<String> {
+    let paint = |s: String, f: fn(console::StyledObject<String>) -> console::StyledObject<String>| {
+        if color { f(style(s)).to_string() } else { s }
+    };
+    Some(match event {
+        Event::RunStarted { run_id, runbook, actor, dry_run, .. } => {
+            let dry = if *dry_run { " (dry run: nothing will be changed)" } else { "" };
+            format!("relctl: {runbook} run {run_id} as {actor}{dry}")
+        }
+        Event::RunResumed { run_id, actor, state, .. } => {
+            format!("relctl: resuming run {run_id} as {actor}, in {}", state.label())
+        }
+        Event::StateEntered { state, .. } => {
+            if state.is_terminal() {
+                return None;
+            }
+            paint(format!("== {} ==", state.label()), |s| s.bold().cyan())
+        }
+        Event::StepStarted { key, label, attempt, .. } => {
+            let again = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+            format!("  ▶ {label}{again}  [{key}]")
+        }
+        Event::StepLog { line, .. } => paint(format!("    │ {line}"), |s| s.dim()),
+        Event::StepRetrying { attempt, delay_ms, error, .. } => paint(
+            format!("    ↻ attempt {attempt} failed: {error}; retrying in {}", format_duration(std::time::Duration::from_millis(*delay_ms))),
+            |s| s.yellow(),
+        ),
+        Event::StepFinished { label, status, message, tolerated, duration_ms, .. } => {
+            let took = format_duration(std::time::Duration::from_millis(*duration_ms));
+            let msg = message.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
+            match (status, tolerated) {
+                (StepStatus::Succeeded, _) => paint(format!("  ✓ {label}  ({took}){msg}"), |s| s.green()),
+                (StepStatus::Failed, true) => paint(format!("  ⚠ {label}  ({took}) failed, allowed:{msg}"), |s| s.yellow()),
+                (StepStatus::Failed, false) => paint(format!("  ✗ {label}  ({took}){msg}"), |s| s.red().bold()),
+                (StepStatus::Skipped, _) => paint(format!("  - {label}{msg}"), |s| s.dim()),
+            }
+        }
+        Event::StepReused { label, status, .. } => {
+            let what = match status {
+                StepStatus::Succeeded => "done",
+                StepStatus::Failed => "failed",
+                StepStatus::Skipped => "skipped",
+            };
+            paint(format!("  ✓ {label}  ({what} before the interruption; not run again)"), |s| s.dim())
+        }
+        Event::Decision { question, gate, approved, actor, by, comment, reason, .. } => {
+            let verdict = match (gate, approved) {
+                (true, true) => "GO",
+                (true, false) => "NO-GO",
+                (false, true) => "yes",
+                (false, false) => "no",
+            };
+            let who = match by {
+                AnsweredBy::Terminal => format!("by {actor}"),
+                AnsweredBy::Flag => format!("by {actor} via --approve"),
+                AnsweredBy::Policy => "by policy".to_string(),
+                AnsweredBy::DryRun => "(dry run)".to_string(),
+            };
+            let mut text = format!("  » {question}: {verdict} {who}");
+            if let Some(c) = comment {
+                text.push_str(&format!(" — \"{c}\""));
+            }
+            if let Some(r) = reason {
+                text.push_str(&format!(" ({r})"));
+            }
+            paint(text, if *approved { |s| s.green().bold() } else { |s| s.red().bold() })
+        }
+        Event::Warning { message } => paint(format!("warning: {message}"), |s| s.yellow()),
+        Event::Interrupted { state, .. } => paint(format!("Interrupted during {}.", state.label()), |s| s.yellow().bold()),
+        Event::RunFinished { state, exit_code, .. } => {
+            let text = format!("== {} == (exit {exit_code})", state.label());
+            match exit_code {
+                0 => paint(text, |s| s.green().bold()),
+                3 => paint(text, |s| s.yellow().bold()),
+                _ => paint(text, |s| s.red().bold()),
+            }
+        }
+    })
+}

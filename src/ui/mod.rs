@@ -1,0 +1,9 @@
+//! Everything people see: progress (terminal, plain lines, JSON lines),
+//! prompts, and the text of events. Observers of the engine; it knows none of them.
+
+pub mod json;
+pub mod lines;
+pub mod output_log;
+pub mod plain;
+pub mod prompt;
+pub mod terminal;

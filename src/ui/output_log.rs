@@ -1,0 +1,36 @@
+//! Every line steps print, kept in the run directory (`output.log`), whatever
+//! the terminal showed.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::engine::event::{Event, Observer};
+
+pub struct OutputLog {
+    file: Mutex<BufWriter<File>>,
+}
+
+impl OutputLog {
+    pub fn create(path: &Path) -> std::io::Result<OutputLog> {
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(OutputLog { file: Mutex::new(BufWriter::new(file)) })
+    }
+}
+
+impl Observer for OutputLog {
+    fn on_event(&self, event: &Event) {
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = match event {
+            Event::StepLog { key, line } => writeln!(f, "[{key}] {line}"),
+            Event::StepStarted { key, label, attempt, at, .. } => writeln!(f, "[{key}] --- {label} (attempt {attempt}) started {at}"),
+            Event::StepFinished { key, status, message, at, .. } => {
+                let r = writeln!(f, "[{key}] --- {status:?} {at} {}", message.as_deref().unwrap_or(""));
+                let _ = f.flush();
+                r
+            }
+            _ => Ok(()),
+        };
+    }
+}

@@ -1,0 +1,87 @@
+//! Questions at the terminal (dialoguer), with the progress display paused
+//! while a person reads and answers.
+
+use dialoguer::theme::ColorfulTheme;
+use dialoguer::{Confirm, Input, Select};
+use indicatif::MultiProgress;
+
+use crate::engine::prompter::{Prompter, Question, QuestionKind, Reply};
+
+pub struct TerminalPrompter {
+    pub progress: Option<MultiProgress>,
+}
+
+impl TerminalPrompter {
+    fn paused<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.progress {
+            Some(p) => p.suspend(f),
+            None => f(),
+        }
+    }
+}
+
+fn to_io(e: dialoguer::Error) -> std::io::Error {
+    match e {
+        dialoguer::Error::IO(e) => e,
+    }
+}
+
+impl Prompter for TerminalPrompter {
+    fn ask(&self, q: &Question, actor: &str) -> std::io::Result<Reply> {
+        self.paused(|| {
+            let theme = ColorfulTheme::default();
+            match &q.kind {
+                QuestionKind::Confirm | QuestionKind::RerunUnfinished => {
+                    let yes = Confirm::with_theme(&theme)
+                        .with_prompt(format!("[{actor}] {}", q.text))
+                        .default(false)
+                        .wait_for_newline(true)
+                        .interact()
+                        .map_err(to_io)?;
+                    Ok(Reply { yes, comment: None })
+                }
+                QuestionKind::Gate { failed_checks } => {
+                    if failed_checks.is_empty() {
+                        eprintln!("  All validation checks passed.");
+                    } else {
+                        eprintln!("  {} validation check(s) FAILED:", failed_checks.len());
+                        for c in failed_checks {
+                            eprintln!("    ✗ {c}");
+                        }
+                    }
+                    let default = usize::from(!failed_checks.is_empty());
+                    let choice = Select::with_theme(&theme)
+                        .with_prompt(format!("[{actor}] {}", q.text))
+                        .items(["Go: finalize the release", "No-go: roll back"])
+                        .default(default)
+                        .interact()
+                        .map_err(to_io)?;
+                    let comment: String = Input::with_theme(&theme)
+                        .with_prompt("Comment for the record (optional)")
+                        .allow_empty(true)
+                        .interact_text()
+                        .map_err(to_io)?;
+                    let comment = Some(comment.trim().to_string()).filter(|c| !c.is_empty());
+                    Ok(Reply { yes: choice == 0, comment })
+                }
+            }
+        })
+    }
+}
+
+/// The first Ctrl-C in a terminal asks before stopping.
+pub fn confirm_interrupt(progress: Option<&MultiProgress>, run_id: &str) -> std::io::Result<bool> {
+    let ask = || {
+        Confirm::with_theme(&ColorfulTheme::default())
+            .with_prompt(format!(
+                "Stop the run now? The current step is stopped; `relctl resume {run_id}` continues later (Ctrl-C again: stop at once)"
+            ))
+            .default(false)
+            .interact()
+            .map_err(to_io)
+    };
+    match progress {
+        Some(p) => p.suspend(ask),
+        None => ask(),
+    }
+}

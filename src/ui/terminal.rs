@@ -1,0 +1,100 @@
+//! Live progress in a terminal: a spinner per running step with its latest
+//! output line, finished steps printed above, and the step's recent output
+//! shown again when it fails.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::lines::line;
+use crate::engine::event::{Event, Observer, StepStatus};
+
+const RECENT_LINES: usize = 20;
+
+pub struct TerminalOutput {
+    progress: MultiProgress,
+    verbosity: i8,
+    bars: Mutex<HashMap<String, (ProgressBar, String)>>,
+    recent: Mutex<HashMap<String, VecDeque<String>>>,
+}
+
+impl TerminalOutput {
+    pub fn new(verbosity: i8) -> TerminalOutput {
+        TerminalOutput {
+            progress: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+            verbosity,
+            bars: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The handle prompts use to pause the bars while they ask.
+    pub fn progress(&self) -> MultiProgress {
+        self.progress.clone()
+    }
+
+    fn print(&self, text: &str) {
+        let _ = self.progress.println(text);
+    }
+}
+
+impl Observer for TerminalOutput {
+    fn on_event(&self, event: &Event) {
+        match event {
+            Event::StepStarted { key, label, attempt, .. } => {
+                let bar = self.progress.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("  {spinner:.cyan} {msg} {elapsed:.dim}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                let title = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.clone() };
+                bar.set_message(title.clone());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                self.bars.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), (bar, title));
+            }
+            Event::StepLog { key, line: text } => {
+                if self.verbosity >= 1 {
+                    if let Some(l) = line(event, true) {
+                        self.print(&l);
+                    }
+                    return;
+                }
+                let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+                let lines = recent.entry(key.clone()).or_default();
+                lines.push_back(text.clone());
+                if lines.len() > RECENT_LINES {
+                    lines.pop_front();
+                }
+                if let Some((bar, title)) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+                    let short: String = text.chars().take(80).collect();
+                    bar.set_message(format!("{title} {}", console::style(format!("│ {short}")).dim()));
+                }
+            }
+            Event::StepFinished { key, status, .. } => {
+                if let Some((bar, _)) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(key) {
+                    bar.finish_and_clear();
+                    self.progress.remove(&bar);
+                }
+                let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+                if *status == StepStatus::Failed && self.verbosity < 1 {
+                    for l in recent.into_iter().flatten() {
+                        self.print(&console::style(format!("    │ {l}")).dim().to_string());
+                    }
+                }
+                if self.verbosity >= 0 || *status == StepStatus::Failed {
+                    if let Some(l) = line(event, true) {
+                        self.print(&l);
+                    }
+                }
+            }
+            Event::StepReused { .. } if self.verbosity < 0 => {}
+            _ => {
+                if let Some(l) = line(event, true) {
+                    self.print(&l);
+                }
+            }
+        }
+    }
+}
