@@ -1,0 +1,17 @@
+//! One integration test binary (link time matters on two cores): every test
+//! drives the real `relctl` binary against local files and loopback servers.
+
+mod support;
+
+mod ci_mode;
+mod http_step;
+mod injection;
+mod interrupt;
+mod json_output;
+mod lock;
+mod plan;
+mod pty;
+mod resume;
+mod secrets;
+mod transitions;
+mod validation;

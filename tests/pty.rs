@@ -1,0 +1,162 @@
+//! Prompts as a person meets them: relctl in a pseudo-terminal, answered by
+//! keystrokes (dialoguer), not by the scripted prompter.
+
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+
+use crate::support::*;
+
+const RUNBOOK: &str = r#"
+version: 1
+name: pty-release
+approvers:
+  release_managers: [alice]
+checklist:
+  - id: approval
+    confirm: "Stakeholders approved?"
+execute:
+  - run: echo deployed >> marks.txt
+validate:
+  - id: health
+    run: test -f healthy
+  - id: go
+    gate: "Go / no-go for pty-release"
+    approvers: release_managers
+rollback:
+  - run: echo rolled-back >> marks.txt
+finalize:
+  - run: echo finalized >> marks.txt
+"#;
+
+fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(args)
+        .current_dir(sb.path())
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .env_remove("RELCTL_ACTOR")
+        .env("TERM", "xterm-256color")
+        .env("USER", "tester");
+    spawn_command(cmd, Some(30_000)).expect("spawn relctl in a pty")
+}
+
+fn exit_code(p: &PtySession) -> i32 {
+    match p.process().wait().expect("wait for relctl") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("relctl did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn a_release_manager_says_no_go_in_the_terminal_with_a_comment() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", RUNBOOK);
+    sb.write("healthy", "");
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
+    p.exp_string("[alice] Stakeholders approved?").unwrap();
+    p.send("y").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("All validation checks passed").unwrap();
+    p.exp_string("Go / no-go for pty-release").unwrap();
+    // Down to "No-go", Enter, then a comment.
+    p.send("\x1b[B").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("Comment for the record").unwrap();
+    p.send("error rate too high\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("ROLLED BACK").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 3);
+    assert_eq!(sb.read("marks.txt"), "deployed\nrolled-back\n");
+    let j = sb.journal();
+    let gate = events(&j, "decision").into_iter().find(|d| d["gate"] == true).unwrap().clone();
+    assert_eq!(gate["approved"], false);
+    assert_eq!(gate["actor"], "alice");
+    assert_eq!(gate["by"], "terminal");
+    assert_eq!(gate["comment"], "error rate too high");
+}
+
+#[test]
+fn go_is_the_default_when_every_check_passed() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", RUNBOOK);
+    sb.write("healthy", "");
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice", "--approve", "approval"]);
+    p.exp_string("Go / no-go for pty-release").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("Comment for the record").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("RELEASED").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert_eq!(sb.read("marks.txt"), "deployed\nfinalized\n");
+}
+
+#[test]
+fn no_go_is_the_default_when_a_check_failed() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", RUNBOOK);
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice", "--approve", "approval"]);
+    p.exp_string("1 validation check(s) FAILED").unwrap();
+    p.exp_string("Go / no-go for pty-release").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("Comment for the record").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("ROLLBACK").unwrap();
+    p.exp_eof().unwrap();
+    // The health check still fails after rollback, so the rollback is unverified.
+    assert_eq!(exit_code(&p), 4);
+}
+
+#[test]
+fn refusing_the_checklist_confirm_aborts_before_any_change() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", RUNBOOK);
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
+    p.exp_string("Stakeholders approved?").unwrap();
+    p.send("n").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("ABORTED").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 1);
+    assert_eq!(sb.read("marks.txt"), "");
+}
+
+#[test]
+fn someone_not_in_approvers_cannot_answer_the_gate() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", RUNBOOK);
+    sb.write("healthy", "");
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "mallory", "--approve", "approval"]);
+    p.exp_string("mallory may not answer this").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 3);
+}
+
+#[test]
+fn first_ctrl_c_asks_and_the_run_stays_resumable() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: irq\nexecute:\n  - id: long\n    idempotent: true\n    run: |\n      touch started\n      while [ ! -f go ]; do sleep 0.05; done\n",
+    );
+    let mut p = spawn(&sb, &["run", "release.yaml"]);
+    wait_until("the step to start", || sb.path().join("started").exists());
+    p.send_control('c').unwrap();
+    p.exp_string("Stop the run now?").unwrap();
+    p.send("y").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("relctl resume").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 130);
+    sb.write("go", "");
+    sb.relctl(&["resume", "--non-interactive"]).expect_code(0);
+}

@@ -1,0 +1,132 @@
+//! Resume after the process is killed outright (SIGKILL) in the middle of a
+//! step: nothing that finished runs twice, and the interrupted step runs again
+//! only when that is safe or someone says so.
+
+use crate::support::*;
+
+const RUNBOOK: &str = r#"
+version: 1
+name: resume-demo
+checklist:
+  - id: one
+    run: echo one >> marks.txt
+execute:
+  - id: two
+    IDEMPOTENT
+    run: |
+      echo two-start >> marks.txt
+      echo $$ > two.pid
+      while [ ! -f release-two ]; do sleep 0.05; done
+      echo two-end >> marks.txt
+      echo token=from-two >> "$RELCTL_OUTPUT"
+  - id: three
+    run: echo three ${{ steps.two.outputs.token }} >> marks.txt
+validate:
+  - run: grep -q three marks.txt
+finalize:
+  - run: echo fin >> marks.txt
+"#;
+
+fn count(text: &str, line: &str) -> usize {
+    text.lines().filter(|l| *l == line).count()
+}
+
+/// Starts a run, waits until step `two` is running, then SIGKILLs relctl and
+/// the step's shell (as a crash or OOM kill would).
+fn kill_during_step_two(sb: &Sandbox) {
+    let mut child = sb.cmd(&["run", "release.yaml", "--non-interactive"]).spawn().unwrap();
+    wait_until("step two to start", || sb.read("two.pid").trim().parse::<i32>().is_ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid: i32 = sb.read("two.pid").trim().parse().unwrap();
+    // SAFETY: signalling a process this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    std::fs::remove_file(sb.path().join("two.pid")).unwrap();
+}
+
+#[test]
+fn resume_after_sigkill_refuses_to_rerun_a_non_idempotent_step_in_ci() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &RUNBOOK.replace("IDEMPOTENT", "idempotent: false"));
+    kill_during_step_two(&sb);
+    let run_id = sb.latest_run_id();
+
+    let r = sb.relctl(&["resume", "--non-interactive"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("step `two` (execute.0) was started but not finished"), "{}", r.stderr);
+    assert!(r.stderr.contains("--rerun execute.0"), "{}", r.stderr);
+
+    let status = sb.relctl(&["status"]);
+    assert!(status.stdout.contains(&run_id), "{}", status.stdout);
+    assert!(status.stdout.contains("not finished"), "{}", status.stdout);
+
+    sb.write("release-two", "");
+    sb.relctl(&["resume", &run_id, "--non-interactive", "--rerun", "two"]).expect_code(0);
+    let marks = sb.read("marks.txt");
+    assert_eq!(count(&marks, "one"), 1, "a finished step ran twice:\n{marks}");
+    assert_eq!(count(&marks, "two-start"), 2, "{marks}");
+    assert_eq!(count(&marks, "two-end"), 1, "{marks}");
+    assert_eq!(count(&marks, "three from-two"), 1, "{marks}");
+    assert_eq!(count(&marks, "fin"), 1, "{marks}");
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "released");
+    assert_eq!(events(&j, "run_resumed").len(), 2);
+}
+
+#[test]
+fn resume_reruns_an_idempotent_step_and_keeps_earlier_outputs() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &RUNBOOK.replace("IDEMPOTENT", "idempotent: true"));
+    kill_during_step_two(&sb);
+    sb.write("release-two", "");
+    let r = sb.relctl(&["resume", "--non-interactive"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("resuming run"), "{}", r.stdout);
+    let marks = sb.read("marks.txt");
+    assert_eq!(count(&marks, "one"), 1, "{marks}");
+    assert_eq!(count(&marks, "two-end"), 1, "{marks}");
+    assert_eq!(count(&marks, "fin"), 1, "{marks}");
+}
+
+#[test]
+fn assume_done_skips_the_interrupted_step() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &RUNBOOK.replace("IDEMPOTENT", "idempotent: false").replace(" ${{ steps.two.outputs.token }}", ""));
+    kill_during_step_two(&sb);
+    sb.relctl(&["resume", "--non-interactive", "--assume-done", "two"]).expect_code(0);
+    let marks = sb.read("marks.txt");
+    assert_eq!(count(&marks, "two-start"), 1, "{marks}");
+    assert_eq!(count(&marks, "three"), 1, "{marks}");
+    let j = sb.journal();
+    let assumed = events(&j, "step_finished").into_iter().find(|e| e["key"] == "execute.0").unwrap().clone();
+    assert!(assumed["message"].as_str().unwrap().contains("assumed done by tester"), "{assumed}");
+}
+
+#[test]
+fn resume_with_nothing_to_resume_says_so() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: x\nexecute:\n  - run: 'true'\n");
+    sb.relctl(&["run", "release.yaml", "--non-interactive"]).expect_code(0);
+    let r = sb.relctl(&["resume"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("no unfinished run"), "{}", r.stderr);
+    let id = sb.latest_run_id();
+    let r = sb.relctl(&["resume", &id]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("already finished"), "{}", r.stderr);
+}
+
+#[test]
+fn a_torn_last_journal_line_does_not_stop_resume() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &RUNBOOK.replace("IDEMPOTENT", "idempotent: true"));
+    kill_during_step_two(&sb);
+    let journal = sb.path().join(".relctl/runs").join(sb.latest_run_id()).join("journal.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str("{\"event\":\"step_fin");
+    std::fs::write(&journal, text).unwrap();
+    sb.write("release-two", "");
+    sb.relctl(&["resume", "--non-interactive"]).expect_code(0);
+}

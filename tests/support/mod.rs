@@ -1,0 +1,142 @@
+//! Drives the real binary in a temp dir: write a runbook, run relctl, assert
+//! on exit code, stdout, stderr and the journal.
+
+#![allow(dead_code)]
+
+pub mod http_server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_relctl");
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).unwrap_or_default()
+    }
+
+    /// A command for the binary, run in the sandbox, with a clean, non-CI environment.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(self.path())
+            .env_remove("CI")
+            .env_remove("RELCTL_ACTOR")
+            .env_remove("GITHUB_ACTOR")
+            .env_remove("BUILD_USER_ID")
+            .env_remove("RELCTL_STATE_DIR")
+            .env("NO_COLOR", "1")
+            .env("USER", "tester")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn relctl(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd(args).output().expect("run relctl"))
+    }
+
+    pub fn relctl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.cmd(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        Run::from(c.output().expect("run relctl"))
+    }
+
+    /// The journal events of the only (or latest) run, as JSON values.
+    pub fn journal(&self) -> Vec<serde_json::Value> {
+        let runs = self.path().join(".relctl/runs");
+        let mut dirs: Vec<_> = std::fs::read_dir(&runs).expect("runs dir").filter_map(Result::ok).map(|e| e.path()).collect();
+        dirs.sort();
+        let text = std::fs::read_to_string(dirs.last().expect("a run").join("journal.jsonl")).unwrap();
+        text.lines().map(|l| serde_json::from_str(l).expect("journal line is JSON")).collect()
+    }
+
+    pub fn journal_text(&self) -> String {
+        let runs = self.path().join(".relctl/runs");
+        let mut out = String::new();
+        for e in std::fs::read_dir(&runs).into_iter().flatten().filter_map(Result::ok) {
+            for f in ["journal.jsonl", "output.log"] {
+                out.push_str(&std::fs::read_to_string(e.path().join(f)).unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    pub fn latest_run_id(&self) -> String {
+        let runs = self.path().join(".relctl/runs");
+        let mut ids: Vec<String> = std::fs::read_dir(&runs)
+            .expect("runs dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        ids.sort();
+        ids.pop().expect("a run")
+    }
+}
+
+/// Events of one kind, in order.
+pub fn events<'a>(journal: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
+    journal.iter().filter(|e| e["event"] == kind).collect()
+}
+
+/// The terminal state the journal recorded.
+pub fn final_state(journal: &[serde_json::Value]) -> String {
+    events(journal, "run_finished").last().map(|e| e["state"].as_str().unwrap().to_string()).unwrap_or_default()
+}
+
+/// Polls until `f` holds (bounded), for coordination with a running process.
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
