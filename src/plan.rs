@@ -98,6 +98,9 @@ impl Plan {
                 .collect();
             let _ = writeln!(out, "secrets: {}", s.join(", "));
         }
+        for (group, names) in &rb.approvers {
+            let _ = writeln!(out, "approvers {group}: {}", names.join(", "));
+        }
         let sections = [
             (PhaseName::Checklist, "CHECKLIST", "before any change; a failure or a refused confirm aborts"),
             (PhaseName::Execute, "EXECUTE", "a failure rolls back"),

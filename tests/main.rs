@@ -10,6 +10,7 @@ mod interrupt;
 mod json_output;
 mod lock;
 mod plan;
+mod quickstart;
 mod pty;
 mod resume;
 mod secrets;

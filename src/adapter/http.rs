@@ -222,11 +222,10 @@ impl HttpAction {
                 }
             }
         }
-        if let Some(max) = self.max_latency {
-            if latency > max {
+        if let Some(max) = self.max_latency
+            && latency > max {
                 problems.push(format!("took {} (limit {})", format_duration(latency), format_duration(max)));
             }
-        }
         let summary = format!("HTTP {status} in {}", format_duration(latency));
         if problems.is_empty() {
             Ok(Outcome { outputs, summary: Some(summary) })

@@ -198,11 +198,10 @@ async fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     tokio::spawn(async move {
         let mut lines = reader.lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(last) = &last {
-                if !line.trim().is_empty() {
+            if let Some(last) = &last
+                && !line.trim().is_empty() {
                     *last.lock().unwrap_or_else(|p| p.into_inner()) = line.clone();
                 }
-            }
             if tx.send(line).is_err() {
                 break;
             }
@@ -225,8 +224,8 @@ fn read_outputs(path: &std::path::Path) -> BTreeMap<String, String> {
     let Ok(text) = std::fs::read_to_string(path) else { return out };
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        if let Some((key, delim)) = line.split_once("<<") {
-            if !key.contains('=') {
+        if let Some((key, delim)) = line.split_once("<<")
+            && !key.contains('=') {
                 let mut value = Vec::new();
                 for l in lines.by_ref() {
                     if l == delim {
@@ -237,12 +236,10 @@ fn read_outputs(path: &std::path::Path) -> BTreeMap<String, String> {
                 out.insert(key.trim().to_string(), value.join("\n"));
                 continue;
             }
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            if !k.trim().is_empty() {
+        if let Some((k, v)) = line.split_once('=')
+            && !k.trim().is_empty() {
                 out.insert(k.trim().to_string(), v.to_string());
             }
-        }
     }
     out
 }

@@ -17,7 +17,7 @@ pub fn validate(files: &[PathBuf]) -> Result<i32, AppError> {
         match runbook::load(f, &registry) {
             Ok(rb) => {
                 let steps: usize = rb.phases.values().map(Vec::len).sum();
-                println!("{}: ok ({} `{}`, {steps} steps)", f.display(), "runbook", rb.name);
+                println!("{}: ok (runbook `{}`, {steps} steps)", f.display(), rb.name);
             }
             Err(e @ LoadError::Invalid { .. }) => {
                 bad += 1;

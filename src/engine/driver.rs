@@ -122,9 +122,9 @@ impl Engine {
     /// Journals (for all but step output lines) and then tells every observer.
     fn emit(&self, event: Event) -> Result<(), JournalError> {
         let event = self.redactor.event(&event);
-        if let Some(j) = &self.journal {
-            if !matches!(event, Event::StepLog { .. }) {
-                if let Err(e) = j.append(&event) {
+        if let Some(j) = &self.journal
+            && !matches!(event, Event::StepLog { .. })
+                && let Err(e) = j.append(&event) {
                     let message = e.to_string();
                     *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                     return Err(JournalError::Write {
@@ -132,8 +132,6 @@ impl Engine {
                         source: std::io::Error::other(message),
                     });
                 }
-            }
-        }
         for o in &self.observers {
             o.on_event(&event);
         }
@@ -263,11 +261,14 @@ impl Engine {
                     return Ok(StepEnd::Skipped);
                 }
             }
-            if self.cfg.policy.dry_run && !step.action.dry_run_safe() {
-                self.emit(skipped(&key, step, &label, format!("dry run: would {}", step.action.describe())))?;
+            let dry_run = self.cfg.policy.dry_run;
+            if dry_run && !step.action.dry_run_safe() {
+                self.emit(skipped(&key, step, &label, format!("dry run: would {}", self.describe_resolved(step))))?;
                 return Ok(StepEnd::Skipped);
             }
-            let attempts = step.retry.attempts.max(1);
+            // A dry run walks the happy path: read-only checks run once, for information.
+            let tolerate = tolerate || dry_run;
+            let attempts = if dry_run { 1 } else { step.retry.attempts.max(1) };
             let mut attempt = 1;
             loop {
                 self.emit(Event::StepStarted {
@@ -293,8 +294,8 @@ impl Engine {
                     r = execution => r,
                     () = self.cancelled() => return Ok(StepEnd::Interrupted),
                 };
-                if let Err(f) = &result {
-                    if attempt < attempts && f.retryable {
+                if let Err(f) = &result
+                    && attempt < attempts && f.retryable {
                         let delay = step.retry.delay_before(attempt + 1);
                         self.emit(Event::StepRetrying {
                             key: key.clone(),
@@ -309,7 +310,6 @@ impl Engine {
                         attempt += 1;
                         continue;
                     }
-                }
                 return self.finish(&key, step, &label, result, started.elapsed(), tolerate);
             }
         })
@@ -456,6 +456,15 @@ impl Engine {
         answer
     }
 
+    /// What a step would do, with the values this run would use where they are known.
+    fn describe_resolved(&self, step: &Step) -> String {
+        let raw = step.action.describe();
+        Template::parse(&raw, crate::runbook::diagnostic::Span::default(), 1)
+            .ok()
+            .and_then(|t| t.render(&Unresolved(self), Quoting::None).ok())
+            .map_or(raw, |r| self.redactor.text(&r.text))
+    }
+
     fn render(&self, t: &Template, quoting: Quoting) -> Result<String, StepFailure> {
         let rendered = t.render(self, quoting).map_err(StepFailure::final_)?;
         for s in &rendered.secrets {
@@ -476,6 +485,16 @@ fn skipped(key: &str, step: &Step, label: &str, message: String) -> Event {
         tolerated: false,
         duration_ms: 0,
         at: now(),
+    }
+}
+
+/// For showing what a step would do: values not known yet (outputs of steps
+/// a dry run did not run) stay visible as `<steps.ID.outputs.KEY>`.
+struct Unresolved<'a>(&'a Engine);
+
+impl Scope for Unresolved<'_> {
+    fn lookup(&self, reference: &Reference) -> Result<Value, String> {
+        Ok(self.0.lookup(reference).unwrap_or_else(|_| Value { text: format!("<{reference}>"), secret: false }))
     }
 }
 

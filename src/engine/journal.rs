@@ -115,7 +115,6 @@ pub struct Replay {
     pub unfinished_labels: HashMap<String, String>,
     pub decisions: HashMap<String, Answer>,
     pub decision_log: Vec<Event>,
-    pub events: usize,
 }
 
 impl Replay {
@@ -138,7 +137,6 @@ impl Replay {
             unfinished_labels: HashMap::new(),
             decisions: HashMap::new(),
             decision_log: Vec::new(),
-            events: events.len(),
         };
         for e in events {
             match e {

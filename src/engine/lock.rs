@@ -28,15 +28,15 @@ impl std::fmt::Display for Holder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("runbook `{name}` is locked by {}; wait for it to finish, or if that process is gone, run again (the OS frees the lock)", holder.as_ref().map_or_else(|| "another run".to_string(), ToString::to_string))]
-    Held { name: String, holder: Option<Holder>, path: PathBuf },
+    Held { name: String, holder: Option<Box<Holder>>, path: PathBuf },
     #[error("cannot open lock file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
 
+/// Held while it lives; the OS releases it when the file closes.
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl RunLock {
@@ -58,11 +58,7 @@ impl RunLock {
         }
         let body = serde_json::to_vec_pretty(holder).expect("holder serializes");
         file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(&body)).and_then(|()| file.sync_data()).map_err(io)?;
-        Ok(RunLock { _file: file, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(RunLock { _file: file })
     }
 }
 

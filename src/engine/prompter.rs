@@ -75,15 +75,14 @@ impl ApprovalPolicy {
         if self.dry_run {
             return decided(true, AnsweredBy::DryRun, Some("dry run: nothing is asked".into()));
         }
-        if let Some(approvers) = &q.approvers {
-            if !approvers.iter().any(|a| a == actor) {
+        if let Some(approvers) = &q.approvers
+            && !approvers.iter().any(|a| a == actor) {
                 return decided(
                     false,
                     AnsweredBy::Policy,
                     Some(format!("{actor} may not answer this (approvers: {}); set --as or RELCTL_ACTOR", approvers.join(", "))),
                 );
             }
-        }
         let failed = match &q.kind {
             QuestionKind::Gate { failed_checks } => failed_checks.clone(),
             _ => Vec::new(),

@@ -61,6 +61,7 @@ pub enum PhaseRun {
 }
 
 impl RunState {
+    #[cfg(test)]
     pub const ALL: [RunState; 11] = [
         RunState::Checklist,
         RunState::Execute,

@@ -19,11 +19,6 @@ impl Span {
     pub fn new(line: u32, col: u32, len: u32) -> Self {
         Span { line, col, len }
     }
-
-    /// A span `offset` characters further on the same line (for text inside a scalar).
-    pub fn shifted(self, offset: u32, len: u32) -> Self {
-        Span { line: self.line, col: self.col + offset, len }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,10 +56,6 @@ impl Diagnostics {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
     }
 
     pub fn into_vec(mut self) -> Vec<Diagnostic> {

@@ -54,7 +54,7 @@ pub fn format_duration(d: Duration) -> String {
         out.push_str(&format!("{m}m"));
     }
     if s > 0 || out.is_empty() {
-        if h == 0 && m == 0 && ms % 1000 != 0 && secs < 10 {
+        if h == 0 && m == 0 && !ms.is_multiple_of(1000) && secs < 10 {
             out.push_str(&format!("{:.1}s", d.as_secs_f64()));
         } else {
             out.push_str(&format!("{s}s"));

@@ -175,10 +175,6 @@ impl Template {
         })
     }
 
-    pub fn is_literal(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Text(_)))
-    }
-
     pub fn render(&self, scope: &dyn Scope, quoting: Quoting) -> Result<Rendered, String> {
         let mut out = Rendered::default();
         for segment in &self.segments {

@@ -42,7 +42,6 @@ pub struct VarDef {
     pub default: Option<String>,
     pub required: bool,
     pub description: Option<String>,
-    pub span: Span,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -139,7 +139,7 @@ impl Validator<'_> {
         };
         let mut out = Vec::new();
         for (key, value) in map {
-            let mut def = VarDef { name: key.name.clone(), default: None, required: false, description: None, span: key.span };
+            let mut def = VarDef { name: key.name.clone(), default: None, required: false, description: None };
             match &value.kind {
                 NodeKind::Map(entries) => {
                     for (k, n) in entries {
@@ -208,6 +208,33 @@ impl Validator<'_> {
             );
             return None;
         };
+        let id = node.get("id").and_then(|n| {
+            let s = n.scalar_text().filter(|s| {
+                !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+            if s.is_none() {
+                self.diagnostics.push(
+                    Diagnostic::new(n.span, "a step id is letters, digits, `-` or `_`").hint("e.g. `id: deploy-backend`"),
+                );
+            }
+            s
+        });
+        if let (Some(id), Some(n)) = (&id, node.get("id")) {
+            if let Some(first) = self.ids.get(id) {
+                self.diagnostics.push(
+                    Diagnostic::new(n.span, format!("duplicate step id `{id}`"))
+                        .hint(format!("already used on line {}; ids must be unique in a runbook", first.line)),
+                );
+            } else {
+                self.ids.insert(id.clone(), n.span);
+            }
+        }
+        let name = node.get("name").and_then(|n| self.string(n, "`name`"));
+        let timeout = duration_setting(node.get("timeout"), self);
+        let retry = node.get("retry").map(|n| self.retry(n)).unwrap_or_else(Retry::once);
+        let when = node.get("when").and_then(|n| self.template(n, "`when`"));
+        let continue_on_failure = node.get("continue_on_failure").is_some_and(|n| self.bool(n, "`continue_on_failure`"));
+        let idempotent = node.get("idempotent").is_some_and(|n| self.bool(n, "`idempotent`"));
         let kinds: Vec<_> = map.iter().filter(|(k, _)| self.registry.get(&k.name).is_some()).collect();
         let kind_names: Vec<&str> = self.registry.names().collect();
         if kinds.len() > 1 {
@@ -242,33 +269,6 @@ impl Validator<'_> {
                 self.diagnostics.push(Diagnostic::new(k.span, format!("unknown key `{name}` in a `{}` step", kind.name())).hint(hint));
             }
         }
-        let id = node.get("id").and_then(|n| {
-            let s = n.scalar_text().filter(|s| {
-                !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            });
-            if s.is_none() {
-                self.diagnostics.push(
-                    Diagnostic::new(n.span, "a step id is letters, digits, `-` or `_`").hint("e.g. `id: deploy-backend`"),
-                );
-            }
-            s
-        });
-        if let (Some(id), Some(n)) = (&id, node.get("id")) {
-            if let Some(first) = self.ids.get(id) {
-                self.diagnostics.push(
-                    Diagnostic::new(n.span, format!("duplicate step id `{id}`"))
-                        .hint(format!("already used on line {}; ids must be unique in a runbook", first.line)),
-                );
-            } else {
-                self.ids.insert(id.clone(), n.span);
-            }
-        }
-        let name = node.get("name").and_then(|n| self.string(n, "`name`"));
-        let timeout = duration_setting(node.get("timeout"), self);
-        let retry = node.get("retry").map(|n| self.retry(n)).unwrap_or_else(Retry::once);
-        let when = node.get("when").and_then(|n| self.template(n, "`when`"));
-        let continue_on_failure = node.get("continue_on_failure").is_some_and(|n| self.bool(n, "`continue_on_failure`"));
-        let idempotent = node.get("idempotent").is_some_and(|n| self.bool(n, "`idempotent`"));
         let spec = StepSpec { key: kind_key, value: kind_value, step: node, phase };
         let action = kind.parse(&spec, self)?;
         Some(Step {

@@ -19,12 +19,11 @@ impl Observer for PlainOutput {
             }
             _ => true,
         };
-        if show {
-            if let Some(text) = line(event, false) {
+        if show
+            && let Some(text) = line(event, false) {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{text}");
                 let _ = out.flush();
             }
-        }
     }
 }

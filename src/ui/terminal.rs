@@ -83,11 +83,10 @@ impl Observer for TerminalOutput {
                         self.print(&console::style(format!("    │ {l}")).dim().to_string());
                     }
                 }
-                if self.verbosity >= 0 || *status == StepStatus::Failed {
-                    if let Some(l) = line(event, true) {
+                if (self.verbosity >= 0 || *status == StepStatus::Failed)
+                    && let Some(l) = line(event, true) {
                         self.print(&l);
                     }
-                }
             }
             Event::StepReused { .. } if self.verbosity < 0 => {}
             _ => {
