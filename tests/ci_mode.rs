@@ -1,0 +1,287 @@
+//! Runs without a person: confirms and gates fail closed unless `--approve`
+//! answers them, approvals never override failed checks, and only listed
+//! approvers may answer. Every decision is journaled with who, how and when.
+
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::*;
+
+/// Runs the command, failing the test (and killing relctl) if it has not
+/// finished within a generous bound: waiting for an answer that cannot come
+/// is the bug these tests guard against.
+fn run_bounded(mut cmd: Command) -> Run {
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("start relctl");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => {
+            let out = out.expect("wait for relctl");
+            Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        }
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("relctl did not finish: it is waiting for an answer nobody can give");
+        }
+    }
+}
+
+fn relctl(sb: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = sb.cmd(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run_bounded(cmd)
+}
+
+const CHECKLIST_CONFIRM: &str = "version: 1
+name: confirm
+checklist:
+  - id: signoff
+    confirm: QA signed off?
+execute:
+  - run: touch executed
+rollback:
+  - run: touch rolled-back
+";
+
+const VALIDATE_GATE: &str = "version: 1
+name: gate
+execute:
+  - run: touch executed
+validate:
+  - run: touch checked
+  - id: go
+    gate: Go?
+rollback:
+  - run: touch rolled-back
+finalize:
+  - run: touch finalized
+";
+
+/// The only decision in the journal.
+fn decision(sb: &Sandbox) -> serde_json::Value {
+    let j = sb.journal();
+    let d = events(&j, "decision");
+    assert_eq!(d.len(), 1, "{d:?}");
+    d[0].clone()
+}
+
+#[test]
+fn unapproved_confirm_fails_closed_and_aborts() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", CHECKLIST_CONFIRM);
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive"], &[]);
+    run.expect_code(1);
+    assert!(!sb.path().join("executed").exists());
+    assert!(!sb.path().join("rolled-back").exists());
+    assert_eq!(final_state(&sb.journal()), "aborted");
+    let d = decision(&sb);
+    assert_eq!(d["approved"], false);
+    assert_eq!(d["by"], "policy");
+    assert_eq!(d["reason"], "not interactive and no --approve signoff (or --approve all): failing closed");
+}
+
+#[test]
+fn unapproved_gate_fails_closed_and_rolls_back() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", VALIDATE_GATE);
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive"], &[]);
+    run.expect_code(3);
+    assert!(sb.path().join("rolled-back").exists());
+    assert!(!sb.path().join("finalized").exists());
+    assert_eq!(final_state(&sb.journal()), "rolled_back");
+    let d = decision(&sb);
+    assert_eq!((d["gate"].clone(), d["approved"].clone()), (true.into(), false.into()));
+    assert!(d["reason"].as_str().unwrap().contains("failing closed"), "{d}");
+}
+
+#[test]
+fn ci_environment_alone_means_non_interactive() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", CHECKLIST_CONFIRM);
+    relctl(&sb, &["run", "release.yaml"], &[("CI", "true")]).expect_code(1);
+    assert!(!sb.path().join("executed").exists());
+    assert_eq!(decision(&sb)["by"], "policy");
+
+    let sb = Sandbox::new();
+    sb.write("release.yaml", VALIDATE_GATE);
+    relctl(&sb, &["run", "release.yaml"], &[("CI", "true")]).expect_code(3);
+    assert!(sb.path().join("rolled-back").exists());
+}
+
+#[test]
+fn approve_by_id_answers_only_that_step() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1
+name: two-confirms
+checklist:
+  - id: qa
+    confirm: QA signed off?
+  - id: change-board
+    confirm: Change board approved?
+execute:
+  - run: touch executed
+",
+    );
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive", "--approve", "qa"], &[]);
+    run.expect_code(1);
+    assert!(!sb.path().join("executed").exists());
+    let j = sb.journal();
+    let d = events(&j, "decision");
+    assert_eq!(d.len(), 2);
+    assert_eq!((d[0]["id"].as_str(), d[0]["approved"].as_bool(), d[0]["by"].as_str()), (Some("qa"), Some(true), Some("flag")));
+    assert_eq!(
+        (d[1]["id"].as_str(), d[1]["approved"].as_bool(), d[1]["by"].as_str()),
+        (Some("change-board"), Some(false), Some("policy"))
+    );
+
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive", "--approve", "qa", "--approve", "change-board"], &[]);
+    run.expect_code(0);
+    assert!(sb.path().join("executed").exists());
+}
+
+#[test]
+fn approve_all_does_not_override_a_failed_check() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1
+name: failed-check
+execute:
+  - run: touch executed
+validate:
+  - name: health
+    run: test -f rolled-back
+  - id: go
+    gate: Go?
+rollback:
+  - run: touch rolled-back
+finalize:
+  - run: touch finalized
+",
+    );
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive", "--approve", "all"], &[]);
+    run.expect_code(3);
+    assert!(!sb.path().join("finalized").exists());
+    let d = decision(&sb);
+    assert_eq!(d["approved"], false);
+    assert_eq!(d["reason"], "no-go: 1 check(s) failed: health");
+}
+
+const APPROVERS: &str = "version: 1
+name: approvers
+approvers:
+  release_managers: [alice, bob]
+execute:
+  - run: touch executed
+validate:
+  - run: 'true'
+  - id: go
+    gate: Go / no-go?
+    approvers: release_managers
+rollback:
+  - run: touch rolled-back
+finalize:
+  - run: touch finalized
+";
+
+#[test]
+fn someone_outside_the_approvers_is_refused_even_with_approve_all() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", APPROVERS);
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive", "--as", "mallory", "--approve", "all"], &[]);
+    run.expect_code(3);
+    assert!(sb.path().join("rolled-back").exists());
+    assert!(!sb.path().join("finalized").exists());
+    let d = decision(&sb);
+    assert_eq!(d["actor"], "mallory");
+    assert_eq!(d["approved"], false);
+    assert_eq!(d["by"], "policy");
+    let reason = d["reason"].as_str().unwrap();
+    assert!(reason.contains("mallory may not answer this (approvers: alice, bob)"), "{reason}");
+}
+
+#[test]
+fn an_approver_can_say_go() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", APPROVERS);
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive", "--as", "alice", "--approve", "all"], &[]);
+    run.expect_code(0);
+    assert!(sb.path().join("finalized").exists());
+    let d = decision(&sb);
+    assert_eq!((d["actor"].as_str(), d["approved"].as_bool(), d["by"].as_str()), (Some("alice"), Some(true), Some("flag")));
+    assert!(d["at"].as_str().is_some_and(|at| at.ends_with('Z')), "{d}");
+    assert_eq!(sb.journal()[0]["actor"], "alice", "run_started names the actor too");
+}
+
+#[test]
+fn relctl_actor_names_the_approver() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", APPROVERS);
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive", "--approve", "go"], &[("RELCTL_ACTOR", "bob")]);
+    run.expect_code(0);
+    assert_eq!(decision(&sb)["actor"], "bob");
+}
+
+#[test]
+fn github_actor_is_used_when_relctl_actor_is_unset() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", APPROVERS);
+    let run = relctl(&sb, &["run", "release.yaml", "--approve", "go"], &[("CI", "true"), ("GITHUB_ACTOR", "alice")]);
+    run.expect_code(0);
+    assert_eq!(decision(&sb)["actor"], "alice");
+
+    // RELCTL_ACTOR wins over the CI system's user, and --as over both.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", APPROVERS);
+    let env = [("CI", "true"), ("GITHUB_ACTOR", "alice"), ("RELCTL_ACTOR", "mallory")];
+    relctl(&sb, &["run", "release.yaml", "--approve", "go"], &env).expect_code(3);
+    assert_eq!(decision(&sb)["actor"], "mallory");
+    let sb = Sandbox::new();
+    sb.write("release.yaml", APPROVERS);
+    relctl(&sb, &["run", "release.yaml", "--approve", "go", "--as", "bob"], &env).expect_code(0);
+    assert_eq!(decision(&sb)["actor"], "bob");
+}
+
+#[test]
+fn every_decision_records_actor_how_and_when() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1
+name: decisions
+checklist:
+  - id: signoff
+    confirm: Signed off?
+execute:
+  - run: 'true'
+validate:
+  - id: go
+    gate: Go?
+",
+    );
+    let run = relctl(&sb, &["run", "release.yaml", "--non-interactive", "--approve", "all", "--as", "carol"], &[]);
+    run.expect_code(0);
+    let j = sb.journal();
+    let d = events(&j, "decision");
+    assert_eq!(d.len(), 2);
+    for decision in d {
+        assert_eq!(decision["actor"], "carol");
+        assert_eq!(decision["by"], "flag");
+        assert!(decision["at"].as_str().is_some_and(|at| !at.is_empty()), "{decision}");
+        assert!(decision["question"].is_string(), "{decision}");
+    }
+    assert!(run.stdout.contains("GO by carol via --approve"), "{}", run.stdout);
+}

@@ -1,0 +1,116 @@
+//! Values substituted into `run` commands are data, never shell syntax: a
+//! `--var` or a step output full of metacharacters is printed literally and
+//! runs nothing.
+
+use crate::support::*;
+
+const ECHO_VERSION: &str = "version: 1
+name: injection
+vars:
+  version: 1.0.0
+execute:
+  - run: echo ${{ vars.version }} > seen.txt; echo deploying ${{ vars.version }}
+";
+
+/// Runs ECHO_VERSION with `version` set to `value`; returns what the step saw.
+fn echo_var(sb: &Sandbox, value: &str) -> Run {
+    sb.write("release.yaml", ECHO_VERSION);
+    let var = format!("version={value}");
+    let run = sb.relctl(&["run", "release.yaml", "--non-interactive", "--var", &var]);
+    run.expect_code(0);
+    assert_eq!(sb.read("seen.txt"), format!("{value}\n"), "the command saw the value literally");
+    assert!(run.stdout.contains(&format!("deploying {value}")), "{}", run.stdout);
+    run
+}
+
+#[test]
+fn semicolon_in_a_var_does_not_start_a_command() {
+    let sb = Sandbox::new();
+    echo_var(&sb, "1.0; touch pwned");
+    assert!(!sb.path().join("pwned").exists());
+}
+
+#[test]
+fn command_substitution_in_a_var_is_not_run() {
+    let sb = Sandbox::new();
+    echo_var(&sb, "$(touch pwned2)");
+    assert!(!sb.path().join("pwned2").exists());
+}
+
+#[test]
+fn backticks_in_a_var_are_not_run() {
+    let sb = Sandbox::new();
+    echo_var(&sb, "`touch pwned3`");
+    assert!(!sb.path().join("pwned3").exists());
+}
+
+#[test]
+fn single_quote_in_a_var_cannot_break_out_of_quoting() {
+    let sb = Sandbox::new();
+    echo_var(&sb, "it's'; touch pwned4; echo '");
+    assert!(!sb.path().join("pwned4").exists());
+}
+
+#[test]
+fn pipes_redirects_and_newlines_in_a_var_stay_inert() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", ECHO_VERSION);
+    let value = "1.0 | tee pwned5 > pwned6 && touch pwned7\ntouch pwned8";
+    let var = format!("version={value}");
+    sb.relctl(&["run", "release.yaml", "--non-interactive", "--var", &var]).expect_code(0);
+    assert_eq!(sb.read("seen.txt"), format!("{value}\n"));
+    for f in ["pwned5", "pwned6", "pwned7", "pwned8"] {
+        assert!(!sb.path().join(f).exists(), "{f} was created");
+    }
+}
+
+#[test]
+fn step_output_with_shell_syntax_stays_inert_in_a_later_step() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path().join("victim")).unwrap();
+    sb.write("victim/keep.txt", "still here");
+    sb.write(
+        "release.yaml",
+        "version: 1
+name: output-injection
+execute:
+  - id: probe
+    run: |
+      echo 'previous=1.0; rm -rf victim; touch pwned' >> \"$RELCTL_OUTPUT\"
+      echo 'tag=$(touch pwned2)`touch pwned3`' >> \"$RELCTL_OUTPUT\"
+  - run: echo ${{ steps.probe.outputs.previous }} ${{ steps.probe.outputs.tag }} > seen.txt
+",
+    );
+    sb.relctl(&["run", "release.yaml", "--non-interactive"]).expect_code(0);
+    assert_eq!(sb.read("seen.txt"), "1.0; rm -rf victim; touch pwned $(touch pwned2)`touch pwned3`\n");
+    assert_eq!(sb.read("victim/keep.txt"), "still here");
+    for f in ["pwned", "pwned2", "pwned3"] {
+        assert!(!sb.path().join(f).exists(), "{f} was created");
+    }
+}
+
+#[test]
+fn var_used_in_env_and_dir_is_not_interpreted() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path().join("svc")).unwrap();
+    sb.write(
+        "release.yaml",
+        "version: 1
+name: env-injection
+vars:
+  version: 1.0.0
+  dir: svc
+execute:
+  - dir: ${{ vars.dir }}
+    env:
+      VERSION: ${{ vars.version }}
+    run: printf '%s\\n' \"$VERSION\" > seen.txt
+",
+    );
+    let run = sb.relctl(&["run", "release.yaml", "--non-interactive", "--var", "version=$(touch pwned); `touch pwned2`"]);
+    run.expect_code(0);
+    assert_eq!(sb.read("svc/seen.txt"), "$(touch pwned); `touch pwned2`\n");
+    for f in ["pwned", "pwned2", "svc/pwned", "svc/pwned2"] {
+        assert!(!sb.path().join(f).exists(), "{f} was created");
+    }
+}

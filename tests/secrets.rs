@@ -1,0 +1,136 @@
+//! `${{ secrets.X }}` values reach the commands and requests that need them
+//! and nowhere else: not stdout, stderr, the journal or output.log, whichever
+//! way a step lets them slip out, and in every output format.
+
+use crate::support::http_server::{Reply, Server};
+use crate::support::*;
+
+const SECRET: &str = "s3cr3t-value-123";
+
+/// A runbook that uses the secret every way a step can, and leaks it every
+/// way a careless script can: echoed from a template, from the environment,
+/// under another name, as a step output, in a failure message, in a header
+/// and in a URL that ends up in an error message.
+fn leaky_runbook(server: &Server) -> String {
+    format!(
+        "version: 1
+name: secrets
+execute:
+  - run: echo token is ${{{{ secrets.DEPLOY_TOKEN }}}}
+  - name: Script reading the environment
+    run: echo env token is $DEPLOY_TOKEN
+  - name: Renamed
+    env:
+      TOKEN: ${{{{ secrets.DEPLOY_TOKEN }}}}
+    run: echo renamed token is $TOKEN; echo $TOKEN > received.txt
+  - id: leak
+    run: echo token=$DEPLOY_TOKEN >> \"$RELCTL_OUTPUT\"
+  - run: echo output is ${{{{ steps.leak.outputs.token }}}}
+  - id: call
+    http:
+      url: {}
+      headers:
+        Authorization: Bearer ${{{{ secrets.DEPLOY_TOKEN }}}}
+      expect: {{ status: 200 }}
+finalize:
+  - name: Failing with the token in its message
+    run: echo \"rejected token $DEPLOY_TOKEN\" >&2; exit 1
+  - http: {}?token=${{{{ secrets.DEPLOY_TOKEN }}}}
+",
+        server.url("/deploy"),
+        server.url("/broken"),
+    )
+}
+
+fn server() -> Server {
+    let server = Server::start();
+    server.route("/deploy", vec![Reply::text(200, "ok")]);
+    server.route("/broken", vec![Reply::text(500, "oops")]);
+    server
+}
+
+/// Asserts the secret was used, then that it shows up nowhere relctl wrote.
+fn assert_redacted(sb: &Sandbox, server: &Server, run: &Run) {
+    run.expect_code(0);
+    // The secret did its job: the command and the server got the real value.
+    assert_eq!(sb.read("received.txt").trim(), SECRET);
+    let requests = server.requests.lock().unwrap();
+    let deploy = requests.iter().find(|r| r.path == "/deploy").expect("deploy request");
+    assert_eq!(deploy.headers["authorization"], format!("Bearer {SECRET}"));
+    assert!(requests.iter().any(|r| r.path == format!("/broken?token={SECRET}")));
+    drop(requests);
+
+    let recorded = sb.journal_text();
+    for (what, text) in [("stdout", &run.stdout), ("stderr", &run.stderr), ("journal and output.log", &recorded)] {
+        assert!(!text.contains(SECRET), "the secret leaked into {what}:\n{text}");
+    }
+    assert!(run.stdout.contains("***"), "{}", run.stdout);
+    assert!(recorded.contains("token is ***"), "{recorded}");
+    assert!(recorded.contains("env token is ***"), "{recorded}");
+    assert!(recorded.contains("renamed token is ***"), "{recorded}");
+    assert!(recorded.contains("output is ***"), "{recorded}");
+    assert!(recorded.contains("rejected token ***"), "{recorded}");
+    assert!(recorded.contains("/broken?token=***"), "{recorded}");
+    let j = sb.journal();
+    let leak = events(&j, "step_finished").into_iter().find(|e| e["id"] == "leak").unwrap();
+    assert_eq!(leak["outputs"]["token"], "***");
+}
+
+#[test]
+fn secret_never_appears_in_plain_output_journal_or_log() {
+    let server = server();
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &leaky_runbook(&server));
+    let run = sb.relctl_env(&["run", "release.yaml", "--non-interactive", "-v"], &[("DEPLOY_TOKEN", SECRET)]);
+    assert_redacted(&sb, &server, &run);
+}
+
+#[test]
+fn secret_never_appears_in_json_output() {
+    let server = server();
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &leaky_runbook(&server));
+    let run = sb.relctl_env(&["run", "release.yaml", "--non-interactive", "--output", "json"], &[("DEPLOY_TOKEN", SECRET)]);
+    assert_redacted(&sb, &server, &run);
+    let logs: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "step_log")
+        .collect();
+    assert!(logs.iter().any(|e| e["line"] == "token is ***"), "{logs:?}");
+}
+
+#[test]
+fn missing_secret_stops_the_run_before_anything_runs() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1
+name: needs-secret
+checklist:
+  - run: touch started
+execute:
+  - run: ./deploy.sh
+    env:
+      TOKEN: ${{ secrets.DEPLOY_TOKEN }}
+",
+    );
+    let mut cmd = sb.cmd(&["run", "release.yaml", "--non-interactive", "--approve", "all"]);
+    cmd.env_remove("DEPLOY_TOKEN");
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("secret `DEPLOY_TOKEN` is not set: export the environment variable DEPLOY_TOKEN"), "{stderr}");
+    assert!(!sb.path().join("started").exists(), "no step may run");
+    assert!(!sb.path().join(".relctl/runs").exists(), "no run is recorded");
+}
+
+#[test]
+fn empty_secret_counts_as_missing() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: empty-secret\nexecute:\n  - run: echo ${{ secrets.DEPLOY_TOKEN }}\n");
+    let run = sb.relctl_env(&["run", "release.yaml", "--non-interactive"], &[("DEPLOY_TOKEN", "")]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("secret `DEPLOY_TOKEN` is not set"), "{}", run.stderr);
+}

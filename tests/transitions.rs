@@ -1,0 +1,512 @@
+//! The run's state machine end to end through the binary: which phases run
+//! after each kind of failure, the exit code, and what the journal records.
+//!
+//! Steps append their name to `ran.txt` in the sandbox, so each test asserts
+//! exactly which steps ran, and in which order.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Runs `release.yaml` non-interactively with every confirm and gate approved.
+fn run_approved(sb: &Sandbox, yaml: &str) -> Run {
+    sb.write("release.yaml", yaml);
+    sb.relctl(&["run", "release.yaml", "--non-interactive", "--approve", "all"])
+}
+
+/// The step names in `ran.txt`, in the order they ran.
+fn ran(sb: &Sandbox) -> Vec<String> {
+    sb.read("ran.txt").lines().map(str::to_string).collect()
+}
+
+/// The states the run entered, in order.
+fn states(journal: &[serde_json::Value]) -> Vec<String> {
+    events(journal, "state_entered").iter().map(|e| e["state"].as_str().unwrap().to_string()).collect()
+}
+
+/// The `step_finished` event of the step with journal key `key`.
+fn finished<'a>(journal: &'a [serde_json::Value], key: &str) -> &'a serde_json::Value {
+    events(journal, "step_finished").into_iter().find(|e| e["key"] == key).unwrap_or_else(|| panic!("no step_finished for {key}"))
+}
+
+#[test]
+fn a_clean_run_is_released_and_runs_finalize() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: clean
+checklist:
+  - id: ready
+    confirm: Ready?
+  - run: echo checklist >> ran.txt
+execute:
+  - run: echo execute >> ran.txt
+validate:
+  - run: echo validate >> ran.txt
+  - id: go
+    gate: Go?
+rollback:
+  - run: echo rollback >> ran.txt
+finalize:
+  - run: echo finalize >> ran.txt
+",
+    );
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["checklist", "execute", "validate", "finalize"]);
+    assert!(run.stdout.contains("== RELEASED == (exit 0)"), "{}", run.stdout);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "released");
+    assert_eq!(events(&j, "run_finished")[0]["exit_code"], 0);
+    assert_eq!(states(&j), ["checklist", "execute", "validate", "finalize", "released"]);
+    let decisions = events(&j, "decision");
+    assert_eq!(decisions.len(), 2);
+    assert!(decisions.iter().all(|d| d["approved"] == true && d["by"] == "flag"), "{decisions:?}");
+}
+
+#[test]
+fn checklist_failure_aborts_without_touching_anything_else() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: abort
+checklist:
+  - run: echo checklist >> ran.txt
+  - name: Prerequisites
+    run: echo missing tool >&2; exit 1
+  - run: echo checklist-after >> ran.txt
+execute:
+  - run: echo execute >> ran.txt
+validate:
+  - run: echo validate >> ran.txt
+rollback:
+  - run: echo rollback >> ran.txt
+finalize:
+  - run: echo finalize >> ran.txt
+",
+    );
+    run.expect_code(1);
+    assert_eq!(ran(&sb), ["checklist"]);
+    assert!(run.stdout.contains("== ABORTED == (exit 1)"), "{}", run.stdout);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "aborted");
+    assert_eq!(states(&j), ["checklist", "aborted"]);
+    assert!(events(&j, "step_started").iter().all(|e| e["key"].as_str().unwrap().starts_with("checklist.")));
+    let failed = finished(&j, "checklist.1");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["message"], "exited with code 1: missing tool");
+}
+
+#[test]
+fn execute_failure_rolls_back_then_verifies_with_the_checks() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: exec-fails
+execute:
+  - run: echo execute-1 >> ran.txt
+  - run: echo execute-2 >> ran.txt; exit 7
+  - run: echo execute-3 >> ran.txt
+validate:
+  - run: echo check >> ran.txt
+  - id: go
+    gate: Go?
+rollback:
+  - run: echo rollback >> ran.txt
+finalize:
+  - run: echo finalize >> ran.txt
+",
+    );
+    run.expect_code(3);
+    assert_eq!(ran(&sb), ["execute-1", "execute-2", "rollback", "check"]);
+    assert!(run.stdout.contains("== ROLLED BACK == (exit 3)"), "{}", run.stdout);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "rolled_back");
+    assert_eq!(states(&j), ["checklist", "execute", "rolling_back", "verifying_rollback", "rolled_back"]);
+    assert_eq!(finished(&j, "execute.1")["message"], "exited with code 7");
+    assert_eq!(finished(&j, "verify.0")["status"], "succeeded");
+    assert!(events(&j, "decision").is_empty(), "the gate is not asked when verifying a rollback");
+}
+
+#[test]
+fn failed_check_runs_every_check_then_no_go_rolls_back() {
+    let sb = Sandbox::new();
+    // `health` fails until the rollback has put the old version back.
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: no-go
+execute:
+  - run: echo execute >> ran.txt
+validate:
+  - id: health
+    run: echo health >> ran.txt; test -f rolled-back
+  - id: errors
+    run: echo errors >> ran.txt; exit 1
+    when: ${{ vars.never == 'set' }}
+  - id: latency
+    run: echo latency >> ran.txt
+  - id: go
+    gate: Go?
+rollback:
+  - run: echo rollback >> ran.txt; touch rolled-back
+finalize:
+  - run: echo finalize >> ran.txt
+vars:
+  never: unset
+",
+    );
+    run.expect_code(3);
+    assert_eq!(ran(&sb), ["execute", "health", "latency", "rollback", "health", "latency"]);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "rolled_back");
+    assert_eq!(finished(&j, "validate.0")["status"], "failed");
+    assert_eq!(finished(&j, "validate.2")["status"], "succeeded", "checks after a failed one still run");
+    let gate = events(&j, "decision");
+    assert_eq!(gate.len(), 1);
+    assert_eq!(gate[0]["gate"], true);
+    assert_eq!(gate[0]["approved"], false);
+    assert_eq!(gate[0]["reason"], "no-go: 1 check(s) failed: health");
+}
+
+#[test]
+fn failing_rollback_step_still_runs_the_rest_and_needs_a_human() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: rollback-fails
+execute:
+  - run: echo execute >> ran.txt; exit 1
+validate:
+  - run: echo check >> ran.txt
+rollback:
+  - run: echo rollback-1 >> ran.txt; exit 1
+  - run: echo rollback-2 >> ran.txt
+finalize:
+  - run: echo finalize >> ran.txt
+",
+    );
+    run.expect_code(4);
+    assert_eq!(ran(&sb), ["execute", "rollback-1", "rollback-2"]);
+    assert!(run.stdout.contains("== ROLLBACK FAILED == (exit 4)"), "{}", run.stdout);
+    assert!(run.stderr.contains("A human is needed"), "{}", run.stderr);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "rollback_failed");
+    assert_eq!(finished(&j, "rollback.0")["status"], "failed");
+    assert_eq!(finished(&j, "rollback.1")["status"], "succeeded");
+}
+
+#[test]
+fn rollback_that_does_not_verify_needs_a_human() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: verify-fails
+execute:
+  - run: echo execute >> ran.txt; exit 1
+validate:
+  - run: echo check >> ran.txt; exit 1
+rollback:
+  - run: echo rollback >> ran.txt
+finalize:
+  - run: echo finalize >> ran.txt
+",
+    );
+    run.expect_code(4);
+    assert_eq!(ran(&sb), ["execute", "rollback", "check"]);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "rollback_failed");
+    assert_eq!(states(&j), ["checklist", "execute", "rolling_back", "verifying_rollback", "rollback_failed"]);
+}
+
+#[test]
+fn finalize_failure_is_a_warning_not_a_rollback() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: finalize-fails
+execute:
+  - run: echo execute >> ran.txt
+rollback:
+  - run: echo rollback >> ran.txt
+finalize:
+  - name: Announce
+    run: echo finalize-1 >> ran.txt; exit 1
+  - run: echo finalize-2 >> ran.txt
+",
+    );
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["execute", "finalize-1", "finalize-2"]);
+    assert!(run.stdout.contains("⚠ Announce"), "{}", run.stdout);
+    assert!(run.stdout.contains("== RELEASED (with warnings) == (exit 0)"), "{}", run.stdout);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "released_with_warnings");
+    let announce = finished(&j, "finalize.0");
+    assert_eq!(announce["status"], "failed");
+    assert_eq!(announce["tolerated"], true);
+}
+
+#[test]
+fn continue_on_failure_in_execute_does_not_roll_back() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: tolerated
+execute:
+  - name: Notify
+    continue_on_failure: true
+    run: echo notify >> ran.txt; exit 1
+  - run: echo execute >> ran.txt
+rollback:
+  - run: echo rollback >> ran.txt
+finalize:
+  - run: echo finalize >> ran.txt
+",
+    );
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["notify", "execute", "finalize"]);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "released");
+    assert_eq!(finished(&j, "execute.0")["tolerated"], true);
+}
+
+#[test]
+fn retry_runs_until_the_command_succeeds() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: retry
+execute:
+  - id: flaky
+    retry: { attempts: 3, delay: 10ms }
+    run: |
+      echo attempt >> attempts.txt
+      test $(wc -l < attempts.txt) -ge 3
+",
+    );
+    run.expect_code(0);
+    assert_eq!(sb.read("attempts.txt").lines().count(), 3);
+    let j = sb.journal();
+    let attempts: Vec<_> = events(&j, "step_started").iter().map(|e| e["attempt"].as_u64().unwrap()).collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    assert_eq!(events(&j, "step_retrying").len(), 2);
+    assert_eq!(finished(&j, "execute.0")["status"], "succeeded");
+}
+
+#[test]
+fn retry_gives_up_after_the_last_attempt() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: retry-exhausted
+execute:
+  - retry: { attempts: 2, delay: 10ms }
+    run: echo attempt >> attempts.txt; exit 1
+",
+    );
+    run.expect_code(3);
+    assert_eq!(sb.read("attempts.txt").lines().count(), 2);
+}
+
+/// Whether a process is still running (a zombie waiting to be reaped is not).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+}
+
+#[test]
+fn timeout_fails_the_step_and_kills_what_it_started() {
+    let sb = Sandbox::new();
+    let started = Instant::now();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: timeout
+execute:
+  - id: hang
+    timeout: 500ms
+    run: |
+      sleep 120 &
+      echo $! > sleep.pid
+      wait
+",
+    );
+    // The sleep is 120s: finishing far sooner proves the timeout, whatever the machine's speed.
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    run.expect_code(3);
+    let j = sb.journal();
+    assert_eq!(finished(&j, "execute.0")["message"], "timed out after 500ms");
+    let pid = sb.read("sleep.pid").trim().to_string();
+    assert!(!pid.is_empty(), "the step wrote its child's pid");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alive(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if alive(&pid) {
+        let _ = std::process::Command::new("kill").arg("-9").arg(&pid).status();
+        panic!("the timed-out step's child {pid} is still running");
+    }
+}
+
+#[test]
+fn when_false_skips_the_step() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1
+name: when
+vars:
+  env: staging
+execute:
+  - id: prod-only
+    when: ${{ vars.env == 'prod' }}
+    run: echo prod-only >> ran.txt
+  - when: ${{ vars.env != 'prod' }}
+    run: echo not-prod >> ran.txt
+",
+    );
+    let run = sb.relctl(&["run", "release.yaml", "--non-interactive"]);
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["not-prod"]);
+    let j = sb.journal();
+    assert_eq!(finished(&j, "execute.0")["status"], "skipped");
+    assert_eq!(finished(&j, "execute.1")["status"], "succeeded");
+
+    let run = sb.relctl(&["run", "release.yaml", "--non-interactive", "--var", "env=prod"]);
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["not-prod", "prod-only"]);
+}
+
+#[test]
+fn parallel_children_run_at_the_same_time() {
+    let sb = Sandbox::new();
+    // Each child waits (bounded) for the other's marker: run one after the
+    // other, the first would give up and fail.
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: parallel
+execute:
+  - id: both
+    parallel:
+      - id: left
+        run: |
+          touch left.ready
+          for i in $(seq 600); do [ -f right.ready ] && exit 0; sleep 0.1; done
+          exit 1
+      - id: right
+        run: |
+          touch right.ready
+          for i in $(seq 600); do [ -f left.ready ] && exit 0; sleep 0.1; done
+          exit 1
+  - run: echo after >> ran.txt
+",
+    );
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["after"]);
+    let j = sb.journal();
+    assert_eq!(finished(&j, "execute.0.0")["status"], "succeeded");
+    assert_eq!(finished(&j, "execute.0.1")["status"], "succeeded");
+    assert_eq!(finished(&j, "execute.0")["status"], "succeeded");
+}
+
+#[test]
+fn failing_parallel_child_fails_the_block() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: parallel-fails
+execute:
+  - parallel:
+      - name: good
+        run: echo good >> ran.txt
+      - name: bad
+        run: exit 1
+  - run: echo after >> ran.txt
+",
+    );
+    run.expect_code(3);
+    assert_eq!(ran(&sb), ["good"]);
+    let j = sb.journal();
+    assert_eq!(finished(&j, "execute.0")["message"], "1 of 2 parallel steps failed: bad");
+}
+
+#[test]
+fn step_outputs_flow_into_later_commands() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: outputs
+execute:
+  - id: record
+    run: |
+      echo previous=1.4.2 >> \"$RELCTL_OUTPUT\"
+      printf 'notes<<EOF\\nline one\\nline two\\nEOF\\n' >> \"$RELCTL_OUTPUT\"
+  - run: echo rollback-target ${{ steps.record.outputs.previous }} >> ran.txt
+  - run: echo ${{ steps.record.outputs.notes }} >> ran.txt
+",
+    );
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["rollback-target 1.4.2", "line one", "line two"]);
+    let j = sb.journal();
+    let outputs = &finished(&j, "execute.0")["outputs"];
+    assert_eq!(outputs["previous"], "1.4.2");
+    assert_eq!(outputs["notes"], "line one\nline two");
+}
+
+#[test]
+fn validate_without_a_gate_goes_when_every_check_passes() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: no-gate
+execute:
+  - run: echo execute >> ran.txt
+validate:
+  - run: echo check-1 >> ran.txt
+  - run: echo check-2 >> ran.txt
+rollback:
+  - run: echo rollback >> ran.txt
+finalize:
+  - run: echo finalize >> ran.txt
+",
+    );
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["execute", "check-1", "check-2", "finalize"]);
+    let j = sb.journal();
+    assert_eq!(final_state(&j), "released");
+    assert!(events(&j, "decision").is_empty());
+}
+
+#[test]
+fn validate_without_a_gate_rolls_back_when_a_check_fails() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: no-gate-fails
+execute:
+  - run: echo execute >> ran.txt
+validate:
+  - run: echo check >> ran.txt; test -f rolled-back
+rollback:
+  - run: echo rollback >> ran.txt; touch rolled-back
+finalize:
+  - run: echo finalize >> ran.txt
+",
+    );
+    run.expect_code(3);
+    assert_eq!(ran(&sb), ["execute", "check", "rollback", "check"]);
+    assert_eq!(final_state(&sb.journal()), "rolled_back");
+}
