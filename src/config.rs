@@ -63,7 +63,12 @@ impl Config {
     pub fn from_cli(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
         let stdout_tty = std::io::stdout().is_terminal();
         let plain_terminal = env("NO_COLOR").is_some_and(|v| !v.is_empty()) || env("TERM").as_deref() == Some("dumb");
-        let format = cli.output.unwrap_or(if stdout_tty && !plain_terminal { OutputFormat::Human } else { OutputFormat::Plain });
+        // Live progress needs a terminal; asked for anyway, it falls back to plain lines.
+        let format = match cli.output {
+            Some(OutputFormat::Human) | None if stdout_tty && !plain_terminal => OutputFormat::Human,
+            Some(OutputFormat::Json) => OutputFormat::Json,
+            _ => OutputFormat::Plain,
+        };
         let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
         let state_dir = |runbook: Option<&Path>| match (&cli.state_dir, runbook) {
             (Some(d), _) => d.clone(),

@@ -148,7 +148,9 @@ fn render_step(out: &mut String, step: &Step, key: &str, depth: usize, humans: &
         notes.push(format!("timeout {}", format_duration(t)));
     }
     if step.retry.attempts > 1 {
-        notes.push(format!("{} attempts, {} apart", step.retry.attempts, format_duration(step.retry.delay)));
+        let pauses: Vec<String> = (2..=step.retry.attempts).map(|n| format_duration(step.retry.delay_before(n))).collect();
+        let apart = if step.retry.backoff > 1.0 { format!("waiting {}", pauses.join(" then ")) } else { format!("{} apart", pauses[0]) };
+        notes.push(format!("{} attempts, {apart}", step.retry.attempts));
     }
     if let Some(w) = &step.when {
         notes.push(format!("when {}", w.display()));

@@ -114,3 +114,26 @@ execute:
         assert!(!sb.path().join(f).exists(), "{f} was created");
     }
 }
+
+#[test]
+fn values_inside_double_or_single_quotes_stay_literal() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: quoted\nvars:\n  v: x\nexecute:\n  - run: |\n      echo \"double: ${{ vars.v }}\" >> out.txt\n      echo 'single: ${{ vars.v }}' >> out.txt\n      echo \"mixed: it's ${{ vars.v }}\" >> out.txt\n",
+    );
+    let value = "$(touch pwned1) `touch pwned2` \"'\\ ${HOME}";
+    let var = format!("v={value}");
+    sb.relctl(&["run", "release.yaml", "--non-interactive", "--var", &var]).expect_code(0);
+    assert!(!sb.path().join("pwned1").exists() && !sb.path().join("pwned2").exists());
+    assert_eq!(sb.read("out.txt"), format!("double: {value}\nsingle: {value}\nmixed: it's {value}\n"));
+}
+
+#[test]
+fn an_expression_inside_a_heredoc_is_a_validation_error() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: h\nvars:\n  v: x\nexecute:\n  - run: |\n      cat <<EOF\n      ${{ vars.v }}\n      EOF\n");
+    let r = sb.relctl(&["validate", "release.yaml"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("here-document"), "{}", r.stderr);
+}

@@ -52,6 +52,12 @@ impl StepKind for RunKind {
             return None;
         }
         let command = cx.template(spec.value, "`run`")?;
+        if let Some(problem) = heredoc_expression(&command.raw) {
+            cx.diagnostics().push(
+                Diagnostic::new(spec.value.span, problem)
+                    .hint("pass the value through `env:` (e.g. `env: { VERSION: ${{ vars.version }} }`) and use \"$VERSION\" in the here-document"),
+            );
+        }
         let mut env = Vec::new();
         if let Some(node) = spec.sibling("env") {
             match node.as_map() {
@@ -189,6 +195,15 @@ impl RunAction {
     }
 }
 
+/// A `${{ }}` inside a here-document cannot be quoted safely (the shell
+/// expands `$(...)` there whatever quotes the value carries).
+fn heredoc_expression(raw: &str) -> Option<String> {
+    let start = raw.match_indices("<<").map(|(i, _)| i).find(|&i| {
+        !raw[..i].ends_with('<') && !raw[i + 2..].starts_with('<')
+    })?;
+    raw[start..].contains("${{").then(|| "an expression inside a here-document (`<<`) could inject shell commands".to_string())
+}
+
 /// Reads lines from one pipe into a channel; remembers the last stderr line.
 async fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     reader: BufReader<R>,
@@ -301,6 +316,13 @@ pub fn kill_all_running() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expressions_in_heredocs_are_refused_but_here_strings_are_fine() {
+        assert!(heredoc_expression("cat <<EOF\n${{ vars.v }}\nEOF").is_some());
+        assert!(heredoc_expression("cat <<<${{ vars.v }}").is_none());
+        assert!(heredoc_expression("echo ${{ vars.v }}; cat <<EOF\nx\nEOF").is_none());
+    }
 
     #[test]
     fn outputs_support_plain_and_heredoc_lines() {

@@ -104,9 +104,15 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
 
 /// `did you mean ...?` when a close match exists.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    // Jaro-Winkler catches shared prefixes (`jenkinz`); the edit distance
+    // with transpositions catches swapped letters in short names (`ulr`).
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .map(|c| {
+            let close = strsim::damerau_levenshtein(word, c) <= (c.chars().count() / 3).max(1);
+            let score = strsim::jaro_winkler(word, c) + if close { 1.0 } else { 0.0 };
+            (score, c)
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
@@ -120,6 +126,7 @@ mod tests {
     fn suggests_close_names_only() {
         assert_eq!(suggest("jenkinz", ["jenkins", "run"]).as_deref(), Some("did you mean `jenkins`?"));
         assert_eq!(suggest("zzz", ["jenkins", "run"]), None);
+        assert_eq!(suggest("ulr", ["url", "method"]).as_deref(), Some("did you mean `url`?"));
     }
 
     #[test]

@@ -177,14 +177,18 @@ impl Template {
 
     pub fn render(&self, scope: &dyn Scope, quoting: Quoting) -> Result<Rendered, String> {
         let mut out = Rendered::default();
+        let mut context = ShellContext::Unquoted;
         for segment in &self.segments {
             match segment {
-                Segment::Text(t) => out.text.push_str(t),
+                Segment::Text(t) => {
+                    out.text.push_str(t);
+                    context = context.after(t);
+                }
                 Segment::Expr(e) => {
                     let value = eval(e, scope, &mut out.secrets)?;
                     match quoting {
                         Quoting::None => out.text.push_str(&value),
-                        Quoting::Shell => out.text.push_str(&shell_quote(&value)),
+                        Quoting::Shell => out.text.push_str(&context.quote(&value)),
                     }
                 }
             }
@@ -224,6 +228,53 @@ fn eval(e: &Expr, scope: &dyn Scope, secrets: &mut Vec<String>) -> Result<String
             result.to_string()
         }
     })
+}
+
+/// Where in a shell command an expression stands, so that its value is
+/// quoted for that place: `echo ${{ x }}`, `echo "v=${{ x }}"` and
+/// `echo 'v=${{ x }}'` all print the value literally, whatever it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShellContext {
+    Unquoted,
+    Double,
+    Single,
+}
+
+impl ShellContext {
+    /// The context after the shell reads `text` from this one.
+    pub fn after(self, text: &str) -> ShellContext {
+        let mut state = self;
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            state = match (state, c) {
+                (ShellContext::Unquoted | ShellContext::Double, '\\') => {
+                    chars.next();
+                    state
+                }
+                (ShellContext::Unquoted, '\'') => ShellContext::Single,
+                (ShellContext::Unquoted, '"') => ShellContext::Double,
+                (ShellContext::Single, '\'') | (ShellContext::Double, '"') => ShellContext::Unquoted,
+                _ => state,
+            };
+        }
+        state
+    }
+
+    pub fn quote(self, value: &str) -> String {
+        match self {
+            ShellContext::Unquoted => shell_quote(value),
+            // Inside "...": only \ $ ` " keep a meaning; escape them.
+            ShellContext::Double => value.chars().fold(String::new(), |mut s, c| {
+                if matches!(c, '\\' | '$' | '`' | '"') {
+                    s.push('\\');
+                }
+                s.push(c);
+                s
+            }),
+            // Inside '...': nothing has a meaning but the closing quote.
+            ShellContext::Single => value.replace('\'', r"'\''"),
+        }
+    }
 }
 
 /// How `when:` reads a rendered condition.
@@ -350,6 +401,21 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("1.2.3"), "1.2.3");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn values_inside_quotes_stay_literal() {
+        let v = "a'b\"c$(touch x)`id`\\";
+        for (cmd, want) in [
+            ("echo ${{ vars.v }}", "echo 'a'\\''b\"c$(touch x)`id`\\'"),
+            ("echo \"${{ vars.v }}\"", "echo \"a'b\\\"c\\$(touch x)\\`id\\`\\\\\""),
+            ("echo '${{ vars.v }}'", "echo 'a'\\''b\"c$(touch x)`id`\\'"),
+            ("echo \"it's\" ${{ vars.v }}", "echo \"it's\" 'a'\\''b\"c$(touch x)`id`\\'"),
+        ] {
+            let t = Template::parse(cmd, Span::new(1, 1, 0), 1).unwrap();
+            let scope = Vars(HashMap::from([("v".into(), v.into())]));
+            assert_eq!(t.render(&scope, Quoting::Shell).unwrap().text, want, "{cmd}");
+        }
     }
 
     #[test]

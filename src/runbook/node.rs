@@ -101,6 +101,10 @@ fn syntax_diagnostic(e: &serde_saphyr::Error) -> Diagnostic {
         _ => first,
     };
     let message = message.split(", set DuplicateKeyPolicy").next().unwrap_or(message);
+    let message = match message.rfind(" at line ") {
+        Some(i) if message[i..].contains("column") => &message[..i],
+        _ => message,
+    };
     Diagnostic::new(span, format!("invalid YAML: {message}"))
         .hint("fix the YAML syntax here (indentation, quotes, brackets)")
 }

@@ -21,8 +21,12 @@ struct Validator<'r> {
     registry: &'r Registry,
     diagnostics: Diagnostics,
     groups: BTreeMap<String, Vec<String>>,
-    references: Vec<(Reference, Span)>,
+    /// Each reference with the position of the step it is in.
+    references: Vec<(Reference, Span, Vec<usize>)>,
     ids: HashMap<String, Span>,
+    id_positions: HashMap<String, Vec<usize>>,
+    /// Where the step being validated runs: phase, then indexes (nested for `parallel`).
+    position: Vec<usize>,
 }
 
 pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> Result<Runbook, Vec<Diagnostic>> {
@@ -32,6 +36,8 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
         groups: BTreeMap::new(),
         references: Vec::new(),
         ids: HashMap::new(),
+        id_positions: HashMap::new(),
+        position: Vec::new(),
     };
     let Some(map) = root.as_map() else {
         return Err(vec![
@@ -77,6 +83,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
     let mut phases = BTreeMap::new();
     for phase in PhaseName::ALL {
         if let Some(n) = root.get(phase.as_str()) {
+            v.position = vec![phase as usize];
             let steps = v.steps(n, phase);
             phases.insert(phase, steps);
         }
@@ -84,13 +91,14 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
     let mut secrets: Vec<String> = v
         .references
         .iter()
-        .filter_map(|(r, _)| match r {
+        .filter_map(|(r, _, _)| match r {
             Reference::Secret(name) => Some(name.clone()),
             _ => None,
         })
         .collect();
     secrets.sort();
     secrets.dedup();
+    v.position.clear();
     v.check_references(&vars);
     if v.diagnostics.is_empty() {
         Ok(Runbook {
@@ -227,6 +235,7 @@ impl Validator<'_> {
                 );
             } else {
                 self.ids.insert(id.clone(), n.span);
+                self.id_positions.insert(id.clone(), self.position.clone());
             }
         }
         let name = node.get("name").and_then(|n| self.string(n, "`name`"));
@@ -321,7 +330,7 @@ impl Validator<'_> {
 
     fn check_references(&mut self, vars: &[VarDef]) {
         let references = std::mem::take(&mut self.references);
-        for (reference, span) in references {
+        for (reference, span, at) in references {
             match &reference {
                 Reference::Var(name) if !vars.iter().any(|v| &v.name == name) => {
                     let hint = suggest(name, vars.iter().map(|v| v.name.as_str()))
@@ -333,10 +342,35 @@ impl Validator<'_> {
                         .unwrap_or_else(|| "give the step an `id:` to refer to its outputs".into());
                     self.diagnostics.push(Diagnostic::new(span, format!("unknown step id `{step}`")).hint(hint));
                 }
+                Reference::StepOutput { step, .. } => {
+                    if let Some(problem) = order_problem(&self.id_positions[step], &at) {
+                        self.diagnostics.push(
+                            Diagnostic::new(span, format!("step `{step}` {problem}, so its outputs are not there yet"))
+                                .hint("refer only to steps that finish before this one"),
+                        );
+                    }
+                }
                 _ => {}
             }
         }
     }
+}
+
+/// Why a step at `def` cannot have produced outputs for a step at `user`
+/// (positions are phase, then indexes), or `None` when it has.
+fn order_problem(def: &[usize], user: &[usize]) -> Option<&'static str> {
+    let phase = |p: &[usize]| PhaseName::ALL[p[0]];
+    if user.starts_with(def) {
+        return Some(if def.len() == user.len() { "is this step" } else { "contains this step" });
+    }
+    if phase(def) == PhaseName::Rollback && phase(user) == PhaseName::Finalize {
+        return Some("is a rollback step, which never runs before finalize");
+    }
+    let common = def.iter().zip(user).take_while(|(a, b)| a == b).count();
+    if common >= 2 {
+        return Some("runs at the same time as this one (same `parallel` block)");
+    }
+    (def[common] > user[common]).then_some("runs after this one")
 }
 
 impl ParseContext for Validator<'_> {
@@ -351,7 +385,8 @@ impl ParseContext for Validator<'_> {
         };
         match Template::parse(&text, node.span, node.text_col) {
             Ok(t) => {
-                self.references.extend(t.references().map(|(r, s)| (r.clone(), s)));
+                let at = self.position.clone();
+                self.references.extend(t.references().map(|(r, s)| (r.clone(), s, at.clone())));
                 Some(t)
             }
             Err(errors) => {
@@ -380,7 +415,16 @@ impl ParseContext for Validator<'_> {
 
     fn steps(&mut self, node: &Node, phase: PhaseName) -> Vec<Step> {
         match &node.kind {
-            NodeKind::Seq(items) => items.iter().filter_map(|n| self.step(n, phase)).collect(),
+            NodeKind::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| {
+                    self.position.push(i);
+                    let step = self.step(n, phase);
+                    self.position.pop();
+                    step
+                })
+                .collect(),
             NodeKind::Null => Vec::new(),
             _ => {
                 self.diagnostics.push(
@@ -390,5 +434,23 @@ impl ParseContext for Validator<'_> {
                 Vec::new()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_problem;
+
+    #[test]
+    fn outputs_flow_forward_only() {
+        assert_eq!(order_problem(&[1, 0], &[1, 1]), None);
+        assert_eq!(order_problem(&[1, 0], &[3, 0]), None, "rollback uses execute outputs");
+        assert!(order_problem(&[1, 2], &[1, 1]).unwrap().contains("after"));
+        assert!(order_problem(&[2, 0], &[1, 0]).unwrap().contains("after"));
+        assert!(order_problem(&[3, 0], &[4, 0]).unwrap().contains("rollback"));
+        assert!(order_problem(&[1, 2, 0], &[1, 2, 1]).unwrap().contains("same time"));
+        assert!(order_problem(&[1, 2], &[1, 2, 1]).unwrap().contains("contains"));
+        assert!(order_problem(&[1, 2], &[1, 2]).unwrap().contains("is this step"));
+        assert_eq!(order_problem(&[1, 1], &[1, 2, 0]), None);
     }
 }
