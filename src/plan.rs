@@ -9,8 +9,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::adapter::Role;
+use crate::runbook::diagnostic::Span;
 use crate::runbook::diagnostic::suggest;
 use crate::runbook::duration::format_duration;
+use crate::runbook::expr::{Quoting, Reference, Scope, Template, Value};
 use crate::runbook::model::{PhaseName, Runbook, Step};
 
 #[derive(Debug, Clone)]
@@ -47,9 +49,8 @@ impl Plan {
             if runbook.vars.iter().any(|d| &d.name == k) {
                 vars.insert(k.clone(), v.clone());
             } else {
-                let hint = suggest(k, runbook.vars.iter().map(|d| d.name.as_str()))
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default();
+                let hint =
+                    suggest(k, runbook.vars.iter().map(|d| d.name.as_str())).map(|h| format!(" ({h})")).unwrap_or_default();
                 problems.push(format!("--var {k}: the runbook declares no var `{k}`{hint}"));
             }
         }
@@ -101,6 +102,11 @@ impl Plan {
         for (group, names) in &rb.approvers {
             let _ = writeln!(out, "approvers {group}: {}", names.join(", "));
         }
+        for integration in rb.integrations.values() {
+            for line in integration.describe() {
+                let _ = writeln!(out, "{}", self.resolved(&line));
+            }
+        }
         let sections = [
             (PhaseName::Checklist, "CHECKLIST", "before any change; a failure or a refused confirm aborts"),
             (PhaseName::Execute, "EXECUTE", "a failure rolls back"),
@@ -116,7 +122,7 @@ impl Plan {
                 let _ = writeln!(out, "  (no steps)");
             }
             for (i, step) in steps.iter().enumerate() {
-                render_step(&mut out, step, &format!("{}.{}", phase.as_str(), i), 1, &mut humans);
+                self.render_step(&mut out, step, &format!("{}.{}", phase.as_str(), i), 1, &mut humans);
             }
             if phase == PhaseName::Validate && !steps.iter().any(|s| s.action.role() == Role::Gate) {
                 let _ = writeln!(out, "  (no gate: go when every check passes)");
@@ -131,50 +137,88 @@ impl Plan {
         }
         out
     }
+
+    /// Text with this run's values filled in; secrets masked, and what is only
+    /// known while running (step outputs, the run id) shown as `<...>`.
+    fn resolved(&self, raw: &str) -> String {
+        Template::parse(raw, Span::default(), 1)
+            .ok()
+            .and_then(|t| t.render(&PlanScope(self), Quoting::None).ok())
+            .map_or_else(|| raw.to_string(), |r| r.text)
+    }
+
+    fn render_step(
+        &self,
+        out: &mut String,
+        step: &Step,
+        key: &str,
+        depth: usize,
+        humans: &mut Vec<(String, &'static str, String)>,
+    ) {
+        let indent = "  ".repeat(depth);
+        let mut line = format!("{indent}{key:<14} {:<9}", step.kind);
+        if let Some(id) = &step.id {
+            let _ = write!(line, "[{id}] ");
+        }
+        if let Some(name) = &step.name {
+            let _ = write!(line, "{name}: ");
+        }
+        line.push_str(&self.resolved(&step.action.describe()));
+        let mut notes = Vec::new();
+        if let Some(t) = step.timeout {
+            notes.push(format!("timeout {}", format_duration(t)));
+        }
+        if step.retry.attempts > 1 {
+            let pauses: Vec<String> = (2..=step.retry.attempts).map(|n| format_duration(step.retry.delay_before(n))).collect();
+            let apart = if step.retry.backoff > 1.0 {
+                format!("waiting {}", pauses.join(" then "))
+            } else {
+                format!("{} apart", pauses[0])
+            };
+            notes.push(format!("{} attempts, {apart}", step.retry.attempts));
+        }
+        if let Some(w) = &step.when {
+            notes.push(format!("when {} = {}", w.display(), self.resolved(&w.display())));
+        }
+        if step.continue_on_failure {
+            notes.push("may fail".into());
+        }
+        if step.idempotent {
+            notes.push("idempotent".into());
+        }
+        if !notes.is_empty() {
+            let _ = write!(line, "  ({})", notes.join(", "));
+        }
+        let _ = writeln!(out, "{line}");
+        let role = step.action.role();
+        if role != Role::Task {
+            let who = match step.action.approvers() {
+                Some(names) => names.join(", "),
+                None => "anyone".into(),
+            };
+            let approve = step.id.as_deref().map_or_else(|| "--approve all".to_string(), |id| format!("--approve {id}"));
+            humans.push((
+                key.to_string(),
+                if role == Role::Gate { "gate" } else { "confirm" },
+                format!("{who}  (CI: {approve})"),
+            ));
+        }
+        for (i, child) in step.action.children().iter().enumerate() {
+            self.render_step(out, child, &format!("{key}.{i}"), depth + 1, humans);
+        }
+    }
 }
 
-fn render_step(out: &mut String, step: &Step, key: &str, depth: usize, humans: &mut Vec<(String, &'static str, String)>) {
-    let indent = "  ".repeat(depth);
-    let mut line = format!("{indent}{key:<14} {:<9}", step.kind);
-    if let Some(id) = &step.id {
-        let _ = write!(line, "[{id}] ");
-    }
-    if let Some(name) = &step.name {
-        let _ = write!(line, "{name}: ");
-    }
-    line.push_str(&step.action.describe());
-    let mut notes = Vec::new();
-    if let Some(t) = step.timeout {
-        notes.push(format!("timeout {}", format_duration(t)));
-    }
-    if step.retry.attempts > 1 {
-        let pauses: Vec<String> = (2..=step.retry.attempts).map(|n| format_duration(step.retry.delay_before(n))).collect();
-        let apart = if step.retry.backoff > 1.0 { format!("waiting {}", pauses.join(" then ")) } else { format!("{} apart", pauses[0]) };
-        notes.push(format!("{} attempts, {apart}", step.retry.attempts));
-    }
-    if let Some(w) = &step.when {
-        notes.push(format!("when {}", w.display()));
-    }
-    if step.continue_on_failure {
-        notes.push("may fail".into());
-    }
-    if step.idempotent {
-        notes.push("idempotent".into());
-    }
-    if !notes.is_empty() {
-        let _ = write!(line, "  ({})", notes.join(", "));
-    }
-    let _ = writeln!(out, "{line}");
-    let role = step.action.role();
-    if role != Role::Task {
-        let who = match step.action.approvers() {
-            Some(names) => names.join(", "),
-            None => "anyone".into(),
+struct PlanScope<'a>(&'a Plan);
+
+impl Scope for PlanScope<'_> {
+    fn lookup(&self, reference: &Reference) -> Result<Value, String> {
+        let text = match reference {
+            Reference::Var(name) => self.0.vars.get(name).cloned().unwrap_or_else(|| format!("<vars.{name}: not set>")),
+            Reference::Env(name) => std::env::var(name).unwrap_or_default(),
+            Reference::Secret(_) => crate::engine::redact::MASK.to_string(),
+            other => format!("<{other}>"),
         };
-        let approve = step.id.as_deref().map_or_else(|| "--approve all".to_string(), |id| format!("--approve {id}"));
-        humans.push((key.to_string(), if role == Role::Gate { "gate" } else { "confirm" }, format!("{who}  (CI: {approve})")));
-    }
-    for (i, child) in step.action.children().iter().enumerate() {
-        render_step(out, child, &format!("{key}.{i}"), depth + 1, humans);
+        Ok(Value { text, secret: false })
     }
 }

@@ -130,10 +130,17 @@ fn values_inside_double_or_single_quotes_stay_literal() {
 }
 
 #[test]
-fn an_expression_inside_a_heredoc_is_a_validation_error() {
+fn values_in_heredocs_comments_and_nested_substitutions_never_run() {
     let sb = Sandbox::new();
-    sb.write("release.yaml", "version: 1\nname: h\nvars:\n  v: x\nexecute:\n  - run: |\n      cat <<EOF\n      ${{ vars.v }}\n      EOF\n");
-    let r = sb.relctl(&["validate", "release.yaml"]);
-    r.expect_code(2);
-    assert!(r.stderr.contains("here-document"), "{}", r.stderr);
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: h\nvars:\n  v: x\nexecute:\n  - run: |\n      # don't forget: ${{ vars.v }}\n      cat >> out.txt <<EOF\n      ${{ vars.v }}\n      EOF\n      echo \"built $(echo ${{ vars.v }})\" >> out.txt\n",
+    );
+    let value = "x; touch pwned1 $(touch pwned2)\ntouch pwned3 #";
+    let var = format!("v={value}");
+    sb.relctl(&["run", "release.yaml", "--non-interactive", "--var", &var]).expect_code(0);
+    for f in ["pwned1", "pwned2", "pwned3"] {
+        assert!(!sb.path().join(f).exists(), "{f} was created: a value ran as a command");
+    }
+    assert_eq!(sb.read("out.txt"), format!("{value}\nbuilt {value}\n"));
 }

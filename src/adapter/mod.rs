@@ -10,10 +10,14 @@
 pub mod confirm;
 pub mod gate;
 pub mod http;
+pub mod jenkins;
 pub mod parallel;
+pub mod remote;
 pub mod shell;
+pub mod slack;
 pub mod wait;
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::future::Future;
@@ -21,6 +25,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::engine::event::Event;
 use crate::engine::prompter::{Answer, Question};
 use crate::runbook::diagnostic::{Diagnostics, Span};
 use crate::runbook::expr::Template;
@@ -95,7 +100,41 @@ pub trait Action: Send + Sync + Debug {
         &[]
     }
 
+    /// Whether a run interrupted during this step can pick it up again from
+    /// its checkpoint (re-attach to a Jenkins build) instead of starting over.
+    fn resumes_from_checkpoint(&self) -> bool {
+        false
+    }
+
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult>;
+
+    /// Called by the engine after the step timed out or the run was
+    /// interrupted while it ran (stop the remote build it started).
+    fn abort<'a>(&'a self, _run: &'a StepRun<'a>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Settings for a remote system under top-level `integrations:`, shared by
+/// its steps, and a hook into the run for automatic notices.
+pub trait Integration: Send + Sync + Debug {
+    fn as_any(&self) -> &dyn Any;
+
+    /// Lines `plan` shows about it (mode, what it will post).
+    fn describe(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Sees the run's milestones (state changes, a gate waiting, decisions,
+    /// the end). A failure is a warning: notices never change the outcome.
+    fn on_event<'a>(&'a self, _event: &'a Event, _env: &'a dyn StepEnv) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+pub trait IntegrationKind: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>>;
 }
 
 /// What a kind's parser gets: the step's mapping, its kind key and value.
@@ -122,6 +161,8 @@ pub trait ParseContext {
     fn approvers(&mut self, node: &Node) -> Option<Vec<String>>;
     /// Parses nested steps (for `parallel`).
     fn steps(&mut self, node: &Node, phase: PhaseName) -> Vec<Step>;
+    /// The runbook's settings for an integration, if it has them.
+    fn integration(&self, name: &str) -> Option<Arc<dyn Integration>>;
 }
 
 pub trait StepKind: Send + Sync {
@@ -138,9 +179,25 @@ pub trait StepKind: Send + Sync {
 /// What the engine lends a running step.
 pub trait StepEnv: Send + Sync {
     fn render(&self, template: &Template) -> Result<String, StepFailure>;
-    fn render_shell(&self, template: &Template) -> Result<String, StepFailure>;
-    /// A line of output to show under the step (already redacted by the engine).
+    /// A shell command: values become environment variables it refers to.
+    fn render_shell(&self, template: &Template) -> Result<(String, Vec<(String, String)>), StepFailure>;
+    /// Output to show under the step: a line, or several separated by `\n`
+    /// (the engine redacts it).
     fn log(&self, key: &str, line: &str);
+    /// Records progress that must survive a crash (a build number) in the
+    /// journal before the step goes on; a resumed step reads it back.
+    fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure>;
+    fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>>;
+    /// Run-wide state of an integration (the Slack thread), journaled.
+    fn record(&self, integration: &str, name: &str, value: &str);
+    fn recorded(&self, integration: &str, name: &str) -> Option<String>;
+    fn warn(&self, message: &str);
+    /// The text with every secret masked (for messages sent elsewhere).
+    fn redact(&self, text: &str) -> String;
+    /// The run's current state, for notices.
+    fn state_label(&self) -> String;
+    fn runbook_name(&self) -> &str;
+    fn var(&self, name: &str) -> Option<String>;
     /// Asks a human (or the CI policy) and records the decision.
     fn ask<'a>(&'a self, key: &'a str, question: Question) -> BoxFuture<'a, Answer>;
     /// Runs nested steps with the engine's timeouts, retries and journal.
@@ -169,6 +226,7 @@ impl StepRun<'_> {
 
 pub struct Registry {
     kinds: Vec<&'static dyn StepKind>,
+    integrations: Vec<&'static dyn IntegrationKind>,
 }
 
 impl Registry {
@@ -181,8 +239,19 @@ impl Registry {
                 &gate::GateKind,
                 &wait::WaitKind,
                 &parallel::ParallelKind,
+                &jenkins::JenkinsKind,
+                &slack::SlackKind,
             ],
+            integrations: vec![&jenkins::JenkinsIntegrationKind, &slack::SlackIntegrationKind],
         }
+    }
+
+    pub fn integration(&self, name: &str) -> Option<&'static dyn IntegrationKind> {
+        self.integrations.iter().copied().find(|k| k.name() == name)
+    }
+
+    pub fn integration_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.integrations.iter().map(|k| k.name())
     }
 
     pub fn get(&self, name: &str) -> Option<&'static dyn StepKind> {

@@ -52,12 +52,7 @@ impl StepKind for RunKind {
             return None;
         }
         let command = cx.template(spec.value, "`run`")?;
-        if let Some(problem) = heredoc_expression(&command.raw) {
-            cx.diagnostics().push(
-                Diagnostic::new(spec.value.span, problem)
-                    .hint("pass the value through `env:` (e.g. `env: { VERSION: ${{ vars.version }} }`) and use \"$VERSION\" in the here-document"),
-            );
-        }
+
         let mut env = Vec::new();
         if let Some(node) = spec.sibling("env") {
             match node.as_map() {
@@ -96,7 +91,7 @@ impl Action for RunAction {
 
 impl RunAction {
     async fn run(&self, run: &StepRun<'_>) -> StepResult {
-        let command = run.env.render_shell(&self.command)?;
+        let (command, values) = run.env.render_shell(&self.command)?;
         let mut cwd = run.env.workdir().to_path_buf();
         if let Some(dir) = &self.dir {
             cwd = cwd.join(run.env.render(dir)?);
@@ -124,6 +119,7 @@ impl RunAction {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        cmd.envs(values);
         for (k, t) in &self.env {
             cmd.env(k, run.env.render(t)?);
         }
@@ -193,15 +189,6 @@ impl RunAction {
         let message = if tail.trim().is_empty() { why } else { format!("{why}: {}", tail.trim()) };
         Err(StepFailure { message, outputs, retryable: true })
     }
-}
-
-/// A `${{ }}` inside a here-document cannot be quoted safely (the shell
-/// expands `$(...)` there whatever quotes the value carries).
-fn heredoc_expression(raw: &str) -> Option<String> {
-    let start = raw.match_indices("<<").map(|(i, _)| i).find(|&i| {
-        !raw[..i].ends_with('<') && !raw[i + 2..].starts_with('<')
-    })?;
-    raw[start..].contains("${{").then(|| "an expression inside a here-document (`<<`) could inject shell commands".to_string())
 }
 
 /// Reads lines from one pipe into a channel; remembers the last stderr line.
@@ -316,13 +303,6 @@ pub fn kill_all_running() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn expressions_in_heredocs_are_refused_but_here_strings_are_fine() {
-        assert!(heredoc_expression("cat <<EOF\n${{ vars.v }}\nEOF").is_some());
-        assert!(heredoc_expression("cat <<<${{ vars.v }}").is_none());
-        assert!(heredoc_expression("echo ${{ vars.v }}; cat <<EOF\nx\nEOF").is_none());
-    }
 
     #[test]
     fn outputs_support_plain_and_heredoc_lines() {

@@ -3,7 +3,7 @@
 //! this one place, and writing every event to the journal before the next
 //! side effect.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,6 +67,19 @@ pub struct Engine {
     outputs: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
     failed_checks: Mutex<Vec<String>>,
     fatal: Mutex<Option<JournalError>>,
+    checkpoints: Mutex<HashMap<String, BTreeMap<String, String>>>,
+    integration_state: Mutex<HashMap<(String, String), String>>,
+    state: Mutex<RunState>,
+}
+
+/// How long an integration notice or a step's abort may take before the
+/// engine gives up on it (with a warning) and goes on.
+const NOTICE_LIMIT: Duration = Duration::from_secs(30);
+
+enum Execution {
+    Done(Result<Outcome, StepFailure>),
+    TimedOut(Duration),
+    Cancelled,
 }
 
 enum StepEnd {
@@ -104,6 +117,11 @@ impl Engine {
                 }
             }
         }
+        let (checkpoints, integration_state) = match &replay {
+            Some(r) => (r.checkpoints.clone(), r.integration_state.clone()),
+            None => (HashMap::new(), HashMap::new()),
+        };
+        let state = replay.as_ref().map_or(RunState::Checklist, |r| r.state);
         Engine {
             plan,
             cfg,
@@ -116,7 +134,34 @@ impl Engine {
             outputs: Mutex::new(outputs),
             failed_checks: Mutex::new(Vec::new()),
             fatal: Mutex::new(None),
+            checkpoints: Mutex::new(checkpoints),
+            integration_state: Mutex::new(integration_state),
+            state: Mutex::new(state),
         }
+    }
+
+    /// Journals an event, then lets each integration react to it (Slack
+    /// notices). An integration's failure is a warning, never a step failure.
+    async fn milestone(&self, event: Event) -> Result<(), JournalError> {
+        self.emit(event.clone())?;
+        for (name, integration) in &self.plan.runbook.integrations {
+            let warning = match tokio::time::timeout(NOTICE_LIMIT, integration.on_event(&event, self)).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => format!("{name} notice not sent: {e}"),
+                Err(_) => format!("{name} notice not sent: no answer within {}", format_duration(NOTICE_LIMIT)),
+            };
+            self.emit(Event::Warning { message: warning })?;
+        }
+        Ok(())
+    }
+
+    async fn abort(&self, run: &StepRun<'_>) {
+        let warning = match tokio::time::timeout(NOTICE_LIMIT, run.step.action.abort(run)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => format!("{}: stopping it failed: {e}", run.step.label()),
+            Err(_) => format!("{}: stopping it took longer than {}", run.step.label(), format_duration(NOTICE_LIMIT)),
+        };
+        let _ = self.emit(Event::Warning { message: warning });
     }
 
     /// Journals (for all but step output lines) and then tells every observer.
@@ -141,16 +186,17 @@ impl Engine {
     pub async fn run(&self) -> Result<RunEnd, EngineError> {
         let mut state = match &self.replay {
             Some(r) => {
-                self.emit(Event::RunResumed {
+                self.milestone(Event::RunResumed {
                     run_id: self.cfg.run_id.clone(),
                     actor: self.cfg.actor.clone(),
                     state: r.state,
                     at: now(),
-                })?;
+                })
+                .await?;
                 r.state
             }
             None => {
-                self.emit(Event::RunStarted {
+                self.milestone(Event::RunStarted {
                     run_id: self.cfg.run_id.clone(),
                     runbook: self.plan.runbook.name.clone(),
                     path: self.plan.runbook.path.display().to_string(),
@@ -158,8 +204,9 @@ impl Engine {
                     vars: self.plan.vars.clone(),
                     dry_run: self.cfg.policy.dry_run,
                     at: now(),
-                })?;
-                self.emit(Event::StateEntered { state: RunState::Checklist, at: now() })?;
+                })
+                .await?;
+                self.milestone(Event::StateEntered { state: RunState::Checklist, at: now() }).await?;
                 RunState::Checklist
             }
         };
@@ -167,7 +214,7 @@ impl Engine {
             let result = match self.run_phase(state, phase).await? {
                 PhaseEnd::Done(r) => r,
                 PhaseEnd::Interrupted => {
-                    self.emit(Event::Interrupted { state, at: now() })?;
+                    self.milestone(Event::Interrupted { state, at: now() }).await?;
                     return Ok(RunEnd::Interrupted(state));
                 }
             };
@@ -175,9 +222,10 @@ impl Engine {
                 return Err(e.into());
             }
             state = transition(state, result)?;
-            self.emit(Event::StateEntered { state, at: now() })?;
+            *self.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
+            self.milestone(Event::StateEntered { state, at: now() }).await?;
         }
-        self.emit(Event::RunFinished { state, exit_code: state.exit_code().code(), at: now() })?;
+        self.milestone(Event::RunFinished { state, exit_code: state.exit_code().code(), at: now() }).await?;
         Ok(RunEnd::Finished(state))
     }
 
@@ -253,7 +301,7 @@ impl Engine {
             }
             if let Some(when) = &step.when {
                 let run_it = match self.render(when, Quoting::None) {
-                    Ok(text) => expr::is_truthy(&text),
+                    Ok(r) => expr::is_truthy(&r.text),
                     Err(f) => return self.finish(&key, step, &label, Err(f), Duration::ZERO, tolerate),
                 };
                 if !run_it {
@@ -283,16 +331,26 @@ impl Engine {
                 let run = StepRun { key: &key, step, attempt, env: self };
                 let execution = async {
                     match step.timeout {
-                        Some(limit) => match tokio::time::timeout(limit, step.action.execute(&run)).await {
-                            Ok(r) => r,
-                            Err(_) => Err(StepFailure::new(format!("timed out after {}", format_duration(limit)))),
-                        },
-                        None => step.action.execute(&run).await,
+                        Some(limit) => tokio::time::timeout(limit, step.action.execute(&run))
+                            .await
+                            .map_or(Execution::TimedOut(limit), Execution::Done),
+                        None => Execution::Done(step.action.execute(&run).await),
                     }
                 };
-                let result = tokio::select! {
-                    r = execution => r,
-                    () = self.cancelled() => return Ok(StepEnd::Interrupted),
+                let execution = tokio::select! {
+                    e = execution => e,
+                    () = self.cancelled() => Execution::Cancelled,
+                };
+                let result = match execution {
+                    Execution::Done(r) => r,
+                    Execution::TimedOut(limit) => {
+                        self.abort(&run).await;
+                        Err(StepFailure::new(format!("timed out after {}", format_duration(limit))))
+                    }
+                    Execution::Cancelled => {
+                        self.abort(&run).await;
+                        return Ok(StepEnd::Interrupted);
+                    }
                 };
                 if let Err(f) = &result
                     && attempt < attempts && f.retryable {
@@ -333,7 +391,8 @@ impl Engine {
                 }
             }));
         }
-        if !replay.unfinished.contains(key) || step.idempotent || named(&self.cfg.rerun) {
+        let reattach = step.action.resumes_from_checkpoint() && replay.checkpoints.contains_key(key);
+        if !replay.unfinished.contains(key) || step.idempotent || reattach || named(&self.cfg.rerun) {
             return Ok(None);
         }
         if named(&self.cfg.assume_done) {
@@ -408,7 +467,40 @@ impl Engine {
         let actor = self.cfg.actor.clone();
         let answer = match self.cfg.policy.rule(&question, &actor) {
             Ruling::Decided(a) => a,
-            Ruling::AskPerson => match &self.prompter {
+            Ruling::AskPerson if self.prompter.is_some() && record => {
+                let _ = self
+                    .milestone(Event::GateWaiting {
+                        key: key.to_string(),
+                        question: question.text.clone(),
+                        gate: matches!(question.kind, QuestionKind::Gate { .. }),
+                        approvers: question.approvers.clone(),
+                    })
+                    .await;
+                self.ask_person(&question, actor).await
+            }
+            Ruling::AskPerson => self.ask_person(&question, actor).await,
+        };
+        if record {
+            let _ = self
+                .milestone(Event::Decision {
+                    key: key.to_string(),
+                    id: question.id.clone(),
+                    question: question.text.clone(),
+                    gate: matches!(question.kind, QuestionKind::Gate { .. }),
+                    approved: answer.yes,
+                    actor: answer.actor.clone(),
+                    by: answer.by,
+                    comment: answer.comment.clone(),
+                    reason: answer.reason.clone(),
+                    at: now(),
+                })
+                .await;
+        }
+        answer
+    }
+
+    async fn ask_person(&self, question: &Question, actor: String) -> Answer {
+        match &self.prompter {
                 None => Answer {
                     yes: false,
                     actor: actor.clone(),
@@ -437,23 +529,7 @@ impl Engine {
                         Err(e) => Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) },
                     }
                 }
-            },
-        };
-        if record {
-            let _ = self.emit(Event::Decision {
-                key: key.to_string(),
-                id: question.id.clone(),
-                question: question.text.clone(),
-                gate: matches!(question.kind, QuestionKind::Gate { .. }),
-                approved: answer.yes,
-                actor: answer.actor.clone(),
-                by: answer.by,
-                comment: answer.comment.clone(),
-                reason: answer.reason.clone(),
-                at: now(),
-            });
         }
-        answer
     }
 
     /// What a step would do, with the values this run would use where they are known.
@@ -465,12 +541,12 @@ impl Engine {
             .map_or(raw, |r| self.redactor.text(&r.text))
     }
 
-    fn render(&self, t: &Template, quoting: Quoting) -> Result<String, StepFailure> {
+    fn render(&self, t: &Template, quoting: Quoting) -> Result<crate::runbook::expr::Rendered, StepFailure> {
         let rendered = t.render(self, quoting).map_err(StepFailure::final_)?;
         for s in &rendered.secrets {
             self.redactor.add(s);
         }
-        Ok(rendered.text)
+        Ok(rendered)
     }
 }
 
@@ -529,11 +605,11 @@ impl Scope for Engine {
 
 impl StepEnv for Engine {
     fn render(&self, template: &Template) -> Result<String, StepFailure> {
-        Engine::render(self, template, Quoting::None)
+        Engine::render(self, template, Quoting::None).map(|r| r.text)
     }
 
-    fn render_shell(&self, template: &Template) -> Result<String, StepFailure> {
-        Engine::render(self, template, Quoting::Shell)
+    fn render_shell(&self, template: &Template) -> Result<(String, Vec<(String, String)>), StepFailure> {
+        Engine::render(self, template, Quoting::Shell).map(|r| (r.text, r.env))
     }
 
     fn log(&self, key: &str, line: &str) {
@@ -583,5 +659,50 @@ impl StepEnv for Engine {
 
     fn failed_checks(&self) -> Vec<String> {
         self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure> {
+        self.checkpoints.lock().unwrap_or_else(|p| p.into_inner()).entry(key.to_string()).or_default().extend(data.clone());
+        self.emit(Event::StepCheckpoint { key: key.to_string(), data }).map_err(|e| StepFailure::final_(e.to_string()))
+    }
+
+    fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>> {
+        self.checkpoints.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+
+    fn record(&self, integration: &str, name: &str, value: &str) {
+        self.integration_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((integration.to_string(), name.to_string()), value.to_string());
+        let _ = self.emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() });
+    }
+
+    fn recorded(&self, integration: &str, name: &str) -> Option<String> {
+        self.integration_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(integration.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    fn redact(&self, text: &str) -> String {
+        self.redactor.text(text)
+    }
+
+    fn warn(&self, message: &str) {
+        let _ = self.emit(Event::Warning { message: message.to_string() });
+    }
+
+    fn state_label(&self) -> String {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).label().to_string()
+    }
+
+    fn runbook_name(&self) -> &str {
+        &self.plan.runbook.name
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        self.plan.vars.get(name).cloned()
     }
 }

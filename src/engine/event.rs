@@ -62,6 +62,25 @@ pub enum Event {
         key: String,
         line: String,
     },
+    /// Progress a step must not lose (a build number), journaled before it goes on.
+    StepCheckpoint {
+        key: String,
+        data: BTreeMap<String, String>,
+    },
+    /// Run-wide state of an integration (the Slack thread's `ts`).
+    IntegrationState {
+        integration: String,
+        name: String,
+        value: String,
+    },
+    /// A person is being asked (a gate or confirm); notices go out now.
+    GateWaiting {
+        key: String,
+        question: String,
+        gate: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approvers: Option<Vec<String>>,
+    },
     StepRetrying {
         key: String,
         attempt: u32,

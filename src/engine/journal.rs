@@ -115,6 +115,8 @@ pub struct Replay {
     pub unfinished_labels: HashMap<String, String>,
     pub decisions: HashMap<String, Answer>,
     pub decision_log: Vec<Event>,
+    pub checkpoints: HashMap<String, BTreeMap<String, String>>,
+    pub integration_state: HashMap<(String, String), String>,
 }
 
 impl Replay {
@@ -137,6 +139,8 @@ impl Replay {
             unfinished_labels: HashMap::new(),
             decisions: HashMap::new(),
             decision_log: Vec::new(),
+            checkpoints: HashMap::new(),
+            integration_state: HashMap::new(),
         };
         for e in events {
             match e {
@@ -165,6 +169,12 @@ impl Replay {
                             Answer { yes: *approved, actor: actor.clone(), by: *by, comment: comment.clone(), reason: reason.clone() },
                         );
                     }
+                }
+                Event::StepCheckpoint { key, data } => {
+                    r.checkpoints.entry(key.clone()).or_default().extend(data.clone());
+                }
+                Event::IntegrationState { integration, name, value } => {
+                    r.integration_state.insert((integration.clone(), name.clone()), value.clone());
                 }
                 Event::Interrupted { .. } => r.interrupted = true,
                 Event::RunFinished { state, at, .. } => r.finished = Some((*state, at.clone())),

@@ -48,6 +48,10 @@ impl Redactor {
         if self.is_empty() {
             return event.clone();
         }
+        // Step output can be large (a Jenkins console): redact it directly.
+        if let Event::StepLog { key, line } = event {
+            return Event::StepLog { key: key.clone(), line: self.text(line) };
+        }
         let Ok(mut value) = serde_json::to_value(event) else { return event.clone() };
         self.value(&mut value);
         serde_json::from_value(value).unwrap_or_else(|_| event.clone())

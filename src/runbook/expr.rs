@@ -2,10 +2,13 @@
 //!
 //! A [`Template`] is parsed once at validation time, so every bad reference is
 //! reported with its position before anything runs. Rendering asks a [`Scope`]
-//! for values; in a shell command every substituted value is quoted, so no
-//! value (a version string, a Jenkins parameter, a secret) can inject a command.
+//! for values. In a shell command a value is never spliced into the script:
+//! the expression becomes a reference to an environment variable holding it
+//! (`"${RELCTL_V1}"`), so no value — a version string, a step output, a
+//! secret — can inject a command, whatever quotes or comments surround it.
 
 use super::diagnostic::{Diagnostic, Span};
+use super::shell_context::ShellScanner;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
@@ -76,15 +79,19 @@ pub trait Scope {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quoting {
+    /// Values inserted as they are.
     None,
+    /// Values passed as environment variables that the text refers to.
     Shell,
 }
 
-/// The result of rendering: the text, and the secret values that went into it.
+/// The result of rendering: the text, the secret values that went into it,
+/// and (for [`Quoting::Shell`]) the environment the text refers to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rendered {
     pub text: String,
     pub secrets: Vec<String>,
+    pub env: Vec<(String, String)>,
 }
 
 impl Template {
@@ -177,18 +184,23 @@ impl Template {
 
     pub fn render(&self, scope: &dyn Scope, quoting: Quoting) -> Result<Rendered, String> {
         let mut out = Rendered::default();
-        let mut context = ShellContext::Unquoted;
+        let mut shell = ShellScanner::default();
         for segment in &self.segments {
             match segment {
                 Segment::Text(t) => {
                     out.text.push_str(t);
-                    context = context.after(t);
+                    shell.read(t);
                 }
                 Segment::Expr(e) => {
                     let value = eval(e, scope, &mut out.secrets)?;
                     match quoting {
                         Quoting::None => out.text.push_str(&value),
-                        Quoting::Shell => out.text.push_str(&context.quote(&value)),
+                        Quoting::Shell => {
+                            let name = format!("RELCTL_V{}", out.env.len() + 1);
+                            out.text.push_str(&shell.reference(&name, &value)?);
+                            shell.inserted();
+                            out.env.push((name, value));
+                        }
                     }
                 }
             }
@@ -230,69 +242,9 @@ fn eval(e: &Expr, scope: &dyn Scope, secrets: &mut Vec<String>) -> Result<String
     })
 }
 
-/// Where in a shell command an expression stands, so that its value is
-/// quoted for that place: `echo ${{ x }}`, `echo "v=${{ x }}"` and
-/// `echo 'v=${{ x }}'` all print the value literally, whatever it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShellContext {
-    Unquoted,
-    Double,
-    Single,
-}
-
-impl ShellContext {
-    /// The context after the shell reads `text` from this one.
-    pub fn after(self, text: &str) -> ShellContext {
-        let mut state = self;
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            state = match (state, c) {
-                (ShellContext::Unquoted | ShellContext::Double, '\\') => {
-                    chars.next();
-                    state
-                }
-                (ShellContext::Unquoted, '\'') => ShellContext::Single,
-                (ShellContext::Unquoted, '"') => ShellContext::Double,
-                (ShellContext::Single, '\'') | (ShellContext::Double, '"') => ShellContext::Unquoted,
-                _ => state,
-            };
-        }
-        state
-    }
-
-    pub fn quote(self, value: &str) -> String {
-        match self {
-            ShellContext::Unquoted => shell_quote(value),
-            // Inside "...": only \ $ ` " keep a meaning; escape them.
-            ShellContext::Double => value.chars().fold(String::new(), |mut s, c| {
-                if matches!(c, '\\' | '$' | '`' | '"') {
-                    s.push('\\');
-                }
-                s.push(c);
-                s
-            }),
-            // Inside '...': nothing has a meaning but the closing quote.
-            ShellContext::Single => value.replace('\'', r"'\''"),
-        }
-    }
-}
-
 /// How `when:` reads a rendered condition.
 pub fn is_truthy(text: &str) -> bool {
     !matches!(text.trim().to_ascii_lowercase().as_str(), "" | "false" | "0" | "no" | "off")
-}
-
-/// Quotes a value for POSIX shells; plain words stay readable.
-pub fn shell_quote(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
-    if plain {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
-    }
 }
 
 fn parse_expr(inner: &str) -> Result<Expr, String> {
@@ -393,29 +345,30 @@ mod tests {
         Vars(HashMap::from([("v".into(), "1; rm -rf /".into()), ("env".into(), "prod".into())]))
     }
 
-    #[test]
-    fn shell_quoting_keeps_injection_inert() {
-        let t = Template::parse("deploy.sh ${{ vars.v }}", Span::new(1, 1, 0), 1).unwrap();
-        let r = t.render(&scope(), Quoting::Shell).unwrap();
-        assert_eq!(r.text, "deploy.sh '1; rm -rf /'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote("1.2.3"), "1.2.3");
-        assert_eq!(shell_quote(""), "''");
+    /// Runs the rendered command in bash with its environment and returns stdout.
+    fn bash(cmd: &str, value: &str) -> String {
+        let t = Template::parse(cmd, Span::new(1, 1, 0), 1).unwrap();
+        let scope = Vars(HashMap::from([("v".into(), value.into())]));
+        let r = t.render(&scope, Quoting::Shell).unwrap();
+        assert!(!r.text.contains(value) || cmd.contains("<<'"), "the value was spliced into the script: {}", r.text);
+        let out = std::process::Command::new("bash").arg("-c").arg(&r.text).envs(r.env).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
     }
 
     #[test]
-    fn values_inside_quotes_stay_literal() {
-        let v = "a'b\"c$(touch x)`id`\\";
-        for (cmd, want) in [
-            ("echo ${{ vars.v }}", "echo 'a'\\''b\"c$(touch x)`id`\\'"),
-            ("echo \"${{ vars.v }}\"", "echo \"a'b\\\"c\\$(touch x)\\`id\\`\\\\\""),
-            ("echo '${{ vars.v }}'", "echo 'a'\\''b\"c$(touch x)`id`\\'"),
-            ("echo \"it's\" ${{ vars.v }}", "echo \"it's\" 'a'\\''b\"c$(touch x)`id`\\'"),
-        ] {
-            let t = Template::parse(cmd, Span::new(1, 1, 0), 1).unwrap();
-            let scope = Vars(HashMap::from([("v".into(), v.into())]));
-            assert_eq!(t.render(&scope, Quoting::Shell).unwrap().text, want, "{cmd}");
-        }
+    fn values_print_exactly_in_every_quoting_context_and_never_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let pwned = dir.path().join("pwned");
+        let v = format!("a'b\"c $(touch {p}) `touch {p}` ; touch {p} \\ * ${{HOME}}\ntouch {p} #", p = pwned.display());
+        assert_eq!(bash("printf '%s' ${{ vars.v }}", &v), v);
+        assert_eq!(bash("printf '%s' \"[${{ vars.v }}]\"", &v), format!("[{v}]"));
+        assert_eq!(bash("printf '%s' '[${{ vars.v }}]'", &v), format!("[{v}]"));
+        assert_eq!(bash("printf '%s' \"it's\" ${{ vars.v }}", &v), format!("it's{v}"));
+        assert_eq!(bash("printf '%s' \"$(printf '%s' ${{ vars.v }})\"", &v), v);
+        assert_eq!(bash("# don't\nprintf '%s' ${{ vars.v }}", &v), v);
+        assert_eq!(bash("cat <<EOF\n${{ vars.v }}\nEOF", &v), format!("{v}\n"));
+        assert_eq!(bash("cat <<'EOF'\n[${{ vars.v }}]\nEOF", &v), format!("[{v}]\n"));
+        assert!(!pwned.exists(), "a value ran as a command");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod duration;
 pub mod expr;
 pub mod model;
 pub mod node;
+pub mod shell_context;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

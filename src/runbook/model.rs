@@ -96,6 +96,7 @@ pub struct Runbook {
     pub phases: BTreeMap<PhaseName, Vec<Step>>,
     /// Every `${{ secrets.X }}` name, read from the environment before the run.
     pub secrets: Vec<String>,
+    pub integrations: BTreeMap<String, Arc<dyn crate::adapter::Integration>>,
 }
 
 impl Runbook {

@@ -6,15 +6,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Span, suggest};
 use super::expr::{Reference, Template};
 use super::model::{PhaseName, Retry, Runbook, Step, VarDef};
 use super::node::{Node, NodeKind};
-use crate::adapter::{ParseContext, Registry, StepSpec, duration_setting};
+use crate::adapter::{Integration, ParseContext, Registry, StepSpec, duration_setting};
 
 const TOP_KEYS: &[&str] =
-    &["version", "name", "description", "vars", "approvers", "checklist", "execute", "validate", "rollback", "finalize"];
+    &["version", "name", "description", "vars", "approvers", "integrations", "checklist", "execute", "validate", "rollback", "finalize"];
 const COMMON_KEYS: &[&str] = &["id", "name", "timeout", "retry", "when", "continue_on_failure", "idempotent"];
 
 struct Validator<'r> {
@@ -27,6 +28,7 @@ struct Validator<'r> {
     id_positions: HashMap<String, Vec<usize>>,
     /// Where the step being validated runs: phase, then indexes (nested for `parallel`).
     position: Vec<usize>,
+    integrations: BTreeMap<String, Arc<dyn Integration>>,
 }
 
 pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> Result<Runbook, Vec<Diagnostic>> {
@@ -38,6 +40,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
         ids: HashMap::new(),
         id_positions: HashMap::new(),
         position: Vec::new(),
+        integrations: BTreeMap::new(),
     };
     let Some(map) = root.as_map() else {
         return Err(vec![
@@ -80,6 +83,9 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
     if let Some(n) = root.get("approvers") {
         v.groups = v.approver_groups(n);
     }
+    if let Some(n) = root.get("integrations") {
+        v.integrations(n);
+    }
     let mut phases = BTreeMap::new();
     for phase in PhaseName::ALL {
         if let Some(n) = root.get(phase.as_str()) {
@@ -110,6 +116,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
             approvers: v.groups,
             phases,
             secrets,
+            integrations: v.integrations,
         })
     } else {
         Err(v.diagnostics.into_vec())
@@ -170,6 +177,31 @@ impl Validator<'_> {
             out.push(def);
         }
         out
+    }
+
+    fn integrations(&mut self, node: &Node) {
+        let Some(map) = node.as_map() else {
+            self.diagnostics.push(
+                Diagnostic::new(node.span, format!("`integrations` must be a mapping, found {}", node.type_name()))
+                    .hint("e.g. `integrations: { jenkins: { url: ... } }`"),
+            );
+            return;
+        };
+        for (key, value) in map {
+            match self.registry.integration(&key.name) {
+                Some(kind) => {
+                    if let Some(i) = kind.parse(value, self) {
+                        self.integrations.insert(key.name.clone(), i);
+                    }
+                }
+                None => {
+                    let names: Vec<&str> = self.registry.integration_names().collect();
+                    let hint = suggest(&key.name, names.iter().copied())
+                        .unwrap_or_else(|| format!("known integrations: {}", names.join(", ")));
+                    self.diagnostics.push(Diagnostic::new(key.span, format!("unknown integration `{}`", key.name)).hint(hint));
+                }
+            }
+        }
     }
 
     fn approver_groups(&mut self, node: &Node) -> BTreeMap<String, Vec<String>> {
@@ -342,6 +374,12 @@ impl Validator<'_> {
                         .unwrap_or_else(|| "give the step an `id:` to refer to its outputs".into());
                     self.diagnostics.push(Diagnostic::new(span, format!("unknown step id `{step}`")).hint(hint));
                 }
+                Reference::StepOutput { .. } if at.is_empty() => {
+                    self.diagnostics.push(
+                        Diagnostic::new(span, "integration settings cannot use step outputs")
+                            .hint("use vars, env or secrets here"),
+                    );
+                }
                 Reference::StepOutput { step, .. } => {
                     if let Some(problem) = order_problem(&self.id_positions[step], &at) {
                         self.diagnostics.push(
@@ -411,6 +449,10 @@ impl ParseContext for Validator<'_> {
             },
             _ => self.name_list(node),
         }
+    }
+
+    fn integration(&self, name: &str) -> Option<Arc<dyn Integration>> {
+        self.integrations.get(name).cloned()
     }
 
     fn steps(&mut self, node: &Node, phase: PhaseName) -> Vec<Step> {

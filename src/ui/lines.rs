@@ -73,6 +73,11 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             }
             paint(text, if *approved { |s| s.green().bold() } else { |s| s.red().bold() })
         }
+        Event::GateWaiting { question, approvers, .. } => {
+            let who = approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
+            paint(format!("  ? waiting for an answer{who}: {question}"), |s| s.cyan())
+        }
+        Event::StepCheckpoint { .. } | Event::IntegrationState { .. } => return None,
         Event::Warning { message } => paint(format!("warning: {message}"), |s| s.yellow()),
         Event::Interrupted { state, .. } => paint(format!("Interrupted during {}.", state.label()), |s| s.yellow().bold()),
         Event::RunFinished { state, exit_code, .. } => {

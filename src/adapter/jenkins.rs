@@ -1,0 +1,544 @@
+//! `jenkins`: trigger a job through Jenkins' remote access API, follow it
+//! through the queue, stream its console, and pass or fail on its result.
+//!
+//! The trigger is sent once: a 303 means an identical item is already queued
+//! and is followed, not re-triggered. The queue item and then the build
+//! number are checkpointed in the journal the moment they are known (Jenkins
+//! forgets a left queue item after five minutes), so a resumed run
+//! re-attaches to the same build instead of starting another.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use super::remote::{self, RemoteError, Repeat, RetryPolicy};
+use super::{
+    Action, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun,
+    StepSpec, check_keys, duration_setting,
+};
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::duration::format_duration;
+use crate::runbook::expr::Template;
+use crate::runbook::node::{Node, NodeKind};
+
+const SYSTEM: &str = "Jenkins";
+const DEFAULT_POLL: Duration = Duration::from_secs(2);
+
+pub struct JenkinsIntegrationKind;
+pub struct JenkinsKind;
+
+#[derive(Debug)]
+pub struct JenkinsSettings {
+    url: Template,
+    user: Option<Template>,
+    token: Option<Template>,
+    poll: Duration,
+}
+
+impl Integration for JenkinsSettings {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn describe(&self) -> Vec<String> {
+        vec![format!("jenkins: {} (polls every {})", self.url.display(), format_duration(self.poll))]
+    }
+}
+
+impl IntegrationKind for JenkinsIntegrationKind {
+    fn name(&self) -> &'static str {
+        "jenkins"
+    }
+
+    fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>> {
+        if node.as_map().is_none() {
+            cx.diagnostics().push(
+                Diagnostic::new(node.span, "`jenkins` settings must be a mapping")
+                    .hint("e.g. `jenkins: { url: https://jenkins.example.com, user: ..., token: ${{ secrets.JENKINS_TOKEN }} }`"),
+            );
+            return None;
+        }
+        check_keys(node, &["url", "user", "token", "poll"], "the `jenkins` settings", cx);
+        let Some(url) = node.get("url") else {
+            cx.diagnostics().push(Diagnostic::new(node.span, "the `jenkins` settings need a `url`").hint("the Jenkins base URL"));
+            return None;
+        };
+        let url = cx.template(url, "`url`")?;
+        let user = node.get("user").and_then(|n| cx.template(n, "`user`"));
+        let token = node.get("token").and_then(|n| cx.template(n, "`token`"));
+        let poll = duration_setting(node.get("poll"), cx).unwrap_or(DEFAULT_POLL);
+        Some(Arc::new(JenkinsSettings { url, user, token, poll }))
+    }
+}
+
+#[derive(Debug)]
+struct JenkinsAction {
+    settings: Arc<dyn Integration>,
+    job: Template,
+    params: Vec<(String, Template)>,
+    allow_unstable: bool,
+    stop_on_cancel: bool,
+}
+
+impl StepKind for JenkinsKind {
+    fn name(&self) -> &'static str {
+        "jenkins"
+    }
+
+    fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
+        let settings = cx.integration("jenkins");
+        if settings.is_none() {
+            cx.diagnostics().push(
+                Diagnostic::new(spec.key.span, "a `jenkins` step needs `integrations: { jenkins: { url: ... } }`")
+                    .hint("add the Jenkins URL and credentials under top-level `integrations:`"),
+            );
+        }
+        let v = spec.value;
+        let (job, params, allow_unstable, stop_on_cancel) = match &v.kind {
+            NodeKind::Str(_) => (cx.template(v, "`jenkins`"), Vec::new(), false, true),
+            NodeKind::Map(_) => {
+                check_keys(v, &["job", "params", "allow_unstable", "stop_on_cancel"], "a `jenkins` step", cx);
+                let job = match v.get("job") {
+                    Some(j) => cx.template(j, "`job`"),
+                    None => {
+                        cx.diagnostics().push(
+                            Diagnostic::new(spec.key.span, "a `jenkins` step needs a `job`").hint("e.g. `job: deploy/checkout-prod`"),
+                        );
+                        None
+                    }
+                };
+                let mut params = Vec::new();
+                if let Some(p) = v.get("params") {
+                    match p.as_map() {
+                        Some(map) => {
+                            for (k, n) in map {
+                                if let Some(t) = cx.template(n, &format!("param `{}`", k.name)) {
+                                    params.push((k.name.clone(), t));
+                                }
+                            }
+                        }
+                        None => cx.diagnostics().error(p.span, "`params` must map parameter names to values"),
+                    }
+                }
+                let flag = |name: &str, default: bool, cx: &mut dyn ParseContext| match v.get(name).map(|n| &n.kind) {
+                    None => default,
+                    Some(NodeKind::Bool(b)) => *b,
+                    Some(_) => {
+                        cx.diagnostics().error(v.get(name).map_or(v.span, |n| n.span), format!("`{name}` must be true or false"));
+                        default
+                    }
+                };
+                let allow_unstable = flag("allow_unstable", false, cx);
+                let stop_on_cancel = flag("stop_on_cancel", true, cx);
+                (job, params, allow_unstable, stop_on_cancel)
+            }
+            _ => {
+                cx.diagnostics().push(
+                    Diagnostic::new(v.span, format!("`jenkins` takes a job path or a mapping, found {}", v.type_name()))
+                        .hint("e.g. `jenkins: { job: deploy/checkout-prod, params: { VERSION: ... } }`"),
+                );
+                (None, Vec::new(), false, true)
+            }
+        };
+        Some(Arc::new(JenkinsAction { settings: settings?, job: job?, params, allow_unstable, stop_on_cancel }))
+    }
+}
+
+/// A resolved connection: base URL and credentials for this run.
+struct Jenkins {
+    base: String,
+    auth: Option<(String, String)>,
+    crumb: OnceLock<Option<(String, String)>>,
+    poll: Duration,
+}
+
+#[derive(Deserialize)]
+struct QueueItem {
+    #[serde(default)]
+    cancelled: bool,
+    #[serde(default)]
+    why: Option<String>,
+    #[serde(default)]
+    executable: Option<Executable>,
+}
+
+#[derive(Deserialize)]
+struct Executable {
+    number: u64,
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct Build {
+    #[serde(default)]
+    building: bool,
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    duration: u64,
+}
+
+#[derive(Deserialize)]
+struct Crumb {
+    crumb: String,
+    #[serde(rename = "crumbRequestField")]
+    field: String,
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(concat!("relctl/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            // A 303 from a trigger names the queue item already there; we read it ourselves.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client builds with default settings")
+    })
+}
+
+/// `deploy/checkout-prod` → `/job/deploy/job/checkout-prod`.
+pub fn job_path(job: &str) -> String {
+    job.split('/').filter(|s| !s.is_empty()).map(|s| format!("/job/{}", encode_segment(s))).collect()
+}
+
+fn encode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Jenkins' own URLs (queue items, builds) are absolute; keep relative ones working too.
+fn absolute(base: &str, url: &str) -> String {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_string()
+    } else {
+        format!("{}/{}", base.trim_end_matches('/'), url.trim_start_matches('/'))
+    }
+}
+
+fn with_slash(url: &str) -> String {
+    if url.ends_with('/') { url.to_string() } else { format!("{url}/") }
+}
+
+impl Jenkins {
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let mut r = client().request(method, url);
+        if let Some((user, token)) = &self.auth {
+            // Sent up front: Jenkins answers 403, not a 401 challenge.
+            r = r.basic_auth(user, Some(token));
+        }
+        if let Some(Some((field, value))) = self.crumb.get() {
+            r = r.header(field.as_str(), value.as_str());
+        }
+        r
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(&self, url: &str, call: &str) -> Result<T, RemoteError> {
+        let r = remote::send(SYSTEM, call, Repeat::Safe, RetryPolicy::default(), &[], || self.request(reqwest::Method::GET, url)).await?;
+        let text = r.text().await.map_err(|e| RemoteError::new(SYSTEM, call, None, format!("reading the answer failed: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| RemoteError::new(SYSTEM, call, None, format!("unexpected answer ({e})")))
+    }
+
+    /// Fetches a CSRF crumb, once, after a 403 that asks for one (password auth).
+    async fn fetch_crumb(&self) -> Result<(), RemoteError> {
+        let url = format!("{}/crumbIssuer/api/json", self.base);
+        let crumb: Crumb = self.get_json(&url, "GET /crumbIssuer/api/json").await?;
+        let _ = self.crumb.set(Some((crumb.field, crumb.crumb)));
+        Ok(())
+    }
+
+    /// POSTs the trigger and returns the queue item URL.
+    async fn trigger(&self, job: &str, params: &[(String, String)]) -> Result<String, RemoteError> {
+        let path = job_path(job);
+        let endpoint = if params.is_empty() { "build" } else { "buildWithParameters" };
+        let url = format!("{}{path}/{endpoint}", self.base);
+        let call = format!("POST {path}/{endpoint}");
+        let send = || {
+            remote::send(SYSTEM, &call, Repeat::OnlyIfNotApplied, RetryPolicy::default(), &[StatusCode::FORBIDDEN], || {
+                self.request(reqwest::Method::POST, &url).form(params)
+            })
+        };
+        let mut response = send().await.map_err(|e| explain(e, job))?;
+        if response.status() == StatusCode::FORBIDDEN {
+            let body = response.text().await.unwrap_or_default();
+            if !body.to_ascii_lowercase().contains("crumb") || self.crumb.get().is_some() {
+                return Err(explain(RemoteError::new(SYSTEM, &call, Some(403), body.chars().take(200).collect::<String>()), job));
+            }
+            self.fetch_crumb().await.map_err(|e| explain(e, job))?;
+            response = send().await.map_err(|e| explain(e, job))?;
+            if response.status() == StatusCode::FORBIDDEN {
+                return Err(explain(RemoteError::new(SYSTEM, &call, Some(403), "forbidden even with a crumb"), job));
+            }
+        }
+        let status = response.status();
+        let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        match (status.as_u16(), location) {
+            (201 | 303, Some(loc)) => Ok(with_slash(&absolute(&self.base, &loc))),
+            (code, _) => Err(RemoteError::new(
+                SYSTEM,
+                &call,
+                Some(code),
+                "Jenkins accepted the trigger but named no queue item (no Location header); check the job in the Jenkins UI before retrying",
+            )),
+        }
+    }
+}
+
+/// Turns HTTP failures into what to do about them.
+fn explain(mut e: RemoteError, job: &str) -> RemoteError {
+    let advice = match e.status {
+        Some(404) => format!("no job `{job}` at this Jenkins: check the job path (folders separated by `/`)"),
+        Some(401 | 403) => "Jenkins refused the credentials: check `user` and the API `token` under integrations.jenkins".into(),
+        Some(409) => format!("job `{job}` cannot be built (it is disabled?): enable it in Jenkins"),
+        Some(400 | 500) if e.message.contains("is not parameterized") => {
+            format!("job `{job}` takes no parameters: remove `params`")
+        }
+        Some(503) => "Jenkins is restarting or overloaded and did not come back: wait, then resume".into(),
+        _ => return e,
+    };
+    e.message = format!("{} — {advice}", e.message);
+    e
+}
+
+fn failure(e: RemoteError) -> StepFailure {
+    StepFailure::new(e.to_string())
+}
+
+impl JenkinsAction {
+    fn settings(&self) -> &JenkinsSettings {
+        self.settings.as_any().downcast_ref().expect("jenkins settings")
+    }
+
+    fn connect(&self, env: &dyn StepEnv) -> Result<Jenkins, StepFailure> {
+        let s = self.settings();
+        let base = env.render(&s.url)?.trim_end_matches('/').to_string();
+        let user = s.user.as_ref().map(|t| env.render(t)).transpose()?;
+        let token = s.token.as_ref().map(|t| env.render(t)).transpose()?;
+        let auth = match (user, token) {
+            (Some(u), Some(t)) if !u.is_empty() => Some((u, t)),
+            (None, None) => None,
+            _ => return Err(StepFailure::final_("integrations.jenkins needs both `user` and `token` (or neither)")),
+        };
+        Ok(Jenkins { base, auth, crumb: OnceLock::new(), poll: s.poll })
+    }
+
+    async fn run(&self, run: &StepRun<'_>) -> StepResult {
+        let env = run.env;
+        let jenkins = self.connect(env)?;
+        let job = env.render(&self.job)?;
+        let checkpoint = env.checkpoint_of(run.key).unwrap_or_default();
+        let (number, build_url) = match (checkpoint.get("build_number"), checkpoint.get("build_url")) {
+            (Some(n), Some(url)) => {
+                run.log(&format!("re-attaching to {job} #{n} (recorded before the interruption)"));
+                (n.parse().unwrap_or(0), url.clone())
+            }
+            _ => {
+                let queue_url = match checkpoint.get("queue_url") {
+                    Some(q) => q.clone(),
+                    None => {
+                        let params = self
+                            .params
+                            .iter()
+                            .map(|(k, t)| Ok((k.clone(), env.render(t)?)))
+                            .collect::<Result<Vec<_>, StepFailure>>()?;
+                        let queue_url = jenkins.trigger(&job, &params).await.map_err(|e| StepFailure::final_(e.to_string()))?;
+                        env.checkpoint(run.key, BTreeMap::from([("queue_url".to_string(), queue_url.clone())]))?;
+                        run.log(&format!("triggered {job}; queued as {queue_url}"));
+                        queue_url
+                    }
+                };
+                let (number, url) = self.wait_for_queue(run, &jenkins, &job, &queue_url).await?;
+                env.checkpoint(
+                    run.key,
+                    BTreeMap::from([("build_number".to_string(), number.to_string()), ("build_url".to_string(), url.clone())]),
+                )?;
+                run.log(&format!("{job} #{number} started: {url}"));
+                (number, url)
+            }
+        };
+        self.stream_console(run, &jenkins, &job, number, &build_url).await?;
+        let build = self.wait_for_result(&jenkins, &build_url, &job, number).await?;
+        let result = build.result.unwrap_or_default();
+        let outputs = BTreeMap::from([
+            ("build_number".to_string(), number.to_string()),
+            ("build_url".to_string(), build_url.clone()),
+            ("result".to_string(), result.clone()),
+            ("duration".to_string(), format_duration(Duration::from_millis(build.duration))),
+        ]);
+        let summary = format!("{job} #{number}: {result} in {}", format_duration(Duration::from_millis(build.duration)));
+        match result.as_str() {
+            "SUCCESS" => Ok(Outcome { outputs, summary: Some(summary) }),
+            "UNSTABLE" if self.allow_unstable => Ok(Outcome { outputs, summary: Some(summary) }),
+            other => Err(StepFailure {
+                message: format!("{summary} — see {build_url}console{}", if other == "UNSTABLE" { " (allow_unstable: true accepts it)" } else { "" }),
+                outputs,
+                retryable: false,
+            }),
+        }
+    }
+
+    async fn wait_for_queue(&self, run: &StepRun<'_>, jenkins: &Jenkins, job: &str, queue_url: &str) -> Result<(u64, String), StepFailure> {
+        let url = format!("{queue_url}api/json");
+        let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
+        let mut last_why = None;
+        loop {
+            let item: QueueItem = match jenkins.get_json(&url, &call).await {
+                Ok(item) => item,
+                Err(e) if e.status == Some(404) => {
+                    return Err(StepFailure::final_(format!(
+                        "{SYSTEM}: {call}: the queue item is gone (Jenkins forgets items 5 minutes after they leave the queue) — find the build of {job} in the Jenkins UI"
+                    )));
+                }
+                Err(e) => return Err(failure(e)),
+            };
+            if item.cancelled {
+                let why = item.why.unwrap_or_else(|| "no reason given".into());
+                return Err(StepFailure::final_(format!("{SYSTEM}: the queued build of {job} was cancelled: {why}")));
+            }
+            if let Some(exe) = item.executable {
+                return Ok((exe.number, with_slash(&absolute(&jenkins.base, &exe.url))));
+            }
+            if item.why != last_why {
+                if let Some(why) = &item.why {
+                    run.log(&format!("waiting in the queue: {why}"));
+                }
+                last_why = item.why;
+            }
+            tokio::time::sleep(jenkins.poll).await;
+        }
+    }
+
+    /// Follows `progressiveText` until Jenkins says there is no more, writing
+    /// the console to a file in the run directory and to the step's output,
+    /// a chunk at a time (constant memory whatever the log size).
+    async fn stream_console(&self, run: &StepRun<'_>, jenkins: &Jenkins, job: &str, number: u64, build_url: &str) -> Result<(), StepFailure> {
+        let mut file = match run.env.run_dir() {
+            Some(dir) => {
+                let name = format!("{}-{}-{number}.console.log", run.key, job.replace('/', "_"));
+                Some(std::io::BufWriter::new(
+                    std::fs::File::create(dir.join(name)).map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?,
+                ))
+            }
+            None => None,
+        };
+        let call = format!("GET {}logText/progressiveText", build_url.trim_start_matches(&jenkins.base));
+        let mut start: u64 = 0;
+        let mut partial = Vec::new();
+        loop {
+            let url = format!("{build_url}logText/progressiveText?start={start}");
+            let mut response =
+                remote::send(SYSTEM, &call, Repeat::Safe, RetryPolicy::default(), &[], || jenkins.request(reqwest::Method::GET, &url))
+                    .await
+                    .map_err(failure)?;
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let more = header("X-More-Data").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let next: Option<u64> = header("X-Text-Size").and_then(|v| v.parse().ok());
+            let mut received = 0u64;
+            while let Some(chunk) = response.chunk().await.map_err(|e| StepFailure::new(format!("{SYSTEM}: {call}: {e}")))? {
+                received += chunk.len() as u64;
+                if let Some(f) = file.as_mut() {
+                    f.write_all(&chunk).map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?;
+                }
+                partial.extend_from_slice(&chunk);
+                if let Some(end) = partial.iter().rposition(|b| *b == b'\n') {
+                    let text = String::from_utf8_lossy(&partial[..end]).into_owned();
+                    run.log(&text);
+                    partial.drain(..=end);
+                }
+            }
+            start = next.unwrap_or(start + received);
+            if !more {
+                break;
+            }
+            if received == 0 {
+                tokio::time::sleep(jenkins.poll).await;
+            }
+        }
+        if !partial.is_empty() {
+            run.log(&String::from_utf8_lossy(&partial));
+        }
+        if let Some(mut f) = file {
+            let _ = f.flush();
+        }
+        Ok(())
+    }
+
+    async fn wait_for_result(&self, jenkins: &Jenkins, build_url: &str, job: &str, number: u64) -> Result<Build, StepFailure> {
+        let url = format!("{build_url}api/json?tree=building,result,duration");
+        let call = format!("GET {}api/json", build_url.trim_start_matches(&jenkins.base));
+        loop {
+            let build: Build = jenkins.get_json(&url, &call).await.map_err(|e| failure(explain(e, job)))?;
+            if !build.building && build.result.is_some() {
+                return Ok(build);
+            }
+            tracing::debug!("{job} #{number} still building");
+            tokio::time::sleep(jenkins.poll.min(Duration::from_millis(500))).await;
+        }
+    }
+}
+
+impl Action for JenkinsAction {
+    fn describe(&self) -> String {
+        let mut d = format!("build {}", self.job.display());
+        if !self.params.is_empty() {
+            let p: Vec<String> = self.params.iter().map(|(k, v)| format!("{k}={}", v.display())).collect();
+            d.push_str(&format!(" with {}", p.join(" ")));
+        }
+        d
+    }
+
+    fn resumes_from_checkpoint(&self) -> bool {
+        true
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(self.run(run))
+    }
+
+    fn abort<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            if !self.stop_on_cancel {
+                return Ok(());
+            }
+            let Some(url) = run.env.checkpoint_of(run.key).and_then(|c| c.get("build_url").cloned()) else {
+                return Ok(());
+            };
+            let jenkins = self.connect(run.env).map_err(|f| f.message)?;
+            let call = format!("POST {}stop", url.trim_start_matches(&jenkins.base));
+            let started = Instant::now();
+            remote::send(SYSTEM, &call, Repeat::Safe, RetryPolicy { attempts: 3, ..RetryPolicy::default() }, &[], || {
+                jenkins.request(reqwest::Method::POST, &format!("{url}stop"))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            run.log(&format!("asked Jenkins to stop {url} ({}ms)", started.elapsed().as_millis()));
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_become_job_segments() {
+        assert_eq!(job_path("deploy/checkout-prod"), "/job/deploy/job/checkout-prod");
+        assert_eq!(job_path("/a b/"), "/job/a%20b");
+    }
+
+    #[test]
+    fn queue_urls_are_made_absolute_with_a_slash() {
+        assert_eq!(with_slash(&absolute("http://j:8080", "/queue/item/7")), "http://j:8080/queue/item/7/");
+        assert_eq!(with_slash(&absolute("http://j", "http://j/queue/item/7/")), "http://j/queue/item/7/");
+    }
+}

@@ -1,0 +1,169 @@
+//! Calls to remote systems (Jenkins, Slack, ...): one retry policy, one error
+//! shape that names the system, the call and what to do next.
+//!
+//! Retried: 429 (after `Retry-After`, seconds or an HTTP date, capped), 502,
+//! 503, 504, and connection failures, with jittered exponential backoff.
+//! A request that may have reached the server and changed something (a build
+//! trigger, a message post) is not retried blindly on a timeout or a lost
+//! answer: the caller is told, and checks the remote state instead.
+
+use std::time::{Duration, SystemTime};
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+/// Longest `Retry-After` honoured; a server asking for more is treated as down.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteError {
+    pub system: &'static str,
+    pub call: String,
+    pub status: Option<u16>,
+    pub message: String,
+    /// True when the request may have been applied (sent, answer lost).
+    pub maybe_applied: bool,
+    retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.system, self.call, self.message)
+    }
+}
+
+impl RemoteError {
+    pub fn new(system: &'static str, call: impl Into<String>, status: Option<u16>, message: impl Into<String>) -> Self {
+        RemoteError { system, call: call.into(), status, message: message.into(), maybe_applied: false, retry_after: None }
+    }
+
+    fn retryable(&self, idempotent: bool) -> bool {
+        match self.status {
+            Some(429 | 502 | 503 | 504) => true,
+            Some(_) => false,
+            None => idempotent || !self.maybe_applied,
+        }
+    }
+}
+
+/// Whether a request may be repeated without harm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    Safe,
+    /// Repeated only when it surely did not reach the server (connect failure)
+    /// or the server said so (429/503 and friends).
+    OnlyIfNotApplied,
+}
+
+/// How long to wait before the next attempt, and how many attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { attempts: 5, min_delay: Duration::from_millis(500), max_delay: Duration::from_secs(20) }
+    }
+}
+
+/// Sends the request `make` builds, retrying per the policy. A non-success
+/// status is returned as an error (except the statuses in `accept`).
+pub async fn send(
+    system: &'static str,
+    call: &str,
+    repeat: Repeat,
+    policy: RetryPolicy,
+    accept: &[StatusCode],
+    make: impl Fn() -> RequestBuilder,
+) -> Result<Response, RemoteError> {
+    let attempt = || async {
+        let response = make().timeout(REQUEST_TIMEOUT).send().await.map_err(|e| transport_error(system, call, &e))?;
+        let status = response.status();
+        if status.is_success() || status.is_redirection() || accept.contains(&status) {
+            return Ok(response);
+        }
+        let retry_after = retry_after(&response);
+        let body = response.text().await.unwrap_or_default();
+        let mut err = RemoteError::new(system, call, Some(status.as_u16()), http_message(status, &body));
+        err.retry_after = retry_after;
+        Err(err)
+    };
+    let backoff = ExponentialBuilder::default()
+        .with_jitter()
+        .with_min_delay(policy.min_delay)
+        .with_max_delay(policy.max_delay)
+        .with_max_times(policy.attempts.saturating_sub(1));
+    attempt
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|e: &RemoteError| e.retryable(repeat == Repeat::Safe) && e.retry_after.is_none_or(|d| d <= MAX_RETRY_AFTER))
+        .adjust(|e: &RemoteError, dur| e.retry_after.or(dur))
+        .notify(|e: &RemoteError, dur| tracing::debug!("{e}; retrying in {dur:?}"))
+        .await
+}
+
+fn transport_error(system: &'static str, call: &str, e: &reqwest::Error) -> RemoteError {
+    let mut cause = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    let (maybe_applied, advice) = if e.is_connect() {
+        (false, "cannot connect: check the URL and that the service is up and reachable from here")
+    } else if e.is_timeout() {
+        (true, "no answer in time: the service is slow or down")
+    } else {
+        (true, "the connection failed mid-request")
+    };
+    let mut err = RemoteError::new(system, call, None, format!("{cause} — {advice}"));
+    err.maybe_applied = maybe_applied;
+    err
+}
+
+fn http_message(status: StatusCode, body: &str) -> String {
+    let snippet: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
+    if snippet.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {snippet}") }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(response: &Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    parse_retry_after(value, SystemTime::now())
+}
+
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Sun, 22 Nov 2026 02:00:00 GMT").unwrap();
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Sun, 22 Nov 2026 02:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after("Sun, 22 Nov 2026 01:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn a_post_that_may_have_landed_is_not_retried_blindly() {
+        let mut e = RemoteError::new("Jenkins", "trigger", None, "timeout");
+        e.maybe_applied = true;
+        assert!(!e.retryable(false));
+        assert!(e.retryable(true));
+        assert!(RemoteError::new("Slack", "post", Some(503), "").retryable(false));
+        assert!(!RemoteError::new("Slack", "post", Some(404), "").retryable(true));
+    }
+}
