@@ -52,6 +52,7 @@ fn main() {
 
 fn init_tracing(verbose: u8) {
     let default = if verbose >= 2 { "relctl=debug" } else { "relctl=warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RELCTL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("RELCTL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }

@@ -68,7 +68,8 @@ impl Action for ConfirmAction {
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
         Box::pin(async move {
             let text = run.env.render(&self.text)?;
-            let question = Question { kind: QuestionKind::Confirm, id: run.step.id.clone(), text, approvers: self.approvers.clone() };
+            let question =
+                Question { kind: QuestionKind::Confirm, id: run.step.id.clone(), text, approvers: self.approvers.clone() };
             let answer = run.env.ask(run.key, question).await;
             answer_result(&answer, "confirmed", "refused")
         })

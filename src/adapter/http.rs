@@ -5,7 +5,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, check_keys, duration_setting};
+use super::{
+    Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, check_keys, duration_setting,
+};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
@@ -57,10 +59,12 @@ impl StepKind for HttpKind {
         let url = cx.template(url_node, "`url`");
         let method = match v.get("method") {
             None => reqwest::Method::GET,
-            Some(n) => match n.as_str().map(str::to_ascii_uppercase).and_then(|m| reqwest::Method::from_bytes(m.as_bytes()).ok()) {
+            Some(n) => match n.as_str().map(str::to_ascii_uppercase).and_then(|m| reqwest::Method::from_bytes(m.as_bytes()).ok())
+            {
                 Some(m) => m,
                 None => {
-                    cx.diagnostics().push(Diagnostic::new(n.span, "bad HTTP method").hint("GET, POST, PUT, PATCH, DELETE or HEAD"));
+                    cx.diagnostics()
+                        .push(Diagnostic::new(n.span, "bad HTTP method").hint("GET, POST, PUT, PATCH, DELETE or HEAD"));
                     reqwest::Method::GET
                 }
             },
@@ -108,7 +112,8 @@ fn parse_expect(e: &Node, action: &mut HttpAction, cx: &mut dyn ParseContext) {
         match codes.filter(|c| !c.is_empty() && c.iter().all(|c| (100..600).contains(c))) {
             Some(c) => action.status = c,
             None => cx.diagnostics().push(
-                Diagnostic::new(s.span, "`status` must be an HTTP status code or a list of them").hint("e.g. `status: 200` or `status: [200, 204]`"),
+                Diagnostic::new(s.span, "`status` must be an HTTP status code or a list of them")
+                    .hint("e.g. `status: 200` or `status: [200, 204]`"),
             ),
         }
     }
@@ -117,7 +122,8 @@ fn parse_expect(e: &Node, action: &mut HttpAction, cx: &mut dyn ParseContext) {
     if let Some(j) = e.get("json") {
         if j.as_map().is_none() {
             cx.diagnostics().push(
-                Diagnostic::new(j.span, "`json` must map field paths to expected values").hint("e.g. `json: { status: healthy, checks.db: ok }`"),
+                Diagnostic::new(j.span, "`json` must map field paths to expected values")
+                    .hint("e.g. `json: { status: healthy, checks.db: ok }`"),
             );
         }
         flatten_json(j, "", &mut action.json, cx);
@@ -132,7 +138,8 @@ fn flatten_json(node: &Node, prefix: &str, out: &mut Vec<(String, Template)>, cx
         match &v.kind {
             NodeKind::Map(_) => flatten_json(v, &path, out, cx),
             NodeKind::Seq(_) => cx.diagnostics().push(
-                Diagnostic::new(v.span, "a JSON expectation is a single value").hint("address list items by index: `items.0.name: x`"),
+                Diagnostic::new(v.span, "a JSON expectation is a single value")
+                    .hint("address list items by index: `items.0.name: x`"),
             ),
             NodeKind::Null => out.push((path, Template::literal("null"))),
             _ => {
@@ -223,9 +230,10 @@ impl HttpAction {
             }
         }
         if let Some(max) = self.max_latency
-            && latency > max {
-                problems.push(format!("took {} (limit {})", format_duration(latency), format_duration(max)));
-            }
+            && latency > max
+        {
+            problems.push(format!("took {} (limit {})", format_duration(latency), format_duration(max)));
+        }
         let summary = format!("HTTP {status} in {}", format_duration(latency));
         if problems.is_empty() {
             Ok(Outcome { outputs, summary: Some(summary) })

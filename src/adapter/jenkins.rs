@@ -56,10 +56,10 @@ impl IntegrationKind for JenkinsIntegrationKind {
 
     fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>> {
         if node.as_map().is_none() {
-            cx.diagnostics().push(
-                Diagnostic::new(node.span, "`jenkins` settings must be a mapping")
-                    .hint("e.g. `jenkins: { url: https://jenkins.example.com, user: ..., token: ${{ secrets.JENKINS_TOKEN }} }`"),
-            );
+            cx.diagnostics()
+                .push(Diagnostic::new(node.span, "`jenkins` settings must be a mapping").hint(
+                    "e.g. `jenkins: { url: https://jenkins.example.com, user: ..., token: ${{ secrets.JENKINS_TOKEN }} }`",
+                ));
             return None;
         }
         check_keys(node, &["url", "user", "token", "poll"], "the `jenkins` settings", cx);
@@ -106,7 +106,8 @@ impl StepKind for JenkinsKind {
                     Some(j) => cx.template(j, "`job`"),
                     None => {
                         cx.diagnostics().push(
-                            Diagnostic::new(spec.key.span, "a `jenkins` step needs a `job`").hint("e.g. `job: deploy/checkout-prod`"),
+                            Diagnostic::new(spec.key.span, "a `jenkins` step needs a `job`")
+                                .hint("e.g. `job: deploy/checkout-prod`"),
                         );
                         None
                     }
@@ -243,7 +244,8 @@ impl Jenkins {
     }
 
     async fn get_json<T: for<'de> Deserialize<'de>>(&self, url: &str, call: &str) -> Result<T, RemoteError> {
-        let r = remote::send(SYSTEM, call, Repeat::Safe, RetryPolicy::default(), &[], || self.request(reqwest::Method::GET, url)).await?;
+        let r = remote::send(SYSTEM, call, Repeat::Safe, RetryPolicy::default(), &[], || self.request(reqwest::Method::GET, url))
+            .await?;
         let text = r.text().await.map_err(|e| RemoteError::new(SYSTEM, call, None, format!("reading the answer failed: {e}")))?;
         serde_json::from_str(&text).map_err(|e| RemoteError::new(SYSTEM, call, None, format!("unexpected answer ({e})")))
     }
@@ -345,11 +347,11 @@ impl JenkinsAction {
                 let queue_url = match checkpoint.get("queue_url") {
                     Some(q) => q.clone(),
                     None => {
-                        let params = self
-                            .params
-                            .iter()
-                            .map(|(k, t)| Ok((k.clone(), env.render(t)?)))
-                            .collect::<Result<Vec<_>, StepFailure>>()?;
+                        let params = self.params.iter().map(|(k, t)| Ok((k.clone(), env.render(t)?))).collect::<Result<
+                            Vec<_>,
+                            StepFailure,
+                        >>(
+                        )?;
                         let queue_url = jenkins.trigger(&job, &params).await.map_err(|e| StepFailure::final_(e.to_string()))?;
                         env.checkpoint(run.key, BTreeMap::from([("queue_url".to_string(), queue_url.clone())]))?;
                         run.log(&format!("triggered {job}; queued as {queue_url}"));
@@ -379,14 +381,23 @@ impl JenkinsAction {
             "SUCCESS" => Ok(Outcome { outputs, summary: Some(summary) }),
             "UNSTABLE" if self.allow_unstable => Ok(Outcome { outputs, summary: Some(summary) }),
             other => Err(StepFailure {
-                message: format!("{summary} — see {build_url}console{}", if other == "UNSTABLE" { " (allow_unstable: true accepts it)" } else { "" }),
+                message: format!(
+                    "{summary} — see {build_url}console{}",
+                    if other == "UNSTABLE" { " (allow_unstable: true accepts it)" } else { "" }
+                ),
                 outputs,
                 retryable: false,
             }),
         }
     }
 
-    async fn wait_for_queue(&self, run: &StepRun<'_>, jenkins: &Jenkins, job: &str, queue_url: &str) -> Result<(u64, String), StepFailure> {
+    async fn wait_for_queue(
+        &self,
+        run: &StepRun<'_>,
+        jenkins: &Jenkins,
+        job: &str,
+        queue_url: &str,
+    ) -> Result<(u64, String), StepFailure> {
         let url = format!("{queue_url}api/json");
         let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
         let mut last_why = None;
@@ -420,12 +431,20 @@ impl JenkinsAction {
     /// Follows `progressiveText` until Jenkins says there is no more, writing
     /// the console to a file in the run directory and to the step's output,
     /// a chunk at a time (constant memory whatever the log size).
-    async fn stream_console(&self, run: &StepRun<'_>, jenkins: &Jenkins, job: &str, number: u64, build_url: &str) -> Result<(), StepFailure> {
+    async fn stream_console(
+        &self,
+        run: &StepRun<'_>,
+        jenkins: &Jenkins,
+        job: &str,
+        number: u64,
+        build_url: &str,
+    ) -> Result<(), StepFailure> {
         let mut file = match run.env.run_dir() {
             Some(dir) => {
                 let name = format!("{}-{}-{number}.console.log", run.key, job.replace('/', "_"));
                 Some(std::io::BufWriter::new(
-                    std::fs::File::create(dir.join(name)).map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?,
+                    std::fs::File::create(dir.join(name))
+                        .map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?,
                 ))
             }
             None => None,
@@ -435,10 +454,11 @@ impl JenkinsAction {
         let mut partial = Vec::new();
         loop {
             let url = format!("{build_url}logText/progressiveText?start={start}");
-            let mut response =
-                remote::send(SYSTEM, &call, Repeat::Safe, RetryPolicy::default(), &[], || jenkins.request(reqwest::Method::GET, &url))
-                    .await
-                    .map_err(failure)?;
+            let mut response = remote::send(SYSTEM, &call, Repeat::Safe, RetryPolicy::default(), &[], || {
+                jenkins.request(reqwest::Method::GET, &url)
+            })
+            .await
+            .map_err(failure)?;
             let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
             let more = header("X-More-Data").is_some_and(|v| v.eq_ignore_ascii_case("true"));
             let next: Option<u64> = header("X-Text-Size").and_then(|v| v.parse().ok());

@@ -268,7 +268,8 @@ pub fn duration_setting(node: Option<&Node>, cx: &mut dyn ParseContext) -> Optio
     let node = node?;
     let Some(text) = node.as_str() else {
         let hint = node.scalar_text().map(|t| format!("write `{t}s` or `{t}m`"));
-        let mut d = crate::runbook::diagnostic::Diagnostic::new(node.span, format!("expected a duration, found {}", node.type_name()));
+        let mut d =
+            crate::runbook::diagnostic::Diagnostic::new(node.span, format!("expected a duration, found {}", node.type_name()));
         if let Some(h) = hint {
             d = d.hint(h);
         }
@@ -279,8 +280,11 @@ pub fn duration_setting(node: Option<&Node>, cx: &mut dyn ParseContext) -> Optio
         Ok(d) => Some(d),
         Err(e) => {
             cx.diagnostics().push(
-                crate::runbook::diagnostic::Diagnostic::new(Span { len: text.chars().count() as u32, ..node.span }, format!("bad duration: {e}"))
-                    .hint("durations look like 500ms, 5s, 10m, 1h30m"),
+                crate::runbook::diagnostic::Diagnostic::new(
+                    Span { len: text.chars().count() as u32, ..node.span },
+                    format!("bad duration: {e}"),
+                )
+                .hint("durations look like 500ms, 5s, 10m, 1h30m"),
             );
             None
         }

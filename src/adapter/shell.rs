@@ -123,9 +123,8 @@ impl RunAction {
         for (k, t) in &self.env {
             cmd.env(k, run.env.render(t)?);
         }
-        let mut child = cmd.spawn().map_err(|e| {
-            StepFailure::final_(format!("cannot start {:?} in {}: {e}", self.shell, cwd.display()))
-        })?;
+        let mut child =
+            cmd.spawn().map_err(|e| StepFailure::final_(format!("cannot start {:?} in {}: {e}", self.shell, cwd.display())))?;
         let guard = ProcessGroup::register(child.id());
         let last_err = Arc::new(Mutex::new(String::new()));
         let mut readers = Vec::new();
@@ -201,9 +200,10 @@ async fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
         let mut lines = reader.lines();
         while let Ok(Some(line)) = lines.next_line().await {
             if let Some(last) = &last
-                && !line.trim().is_empty() {
-                    *last.lock().unwrap_or_else(|p| p.into_inner()) = line.clone();
-                }
+                && !line.trim().is_empty()
+            {
+                *last.lock().unwrap_or_else(|p| p.into_inner()) = line.clone();
+            }
             if tx.send(line).is_err() {
                 break;
             }
@@ -227,21 +227,23 @@ fn read_outputs(path: &std::path::Path) -> BTreeMap<String, String> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         if let Some((key, delim)) = line.split_once("<<")
-            && !key.contains('=') {
-                let mut value = Vec::new();
-                for l in lines.by_ref() {
-                    if l == delim {
-                        break;
-                    }
-                    value.push(l);
+            && !key.contains('=')
+        {
+            let mut value = Vec::new();
+            for l in lines.by_ref() {
+                if l == delim {
+                    break;
                 }
-                out.insert(key.trim().to_string(), value.join("\n"));
-                continue;
+                value.push(l);
             }
+            out.insert(key.trim().to_string(), value.join("\n"));
+            continue;
+        }
         if let Some((k, v)) = line.split_once('=')
-            && !k.trim().is_empty() {
-                out.insert(k.trim().to_string(), v.to_string());
-            }
+            && !k.trim().is_empty()
+        {
+            out.insert(k.trim().to_string(), v.to_string());
+        }
     }
     out
 }

@@ -92,7 +92,8 @@ impl IntegrationKind for SlackIntegrationKind {
             }
         };
         if mode == Mode::WebApi && channel.is_none() {
-            cx.diagnostics().push(Diagnostic::new(node.span, "Web API mode needs a `channel`").hint("e.g. `channel: \"#releases\"`"));
+            cx.diagnostics()
+                .push(Diagnostic::new(node.span, "Web API mode needs a `channel`").hint("e.g. `channel: \"#releases\"`"));
             return None;
         }
         Some(Arc::new(SlackSettings {
@@ -173,8 +174,8 @@ impl SlackSettings {
         *last = Some(Instant::now());
         drop(last);
         let text = response?.text().await.map_err(|e| RemoteError::new(SYSTEM, method, None, e.to_string()))?;
-        let answer: ApiAnswer =
-            serde_json::from_str(&text).map_err(|e| RemoteError::new(SYSTEM, method, None, format!("unexpected answer ({e})")))?;
+        let answer: ApiAnswer = serde_json::from_str(&text)
+            .map_err(|e| RemoteError::new(SYSTEM, method, None, format!("unexpected answer ({e})")))?;
         if !answer.ok {
             let error = answer.error.clone().unwrap_or_else(|| "unknown_error".into());
             return Err(RemoteError::new(SYSTEM, method, Some(200), format!("`{error}` — {}", advice(&error))));
@@ -189,15 +190,21 @@ impl SlackSettings {
         };
         let body = serde_json::json!({ "text": text });
         let mut last = self.pace().await;
-        let response =
-            remote::send(SYSTEM, "POST webhook", Repeat::OnlyIfNotApplied, RetryPolicy::default(), &[], || client().post(&url).json(&body))
-                .await;
+        let response = remote::send(SYSTEM, "POST webhook", Repeat::OnlyIfNotApplied, RetryPolicy::default(), &[], || {
+            client().post(&url).json(&body)
+        })
+        .await;
         *last = Some(Instant::now());
         drop(last);
         let answer = response?.text().await.unwrap_or_default();
         if answer.trim() != "ok" {
             let error = answer.trim().chars().take(100).collect::<String>();
-            return Err(RemoteError::new(SYSTEM, "POST webhook", Some(200), format!("`{error}` — check the webhook URL (it may be revoked)")));
+            return Err(RemoteError::new(
+                SYSTEM,
+                "POST webhook",
+                Some(200),
+                format!("`{error}` — check the webhook URL (it may be revoked)"),
+            ));
         }
         Ok(())
     }
@@ -213,7 +220,8 @@ impl SlackSettings {
             "ROLLING BACK" | "VERIFYING ROLLBACK" => ":warning:",
             _ => ":rocket:",
         };
-        let decided = self.decided.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|d| format!(" — {d}")).unwrap_or_default();
+        let decided =
+            self.decided.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|d| format!(" — {d}")).unwrap_or_default();
         env.redact(&format!(
             "{icon} *{}{version}*: {state}{decided} (run {} by {})",
             env.runbook_name(),
@@ -228,7 +236,8 @@ impl SlackSettings {
             return Ok((channel, ts));
         }
         let channel = self.channel(env)?;
-        let answer = self.api(env, "chat.postMessage", serde_json::json!({ "channel": channel, "text": self.parent_text(env) })).await?;
+        let answer =
+            self.api(env, "chat.postMessage", serde_json::json!({ "channel": channel, "text": self.parent_text(env) })).await?;
         let ts = answer.ts.ok_or_else(|| RemoteError::new(SYSTEM, "chat.postMessage", None, "no `ts` in the answer"))?;
         let channel = answer.channel.unwrap_or(channel);
         env.record("slack", THREAD_TS, &ts);
@@ -266,7 +275,9 @@ impl SlackSettings {
         let (Some(ts), Some(channel)) = (env.recorded("slack", THREAD_TS), env.recorded("slack", THREAD_CHANNEL)) else {
             return Ok(());
         };
-        self.api(env, "chat.update", serde_json::json!({ "channel": channel, "ts": ts, "text": self.parent_text(env) })).await.map(|_| ())
+        self.api(env, "chat.update", serde_json::json!({ "channel": channel, "ts": ts, "text": self.parent_text(env) }))
+            .await
+            .map(|_| ())
     }
 
     async fn notice(&self, event: &Event, env: &dyn StepEnv) -> Result<(), RemoteError> {
@@ -303,7 +314,9 @@ impl SlackSettings {
                     RunState::Released | RunState::ReleasedWithWarnings if self.notify => {
                         self.post(env, &format!(":white_check_mark: {name}{version} released"), true).await
                     }
-                    RunState::Aborted if self.notify => self.post(env, &format!("Release of {name}{version} aborted: nothing was changed"), false).await,
+                    RunState::Aborted if self.notify => {
+                        self.post(env, &format!("Release of {name}{version} aborted: nothing was changed"), false).await
+                    }
                     _ => Ok(()),
                 }
             }
@@ -340,7 +353,9 @@ impl Integration for SlackSettings {
     fn describe(&self) -> Vec<String> {
         let target = self.channel.as_ref().map_or_else(|| "the webhook's channel".to_string(), Template::display);
         let mut lines = vec![match self.mode {
-            Mode::WebApi => format!("slack: Web API, {target}: one message per run kept up to date, steps and notices in its thread"),
+            Mode::WebApi => {
+                format!("slack: Web API, {target}: one message per run kept up to date, steps and notices in its thread")
+            }
             Mode::Webhook => "slack: webhook mode: plain messages only (no thread, no updates)".to_string(),
         }];
         if self.notify {

@@ -9,10 +9,10 @@ use crate::error::AppError;
 
 pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
     let dir = match run_id {
-        Some(id) => RunDir::open(state_dir, id).ok_or_else(|| AppError::NotFound(format!("no run `{id}` in {}", state_dir.display())))?,
-        None => RunDir::list(state_dir)
-            .pop()
-            .ok_or_else(|| AppError::NotFound(format!("no runs in {}", state_dir.display())))?,
+        Some(id) => {
+            RunDir::open(state_dir, id).ok_or_else(|| AppError::NotFound(format!("no run `{id}` in {}", state_dir.display())))?
+        }
+        None => RunDir::list(state_dir).pop().ok_or_else(|| AppError::NotFound(format!("no runs in {}", state_dir.display())))?,
     };
     let events = Journal::read(&dir.path.join(journal::FILE_NAME))?;
     let replay = Replay::from_events(&dir.path, &events)?;

@@ -26,7 +26,8 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     let registry = Registry::builtin();
     let rb = runbook::load(&req.file, &registry)?;
     let plan = Plan::build(Arc::new(rb), &req.vars, &|k| std::env::var(k).ok(), !req.dry_run)?;
-    let runbook_path = std::fs::canonicalize(&req.file).map_err(AppError::io(format!("cannot resolve {}", req.file.display())))?;
+    let runbook_path =
+        std::fs::canonicalize(&req.file).map_err(AppError::io(format!("cannot resolve {}", req.file.display())))?;
     let workdir = runbook_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
 
     if req.dry_run {
@@ -36,7 +37,8 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
 
     let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
     std::fs::create_dir_all(state_dir).map_err(AppError::io(format!("cannot create state dir {}", state_dir.display())))?;
-    let run_dir = RunDir::create(state_dir).map_err(AppError::io(format!("cannot create a run directory in {}", state_dir.display())))?;
+    let run_dir =
+        RunDir::create(state_dir).map_err(AppError::io(format!("cannot create a run directory in {}", state_dir.display())))?;
     let lock = match RunLock::acquire(state_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor)) {
         Ok(l) => l,
         Err(e) => {
@@ -49,7 +51,8 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     let mut plan = plan;
     Arc::make_mut(&mut plan.runbook).path = runbook_path;
     let journal = Journal::open(&run_dir.path)?;
-    let session = Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
+    let session =
+        Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
     let code = session.drive(plan, workdir, Some(journal), None, Vec::new(), Vec::new()).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
@@ -59,18 +62,19 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
 pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppError> {
     let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
     let run_dir = match &req.run_id {
-        Some(id) => RunDir::open(state_dir, id)
-            .ok_or_else(|| AppError::NotFound(format!("no run `{id}` in {}; `relctl history` lists runs", state_dir.display())))?,
-        None => RunDir::list(state_dir)
-            .into_iter()
-            .rev()
-            .find(|d| Replay::load(&d.path).is_ok_and(|r| r.is_resumable()))
-            .ok_or_else(|| {
-                AppError::NotFound(format!(
-                    "no unfinished run in {}; pass --state-dir or -f RUNBOOK to look elsewhere",
-                    state_dir.display()
-                ))
-            })?,
+        Some(id) => RunDir::open(state_dir, id).ok_or_else(|| {
+            AppError::NotFound(format!("no run `{id}` in {}; `relctl history` lists runs", state_dir.display()))
+        })?,
+        None => {
+            RunDir::list(state_dir).into_iter().rev().find(|d| Replay::load(&d.path).is_ok_and(|r| r.is_resumable())).ok_or_else(
+                || {
+                    AppError::NotFound(format!(
+                        "no unfinished run in {}; pass --state-dir or -f RUNBOOK to look elsewhere",
+                        state_dir.display()
+                    ))
+                },
+            )?
+        }
     };
     let replay = Replay::load(&run_dir.path)?;
     if let Some((state, at)) = &replay.finished {
@@ -94,7 +98,8 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let lock = RunLock::acquire(state_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor))?;
     let journal = Journal::open(&run_dir.path)?;
-    let session = Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
+    let session =
+        Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
     let code = session.drive(plan, workdir, Some(journal), Some(replay), req.rerun, req.assume_done).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
@@ -146,7 +151,11 @@ impl Session<'_> {
             actor: self.gates.actor.clone(),
             workdir,
             run_dir: self.run_dir.clone(),
-            policy: ApprovalPolicy { interactive: self.gates.interactive, approve: self.gates.approve.clone(), dry_run: self.dry_run },
+            policy: ApprovalPolicy {
+                interactive: self.gates.interactive,
+                approve: self.gates.approve.clone(),
+                dry_run: self.dry_run,
+            },
             rerun,
             assume_done,
         };
@@ -159,7 +168,8 @@ impl Session<'_> {
 }
 
 fn holder(run_id: &str, actor: &str) -> Holder {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    let host =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
     Holder { run_id: run_id.into(), actor: actor.into(), pid: std::process::id(), host, since: now() }
 }
 

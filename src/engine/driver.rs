@@ -169,14 +169,12 @@ impl Engine {
         let event = self.redactor.event(&event);
         if let Some(j) = &self.journal
             && !matches!(event, Event::StepLog { .. })
-                && let Err(e) = j.append(&event) {
-                    let message = e.to_string();
-                    *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    return Err(JournalError::Write {
-                        path: j.path().to_path_buf(),
-                        source: std::io::Error::other(message),
-                    });
-                }
+            && let Err(e) = j.append(&event)
+        {
+            let message = e.to_string();
+            *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            return Err(JournalError::Write { path: j.path().to_path_buf(), source: std::io::Error::other(message) });
+        }
         for o in &self.observers {
             o.on_event(&event);
         }
@@ -353,21 +351,23 @@ impl Engine {
                     }
                 };
                 if let Err(f) = &result
-                    && attempt < attempts && f.retryable {
-                        let delay = step.retry.delay_before(attempt + 1);
-                        self.emit(Event::StepRetrying {
-                            key: key.clone(),
-                            attempt,
-                            delay_ms: delay.as_millis() as u64,
-                            error: f.message.clone(),
-                        })?;
-                        tokio::select! {
-                            () = tokio::time::sleep(delay) => {}
-                            () = self.cancelled() => return Ok(StepEnd::Interrupted),
-                        }
-                        attempt += 1;
-                        continue;
+                    && attempt < attempts
+                    && f.retryable
+                {
+                    let delay = step.retry.delay_before(attempt + 1);
+                    self.emit(Event::StepRetrying {
+                        key: key.clone(),
+                        attempt,
+                        delay_ms: delay.as_millis() as u64,
+                        error: f.message.clone(),
+                    })?;
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = self.cancelled() => return Ok(StepEnd::Interrupted),
                     }
+                    attempt += 1;
+                    continue;
+                }
                 return self.finish(&key, step, &label, result, started.elapsed(), tolerate);
             }
         })
@@ -412,7 +412,9 @@ impl Engine {
         let question = Question {
             kind: QuestionKind::RerunUnfinished,
             id: step.id.clone(),
-            text: format!("Step `{label}` was started but did not finish when the run stopped; it may have done part of its work. Run it again?"),
+            text: format!(
+                "Step `{label}` was started but did not finish when the run stopped; it may have done part of its work. Run it again?"
+            ),
             approvers: None,
         };
         let answer = self.decide(key, question, false).await;
@@ -501,34 +503,36 @@ impl Engine {
 
     async fn ask_person(&self, question: &Question, actor: String) -> Answer {
         match &self.prompter {
-                None => Answer {
-                    yes: false,
-                    actor: actor.clone(),
-                    by: AnsweredBy::Policy,
-                    comment: None,
-                    reason: Some("no terminal to ask in".into()),
-                },
-                Some(p) => {
-                    let p = p.clone();
-                    let q = question.clone();
-                    let who = actor.clone();
-                    match tokio::task::spawn_blocking(move || p.ask(&q, &who)).await {
-                        Ok(Ok(reply)) => Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, reason: None },
-                        Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
-                            // Ctrl-C at a prompt (raw mode: no SIGINT) stops the run; it is not a "no".
-                            let _ = self.cancel.send(true);
-                            std::future::pending::<Answer>().await
-                        }
-                        Ok(Err(e)) => Answer {
-                            yes: false,
-                            actor,
-                            by: AnsweredBy::Policy,
-                            comment: None,
-                            reason: Some(format!("the prompt failed ({e}): failing closed")),
-                        },
-                        Err(e) => Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) },
+            None => Answer {
+                yes: false,
+                actor: actor.clone(),
+                by: AnsweredBy::Policy,
+                comment: None,
+                reason: Some("no terminal to ask in".into()),
+            },
+            Some(p) => {
+                let p = p.clone();
+                let q = question.clone();
+                let who = actor.clone();
+                match tokio::task::spawn_blocking(move || p.ask(&q, &who)).await {
+                    Ok(Ok(reply)) => {
+                        Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, reason: None }
                     }
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        // Ctrl-C at a prompt (raw mode: no SIGINT) stops the run; it is not a "no".
+                        let _ = self.cancel.send(true);
+                        std::future::pending::<Answer>().await
+                    }
+                    Ok(Err(e)) => Answer {
+                        yes: false,
+                        actor,
+                        by: AnsweredBy::Policy,
+                        comment: None,
+                        reason: Some(format!("the prompt failed ({e}): failing closed")),
+                    },
+                    Err(e) => Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) },
                 }
+            }
         }
     }
 
@@ -636,7 +640,12 @@ impl StepEnv for Engine {
             if failed.is_empty() {
                 Ok(Outcome::default()).map(|_| ())
             } else {
-                Err(StepFailure::final_(format!("{} of {} parallel steps failed: {}", failed.len(), steps.len(), failed.join(", "))))
+                Err(StepFailure::final_(format!(
+                    "{} of {} parallel steps failed: {}",
+                    failed.len(),
+                    steps.len(),
+                    failed.join(", ")
+                )))
             }
         })
     }

@@ -157,7 +157,13 @@ impl Replay {
                     r.unfinished.remove(key);
                     r.steps.insert(
                         key.clone(),
-                        StepRecord { id: id.clone(), status: *status, outputs: outputs.clone(), message: message.clone(), tolerated: *tolerated },
+                        StepRecord {
+                            id: id.clone(),
+                            status: *status,
+                            outputs: outputs.clone(),
+                            message: message.clone(),
+                            tolerated: *tolerated,
+                        },
                     );
                 }
                 Event::Decision { key, approved, actor, by, comment, reason, .. } => {
@@ -166,7 +172,13 @@ impl Replay {
                     if *by != AnsweredBy::Policy {
                         r.decisions.insert(
                             key.clone(),
-                            Answer { yes: *approved, actor: actor.clone(), by: *by, comment: comment.clone(), reason: reason.clone() },
+                            Answer {
+                                yes: *approved,
+                                actor: actor.clone(),
+                                by: *by,
+                                comment: comment.clone(),
+                                reason: reason.clone(),
+                            },
                         );
                     }
                 }
@@ -214,7 +226,15 @@ mod tests {
         })
         .unwrap();
         j.append(&Event::StateEntered { state: RunState::Execute, at: "t".into() }).unwrap();
-        j.append(&Event::StepStarted { key: "execute.0".into(), id: None, label: "deploy".into(), kind: "run".into(), attempt: 1, at: "t".into() }).unwrap();
+        j.append(&Event::StepStarted {
+            key: "execute.0".into(),
+            id: None,
+            label: "deploy".into(),
+            kind: "run".into(),
+            attempt: 1,
+            at: "t".into(),
+        })
+        .unwrap();
         drop(j);
         let path = dir.path().join(FILE_NAME);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();

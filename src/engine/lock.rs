@@ -57,7 +57,11 @@ impl RunLock {
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         let body = serde_json::to_vec_pretty(holder).expect("holder serializes");
-        file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(&body)).and_then(|()| file.sync_data()).map_err(io)?;
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(&body))
+            .and_then(|()| file.sync_data())
+            .map_err(io)?;
         Ok(RunLock { _file: file })
     }
 }

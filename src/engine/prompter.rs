@@ -11,7 +11,9 @@ use super::event::AnsweredBy;
 pub enum QuestionKind {
     Confirm,
     /// Go/no-go; carries the names of the validate checks that failed.
-    Gate { failed_checks: Vec<String> },
+    Gate {
+        failed_checks: Vec<String>,
+    },
     /// A step was started but not finished when the run stopped.
     RerunUnfinished,
 }
@@ -76,13 +78,14 @@ impl ApprovalPolicy {
             return decided(true, AnsweredBy::DryRun, Some("dry run: nothing is asked".into()));
         }
         if let Some(approvers) = &q.approvers
-            && !approvers.iter().any(|a| a == actor) {
-                return decided(
-                    false,
-                    AnsweredBy::Policy,
-                    Some(format!("{actor} may not answer this (approvers: {}); set --as or RELCTL_ACTOR", approvers.join(", "))),
-                );
-            }
+            && !approvers.iter().any(|a| a == actor)
+        {
+            return decided(
+                false,
+                AnsweredBy::Policy,
+                Some(format!("{actor} may not answer this (approvers: {}); set --as or RELCTL_ACTOR", approvers.join(", "))),
+            );
+        }
         let failed = match &q.kind {
             QuestionKind::Gate { failed_checks } => failed_checks.clone(),
             _ => Vec::new(),
@@ -101,9 +104,13 @@ impl ApprovalPolicy {
             return Ruling::AskPerson;
         }
         let reason = match (&q.kind, &q.id) {
-            (QuestionKind::RerunUnfinished, _) => "not interactive: cannot decide whether to re-run a step that may have run".to_string(),
+            (QuestionKind::RerunUnfinished, _) => {
+                "not interactive: cannot decide whether to re-run a step that may have run".to_string()
+            }
             (_, Some(id)) => format!("not interactive and no --approve {id} (or --approve all): failing closed"),
-            (_, None) => "not interactive and no --approve all (give the step an id to approve it alone): failing closed".to_string(),
+            (_, None) => {
+                "not interactive and no --approve all (give the step an id to approve it alone): failing closed".to_string()
+            }
         };
         decided(false, AnsweredBy::Policy, Some(reason))
     }

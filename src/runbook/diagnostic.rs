@@ -94,11 +94,7 @@ pub fn render(file: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
         out.push('\n');
     }
     let n = diagnostics.len();
-    let _ = writeln!(
-        out,
-        "{file}: {n} problem{} found",
-        if n == 1 { "" } else { "s" }
-    );
+    let _ = writeln!(out, "{file}: {n} problem{} found", if n == 1 { "" } else { "s" });
     out
 }
 

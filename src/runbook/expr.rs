@@ -122,10 +122,7 @@ impl Template {
             let start_chars = consumed_chars + rest[..start].chars().count();
             let after = &rest[start + 3..];
             let Some(end) = after.find("}}") else {
-                errors.push(
-                    Diagnostic::new(position(start_chars, 3), "unclosed expression")
-                        .hint("close it with `}}`"),
-                );
+                errors.push(Diagnostic::new(position(start_chars, 3), "unclosed expression").hint("close it with `}}`"));
                 rest = "";
                 break;
             };
@@ -147,10 +144,9 @@ impl Template {
                 }
                 Err(message) => {
                     let len = inner.chars().count() + 5;
-                    errors.push(
-                        Diagnostic::new(position(start_chars, len), message)
-                            .hint("expressions look like ${{ vars.NAME }}, ${{ steps.ID.outputs.KEY }} or ${{ vars.env == 'prod' }}"),
-                    );
+                    errors.push(Diagnostic::new(position(start_chars, len), message).hint(
+                        "expressions look like ${{ vars.NAME }}, ${{ steps.ID.outputs.KEY }} or ${{ vars.env == 'prod' }}",
+                    ));
                 }
             }
             let used = start + 3 + end + 2;
@@ -160,11 +156,7 @@ impl Template {
         if !rest.is_empty() {
             segments.push(Segment::Text(rest.to_string()));
         }
-        if errors.is_empty() {
-            Ok(Template { raw: raw.to_string(), segments, span })
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(Template { raw: raw.to_string(), segments, span }) } else { Err(errors) }
     }
 
     pub fn references(&self) -> impl Iterator<Item = (&Reference, Span)> {
@@ -316,9 +308,7 @@ fn parse_operand(text: &str, offset: usize) -> Result<Operand, String> {
             let hint = super::diagnostic::suggest(root, ["vars", "env", "secrets", "steps", "run"])
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
-            return Err(format!(
-                "unknown reference `{t}`{hint}; references start with vars., env., secrets., steps. or run."
-            ));
+            return Err(format!("unknown reference `{t}`{hint}; references start with vars., env., secrets., steps. or run."));
         }
         [] => return Err("empty expression".into()),
     };

@@ -88,10 +88,8 @@ pub fn parse(source: &str) -> Result<Node, Diagnostic> {
 }
 
 fn syntax_diagnostic(e: &serde_saphyr::Error) -> Diagnostic {
-    let span = e
-        .location()
-        .map(|l| Span::new(l.line() as u32, l.column() as u32, (l.span().len() as u32).max(1)))
-        .unwrap_or_default();
+    let span =
+        e.location().map(|l| Span::new(l.line() as u32, l.column() as u32, (l.span().len() as u32).max(1))).unwrap_or_default();
     let text = e.without_snippet().to_string();
     let first = text.lines().next().unwrap_or("invalid YAML").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -105,8 +103,7 @@ fn syntax_diagnostic(e: &serde_saphyr::Error) -> Diagnostic {
         Some(i) if message[i..].contains("column") => &message[..i],
         _ => message,
     };
-    Diagnostic::new(span, format!("invalid YAML: {message}"))
-        .hint("fix the YAML syntax here (indentation, quotes, brackets)")
+    Diagnostic::new(span, format!("invalid YAML: {message}")).hint("fix the YAML syntax here (indentation, quotes, brackets)")
 }
 
 fn convert(raw: Spanned<RawKind>, lines: &[&str]) -> Node {
@@ -119,9 +116,8 @@ fn convert(raw: Spanned<RawKind>, lines: &[&str]) -> Node {
         RawKind::Int(i) => NodeKind::Int(i),
         RawKind::Float(f) => NodeKind::Float(f),
         RawKind::Str(s) => {
-            let first = lines
-                .get((span.line as usize).wrapping_sub(1))
-                .and_then(|l| l.chars().nth(span.col.saturating_sub(1) as usize));
+            let first =
+                lines.get((span.line as usize).wrapping_sub(1)).and_then(|l| l.chars().nth(span.col.saturating_sub(1) as usize));
             if matches!(first, Some('"' | '\'')) {
                 text_col += 1;
             }
@@ -133,10 +129,8 @@ fn convert(raw: Spanned<RawKind>, lines: &[&str]) -> Node {
                 .into_iter()
                 .map(|(k, v)| {
                     let kl = k.referenced;
-                    let key = Key {
-                        name: k.value,
-                        span: Span::new(kl.line() as u32, kl.column() as u32, kl.span().len() as u32),
-                    };
+                    let key =
+                        Key { name: k.value, span: Span::new(kl.line() as u32, kl.column() as u32, kl.span().len() as u32) };
                     (key, convert(v, lines))
                 })
                 .collect(),

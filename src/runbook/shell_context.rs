@@ -17,7 +17,11 @@ pub enum ShellContext {
     Single,
     Comment,
     /// A here-document body; `expand` is false for `<<'EOF'` and `<<"EOF"`.
-    Heredoc { delimiter: String, expand: bool, strip_tabs: bool },
+    Heredoc {
+        delimiter: String,
+        expand: bool,
+        strip_tabs: bool,
+    },
 }
 
 /// Reads a script a piece at a time, knowing the context after each piece.
@@ -35,7 +39,13 @@ pub struct ShellScanner {
 
 impl Default for ShellScanner {
     fn default() -> Self {
-        ShellScanner { context: ShellContext::Unquoted, enclosing: Vec::new(), pending: Vec::new(), line: String::new(), word_start: true }
+        ShellScanner {
+            context: ShellContext::Unquoted,
+            enclosing: Vec::new(),
+            pending: Vec::new(),
+            line: String::new(),
+            word_start: true,
+        }
     }
 }
 
@@ -208,7 +218,10 @@ mod tests {
         assert_eq!(after("cat <<EOF\n"), expand("EOF"));
         assert_eq!(after("cat <<EOF\nit's \n"), expand("EOF"));
         assert_eq!(after("cat <<EOF\nx\nEOF\necho "), ShellContext::Unquoted);
-        assert_eq!(after("cat <<'EOF' > f\n"), ShellContext::Heredoc { delimiter: "EOF".into(), expand: false, strip_tabs: false });
+        assert_eq!(
+            after("cat <<'EOF' > f\n"),
+            ShellContext::Heredoc { delimiter: "EOF".into(), expand: false, strip_tabs: false }
+        );
         assert_eq!(after("cat <<-END\n\tEND\n"), ShellContext::Unquoted);
         assert_eq!(after("cat <<<'x' "), ShellContext::Unquoted);
     }

@@ -14,8 +14,19 @@ use super::model::{PhaseName, Retry, Runbook, Step, VarDef};
 use super::node::{Node, NodeKind};
 use crate::adapter::{Integration, ParseContext, Registry, StepSpec, duration_setting};
 
-const TOP_KEYS: &[&str] =
-    &["version", "name", "description", "vars", "approvers", "integrations", "checklist", "execute", "validate", "rollback", "finalize"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "vars",
+    "approvers",
+    "integrations",
+    "checklist",
+    "execute",
+    "validate",
+    "rollback",
+    "finalize",
+];
 const COMMON_KEYS: &[&str] = &["id", "name", "timeout", "retry", "when", "continue_on_failure", "idempotent"];
 
 struct Validator<'r> {
@@ -58,9 +69,9 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
     match root.get("version") {
         None => v.diagnostics.push(Diagnostic::new(Span::new(1, 1, 1), "missing `version`").hint("add `version: 1`")),
         Some(n) if n.kind == NodeKind::Int(1) => {}
-        Some(n) => v.diagnostics.push(
-            Diagnostic::new(n.span, "unsupported runbook version").hint("this relctl reads `version: 1`"),
-        ),
+        Some(n) => {
+            v.diagnostics.push(Diagnostic::new(n.span, "unsupported runbook version").hint("this relctl reads `version: 1`"))
+        }
     }
     let name = match root.get("name") {
         None => {
@@ -149,7 +160,8 @@ impl Validator<'_> {
 
     fn vars(&mut self, node: &Node) -> Vec<VarDef> {
         let Some(map) = node.as_map() else {
-            self.diagnostics.error(node.span, format!("`vars` must be a mapping of names to defaults, found {}", node.type_name()));
+            self.diagnostics
+                .error(node.span, format!("`vars` must be a mapping of names to defaults, found {}", node.type_name()));
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -165,12 +177,16 @@ impl Validator<'_> {
                             other => {
                                 let hint = suggest(other, ["default", "required", "description"])
                                     .unwrap_or_else(|| "a var takes default, required, description".into());
-                                self.diagnostics.push(Diagnostic::new(k.span, format!("unknown key `{other}` in var `{}`", key.name)).hint(hint));
+                                self.diagnostics.push(
+                                    Diagnostic::new(k.span, format!("unknown key `{other}` in var `{}`", key.name)).hint(hint),
+                                );
                             }
                         }
                     }
                 }
-                NodeKind::Seq(_) => self.diagnostics.error(value.span, format!("var `{}` must be a scalar or a mapping, found a list", key.name)),
+                NodeKind::Seq(_) => {
+                    self.diagnostics.error(value.span, format!("var `{}` must be a scalar or a mapping, found a list", key.name))
+                }
                 NodeKind::Null => {}
                 _ => def.default = value.scalar_text(),
             }
@@ -249,13 +265,11 @@ impl Validator<'_> {
             return None;
         };
         let id = node.get("id").and_then(|n| {
-            let s = n.scalar_text().filter(|s| {
-                !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            });
+            let s =
+                n.scalar_text().filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
             if s.is_none() {
-                self.diagnostics.push(
-                    Diagnostic::new(n.span, "a step id is letters, digits, `-` or `_`").hint("e.g. `id: deploy-backend`"),
-                );
+                self.diagnostics
+                    .push(Diagnostic::new(n.span, "a step id is letters, digits, `-` or `_`").hint("e.g. `id: deploy-backend`"));
             }
             s
         });
@@ -307,7 +321,8 @@ impl Validator<'_> {
                 let known: Vec<&str> = COMMON_KEYS.iter().chain(kind.sibling_keys()).copied().collect();
                 let hint = suggest(name, known.iter().copied())
                     .unwrap_or_else(|| format!("a `{}` step takes {}", kind.name(), known.join(", ")));
-                self.diagnostics.push(Diagnostic::new(k.span, format!("unknown key `{name}` in a `{}` step", kind.name())).hint(hint));
+                self.diagnostics
+                    .push(Diagnostic::new(k.span, format!("unknown key `{name}` in a `{}` step", kind.name())).hint(hint));
             }
         }
         let spec = StepSpec { key: kind_key, value: kind_value, step: node, phase };
@@ -470,8 +485,11 @@ impl ParseContext for Validator<'_> {
             NodeKind::Null => Vec::new(),
             _ => {
                 self.diagnostics.push(
-                    Diagnostic::new(node.span, format!("`{}` must be a list of steps, found {}", phase.as_str(), node.type_name()))
-                        .hint("each step starts with `- `"),
+                    Diagnostic::new(
+                        node.span,
+                        format!("`{}` must be a list of steps, found {}", phase.as_str(), node.type_name()),
+                    )
+                    .hint("each step starts with `- `"),
                 );
                 Vec::new()
             }

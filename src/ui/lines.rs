@@ -30,7 +30,10 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
         }
         Event::StepLog { line, .. } => paint(format!("    │ {line}"), |s| s.dim()),
         Event::StepRetrying { attempt, delay_ms, error, .. } => paint(
-            format!("    ↻ attempt {attempt} failed: {error}; retrying in {}", format_duration(std::time::Duration::from_millis(*delay_ms))),
+            format!(
+                "    ↻ attempt {attempt} failed: {error}; retrying in {}",
+                format_duration(std::time::Duration::from_millis(*delay_ms))
+            ),
             |s| s.yellow(),
         ),
         Event::StepFinished { label, status, message, tolerated, duration_ms, .. } => {

@@ -24,7 +24,9 @@ impl Observer for OutputLog {
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let _ = match event {
             Event::StepLog { key, line } => writeln!(f, "[{key}] {line}"),
-            Event::StepStarted { key, label, attempt, at, .. } => writeln!(f, "[{key}] --- {label} (attempt {attempt}) started {at}"),
+            Event::StepStarted { key, label, attempt, at, .. } => {
+                writeln!(f, "[{key}] --- {label} (attempt {attempt}) started {at}")
+            }
             Event::StepFinished { key, status, message, at, .. } => {
                 let r = writeln!(f, "[{key}] --- {status:?} {at} {}", message.as_deref().unwrap_or(""));
                 let _ = f.flush();

@@ -14,16 +14,13 @@ impl Observer for PlainOutput {
         let show = match event {
             Event::StepLog { .. } => self.verbosity >= 0,
             Event::StepStarted { .. } | Event::StepReused { .. } => self.verbosity >= 0,
-            Event::StepFinished { status, .. } => {
-                self.verbosity >= 0 || *status == crate::engine::event::StepStatus::Failed
-            }
+            Event::StepFinished { status, .. } => self.verbosity >= 0 || *status == crate::engine::event::StepStatus::Failed,
             _ => true,
         };
-        if show
-            && let Some(text) = line(event, false) {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            }
+        if show && let Some(text) = line(event, false) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
     }
 }

@@ -84,9 +84,10 @@ impl Observer for TerminalOutput {
                     }
                 }
                 if (self.verbosity >= 0 || *status == StepStatus::Failed)
-                    && let Some(l) = line(event, true) {
-                        self.print(&l);
-                    }
+                    && let Some(l) = line(event, true)
+                {
+                    self.print(&l);
+                }
             }
             Event::StepReused { .. } if self.verbosity < 0 => {}
             _ => {

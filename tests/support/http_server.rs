@@ -103,7 +103,12 @@ fn handle(stream: TcpStream, routes: &Mutex<HashMap<String, Vec<Reply>>>, reques
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        requests.lock().unwrap().push(Request { method, path: path.clone(), headers, body: String::from_utf8_lossy(&body).into_owned() });
+        requests.lock().unwrap().push(Request {
+            method,
+            path: path.clone(),
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
         let reply = {
             let mut routes = routes.lock().unwrap();
             match routes.get_mut(&path) {
@@ -115,11 +120,7 @@ fn handle(stream: TcpStream, routes: &Mutex<HashMap<String, Vec<Reply>>>, reques
         std::thread::sleep(reply.delay);
         let mut out = stream.try_clone().unwrap();
         let ct = reply.content_type.clone().unwrap_or_else(|| "text/plain".into());
-        let head = format!(
-            "HTTP/1.1 {} X\r\ncontent-type: {ct}\r\ncontent-length: {}\r\n\r\n",
-            reply.status,
-            reply.body.len()
-        );
+        let head = format!("HTTP/1.1 {} X\r\ncontent-type: {ct}\r\ncontent-length: {}\r\n\r\n", reply.status, reply.body.len());
         if out.write_all(head.as_bytes()).and_then(|()| out.write_all(reply.body.as_bytes())).is_err() {
             return;
         }
