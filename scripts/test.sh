@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 is required (the quickstart test serves its app with it)" >&2; exit 1; }
 
+cargo fmt --check
 cargo test --locked --all-targets
 cargo clippy --locked --all-targets -- -D warnings

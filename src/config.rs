@@ -7,13 +7,24 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{self, Cli, OutputFormat};
 
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Live progress bars and colours (a terminal).
+    Human,
+    /// One line per event.
+    Plain,
+    /// One JSON event per line.
+    Json,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
 #[derive(Debug, Clone)]
 pub struct Display {
-    pub format: OutputFormat,
+    pub format: OutputMode,
     /// -1 quiet, 0 normal, 1 step output, 2 debug.
     pub verbosity: i8,
 }
@@ -28,6 +39,7 @@ pub struct GateSettings {
 #[derive(Debug)]
 pub struct RunRequest {
     pub file: PathBuf,
+    pub lock_dir: PathBuf,
     pub vars: Vec<(String, String)>,
     pub gates: GateSettings,
     pub dry_run: bool,
@@ -37,6 +49,7 @@ pub struct RunRequest {
 #[derive(Debug)]
 pub struct ResumeRequest {
     pub run_id: Option<String>,
+    pub lock_dir: PathBuf,
     pub state_dir: PathBuf,
     pub gates: GateSettings,
     pub rerun: Vec<String>,
@@ -65,9 +78,9 @@ impl Config {
         let plain_terminal = env("NO_COLOR").is_some_and(|v| !v.is_empty()) || env("TERM").as_deref() == Some("dumb");
         // Live progress needs a terminal; asked for anyway, it falls back to plain lines.
         let format = match cli.output {
-            Some(OutputFormat::Human) | None if stdout_tty && !plain_terminal => OutputFormat::Human,
-            Some(OutputFormat::Json) => OutputFormat::Json,
-            _ => OutputFormat::Plain,
+            Some(OutputFormat::Human) | None if stdout_tty && !plain_terminal => OutputMode::Human,
+            Some(OutputFormat::Json) => OutputMode::Json,
+            _ => OutputMode::Plain,
         };
         let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
         let state_dir = |runbook: Option<&Path>| match (&cli.state_dir, runbook) {
@@ -75,8 +88,13 @@ impl Config {
             (None, Some(rb)) => rb.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf).join(".relctl"),
             (None, None) => PathBuf::from(".relctl"),
         };
+        // One run per runbook name on this machine, whatever the state dir.
+        let lock_dir = env("RELCTL_LOCK_DIR")
+            .filter(|d| !d.is_empty())
+            .map_or_else(|| std::env::temp_dir().join(format!("relctl-locks-{}", unsafe_uid())), PathBuf::from);
         let request = match cli.command {
             cli::Command::Run(a) => Request::Run(RunRequest {
+                lock_dir: lock_dir.clone(),
                 state_dir: state_dir(Some(&a.file)),
                 vars: parse_vars(&a.vars)?,
                 gates: gates(&a.gates, env),
@@ -86,6 +104,7 @@ impl Config {
             cli::Command::Validate { files } => Request::Validate(files),
             cli::Command::Plan { file, vars } => Request::Plan { vars: parse_vars(&vars)?, file },
             cli::Command::Resume(a) => Request::Resume(ResumeRequest {
+                lock_dir,
                 state_dir: state_dir(a.runbook.as_deref()),
                 gates: gates(&a.gates, env),
                 run_id: a.run_id,
@@ -116,6 +135,11 @@ pub fn actor(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> String
         }
     }
     os_user().unwrap_or_else(|| "unknown".to_string())
+}
+
+fn unsafe_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
 }
 
 fn os_user() -> Option<String> {

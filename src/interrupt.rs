@@ -2,6 +2,9 @@
 //! the run at once) and leaves the run resumable; a second exits immediately.
 //! Either way the journal holds everything that happened.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use indicatif::MultiProgress;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -10,27 +13,30 @@ use crate::adapter::shell::kill_all_running;
 use crate::exit::ExitCode;
 
 pub fn install(cancel: watch::Sender<bool>, interactive: bool, progress: Option<MultiProgress>, run_id: String) {
-    let (Ok(mut sigint), Ok(mut sigterm)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+    else {
         tracing::warn!("cannot install signal handlers; Ctrl-C will stop relctl without recording it");
         return;
     };
     tokio::spawn(async move {
-        let mut count = 0u32;
+        // Presses since the last "keep going" answer.
+        let presses = Arc::new(AtomicU32::new(0));
         loop {
             tokio::select! {
                 _ = sigint.recv() => {
-                    count += 1;
-                    if count >= 2 || *cancel.borrow() {
+                    if presses.fetch_add(1, Ordering::SeqCst) >= 1 || *cancel.borrow() {
                         stop_now(&run_id);
                     }
                     if interactive {
                         let progress = progress.clone();
                         let id = run_id.clone();
                         let cancel = cancel.clone();
+                        let presses = presses.clone();
                         tokio::task::spawn_blocking(move || {
                             match crate::ui::prompt::confirm_interrupt(progress.as_ref(), &id) {
                                 Ok(true) => { let _ = cancel.send(true); }
-                                Ok(false) => {}
+                                Ok(false) => presses.store(0, Ordering::SeqCst),
                                 Err(_) => stop_now(&id),
                             }
                         });
@@ -38,7 +44,10 @@ pub fn install(cancel: watch::Sender<bool>, interactive: bool, progress: Option<
                         let _ = cancel.send(true);
                     }
                 }
+                // SIGTERM, or the terminal went away (a dropped SSH session):
+                // stop the step, journal the interruption, release the lock.
                 _ = sigterm.recv() => { let _ = cancel.send(true); }
+                _ = sighup.recv() => { let _ = cancel.send(true); }
             }
         }
     });

@@ -79,6 +79,34 @@ impl Plan {
         }
     }
 
+    /// `--approve` values must name a confirm or gate (or be `all`): a typo
+    /// would otherwise fail closed with no hint why.
+    pub fn check_approvals(&self, approve: &[String]) -> Result<(), PlanError> {
+        fn questions<'a>(steps: &'a [Step], out: &mut Vec<&'a str>) {
+            for s in steps {
+                if s.action.role() != Role::Task {
+                    out.extend(s.id.as_deref());
+                }
+                questions(s.action.children(), out);
+            }
+        }
+        let mut ids = Vec::new();
+        for phase in PhaseName::ALL {
+            questions(self.runbook.phase(phase), &mut ids);
+        }
+        let problems: Vec<String> = approve
+            .iter()
+            .filter(|a| a.as_str() != "all" && !ids.contains(&a.as_str()))
+            .map(|a| {
+                let hint = suggest(a, ids.iter().copied()).unwrap_or_else(|| {
+                    format!("ids of confirms and gates: {}", if ids.is_empty() { "none".into() } else { ids.join(", ") })
+                });
+                format!("--approve {a}: no confirm or gate has id `{a}` ({hint})")
+            })
+            .collect();
+        if problems.is_empty() { Ok(()) } else { Err(PlanError { runbook: self.runbook.path.display().to_string(), problems }) }
+    }
+
     /// The plan as `relctl plan` shows it.
     pub fn render(&self) -> String {
         let rb = &self.runbook;

@@ -285,3 +285,28 @@ validate:
     }
     assert!(run.stdout.contains("GO by carol via --approve"), "{}", run.stdout);
 }
+
+#[test]
+fn a_mistyped_approve_id_is_a_usage_error_with_a_hint() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: typo\nvalidate:\n  - id: go-no-go\n    gate: go?\n");
+    let r = sb.relctl(&["run", "release.yaml", "--non-interactive", "--approve", "go-nogo"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("no confirm or gate has id `go-nogo`"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `go-no-go`?"), "{}", r.stderr);
+    assert!(!sb.path().join(".relctl/runs").exists(), "nothing may run");
+}
+
+#[test]
+fn a_gate_cannot_be_skipped_or_ignored() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: g\nchecklist:\n  - confirm: ok?\n    continue_on_failure: true\nvalidate:\n  - gate: go?\n    when: ${{ env.NEVER }}\n  - gate: really?\n    continue_on_failure: true\n",
+    );
+    let r = sb.relctl(&["validate", "release.yaml"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("a `confirm` cannot have `continue_on_failure`"), "{}", r.stderr);
+    assert!(r.stderr.contains("a `gate` cannot have `when`"), "{}", r.stderr);
+    assert!(r.stderr.contains("a `gate` cannot have `continue_on_failure`"), "{}", r.stderr);
+}

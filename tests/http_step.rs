@@ -10,7 +10,8 @@ use crate::support::*;
 /// Runs a runbook whose only execute step is `step` (YAML, indented as a
 /// list item under `execute:`), approved and non-interactive.
 fn run_step(sb: &Sandbox, step: &str) -> Run {
-    sb.write("release.yaml", &format!("version: 1\nname: http\nexecute:\n{step}"));
+    // A validate check, so that a rollback is verified (exit 3, not 4).
+    sb.write("release.yaml", &format!("version: 1\nname: http\nvalidate:\n  - run: \"true\"\nexecute:\n{step}"));
     sb.relctl(&["run", "release.yaml", "--non-interactive", "--approve", "all"])
 }
 

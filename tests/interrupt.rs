@@ -42,3 +42,8 @@ fn sigint_in_ci_records_the_interruption_and_exits_130() {
 fn sigterm_is_handled_like_an_interrupt() {
     interrupted_by(libc::SIGTERM);
 }
+
+#[test]
+fn sighup_from_a_dropped_session_is_handled_like_an_interrupt() {
+    interrupted_by(libc::SIGHUP);
+}

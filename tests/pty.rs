@@ -36,6 +36,7 @@ fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
         .env_remove("NO_COLOR")
         .env_remove("RELCTL_ACTOR")
         .env("TERM", "xterm-256color")
+        .env("RELCTL_LOCK_DIR", sb.path().join("locks"))
         .env("USER", "tester");
     spawn_command(cmd, Some(30_000)).expect("spawn relctl in a pty")
 }

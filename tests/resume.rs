@@ -130,3 +130,18 @@ fn a_torn_last_journal_line_does_not_stop_resume() {
     sb.write("release-two", "");
     sb.relctl(&["resume", "--non-interactive"]).expect_code(0);
 }
+
+#[test]
+fn resume_does_not_pick_up_an_older_run_behind_a_newer_one() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &RUNBOOK.replace("IDEMPOTENT", "idempotent: true"));
+    kill_during_step_two(&sb);
+    let old = sb.latest_run_id();
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // run ids sort by the second
+    sb.write("release-two", "");
+    sb.relctl(&["run", "release.yaml", "--non-interactive"]).expect_code(0);
+    let r = sb.relctl(&["resume", "--non-interactive"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("the latest run"), "{}", r.stderr);
+    assert!(r.stderr.contains(&old), "the older unfinished run is named: {}", r.stderr);
+}

@@ -134,3 +134,33 @@ fn empty_secret_counts_as_missing() {
     run.expect_code(2);
     assert!(run.stderr.contains("secret `DEPLOY_TOKEN` is not set"), "{}", run.stderr);
 }
+
+#[test]
+fn each_line_of_a_multi_line_secret_is_masked() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: pem\nexecute:\n  - run: printf '%s\\n' \"$KEY_MATERIAL\"\n    env:\n      KEY_MATERIAL: ${{ secrets.SIGNING_KEY }}\n",
+    );
+    let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n-----END PRIVATE KEY-----";
+    let r = sb.relctl_env(&["run", "release.yaml", "--non-interactive"], &[("SIGNING_KEY", key)]);
+    r.expect_code(0);
+    let everything = format!("{}{}{}", r.stdout, r.stderr, sb.journal_text());
+    for line in key.lines() {
+        assert!(!everything.contains(line), "a line of the key leaked: {line}\n{everything}");
+    }
+}
+
+#[test]
+fn a_question_never_shows_a_secret() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: q\nchecklist:\n  - id: rotated\n    confirm: \"Token ${{ secrets.TOK }} rotated?\"\n",
+    );
+    let r = sb.relctl_env(&["run", "release.yaml", "--non-interactive", "--approve", "rotated"], &[("TOK", "hunter2secret")]);
+    r.expect_code(0);
+    let everything = format!("{}{}{}", r.stdout, r.stderr, sb.journal_text());
+    assert!(!everything.contains("hunter2secret"), "{everything}");
+    assert!(everything.contains("Token *** rotated?"), "{everything}");
+}

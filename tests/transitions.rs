@@ -307,6 +307,8 @@ fn retry_gives_up_after_the_last_attempt() {
         &sb,
         "version: 1
 name: retry-exhausted
+validate:
+  - run: 'true'
 execute:
   - retry: { attempts: 2, delay: 10ms }
     run: echo attempt >> attempts.txt; exit 1
@@ -330,6 +332,8 @@ fn timeout_fails_the_step_and_kills_what_it_started() {
         &sb,
         "version: 1
 name: timeout
+validate:
+  - run: 'true'
 execute:
   - id: hang
     timeout: 500ms
@@ -425,6 +429,8 @@ fn failing_parallel_child_fails_the_block() {
         &sb,
         "version: 1
 name: parallel-fails
+validate:
+  - run: 'true'
 execute:
   - parallel:
       - name: good
@@ -509,4 +515,44 @@ finalize:
     run.expect_code(3);
     assert_eq!(ran(&sb), ["execute", "check", "rollback", "check"]);
     assert_eq!(final_state(&sb.journal()), "rolled_back");
+}
+
+#[test]
+fn a_rollback_nothing_checked_is_unverified() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: unverified
+execute:
+  - run: exit 1
+rollback:
+  - run: echo undo >> ran.txt
+validate:
+  - gate: go?
+",
+    );
+    run.expect_code(4);
+    assert!(run.stdout.contains("nothing verified it"), "{}", run.stdout);
+    assert_eq!(ran(&sb), ["undo"]);
+    assert_eq!(final_state(&sb.journal()), "rollback_failed");
+}
+
+#[test]
+fn output_that_is_not_utf8_does_not_stop_the_step() {
+    let sb = Sandbox::new();
+    let run = run_approved(
+        &sb,
+        "version: 1
+name: bytes
+execute:
+  - run: |
+      printf 'caf\\xe9\\n'
+      for i in $(seq 20000); do echo $i; done
+      echo done >> ran.txt
+",
+    );
+    run.expect_code(0);
+    assert_eq!(ran(&sb), ["done"]);
+    assert!(run.stdout.contains("caf\u{fffd}"), "invalid bytes are shown as U+FFFD");
 }

@@ -197,8 +197,20 @@ async fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
 ) -> tokio::sync::mpsc::UnboundedReceiver<String> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut lines = reader.lines();
-        while let Ok(Some(line)) = lines.next_line().await {
+        let mut reader = reader;
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            // Bytes, not UTF-8 lines: one stray byte must not stop the reading
+            // (the command would die of SIGPIPE mid-work).
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            let line = String::from_utf8_lossy(&buf).into_owned();
             if let Some(last) = &last
                 && !line.trim().is_empty()
             {

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::adapter::Registry;
-use crate::cli::OutputFormat;
-use crate::config::{Display, GateSettings, ResumeRequest, RunRequest};
+use crate::config::{Display, GateSettings, OutputMode, ResumeRequest, RunRequest};
 use crate::engine::driver::{Engine, EngineConfig, RunEnd};
 use crate::engine::event::{Observer, now};
 use crate::engine::journal::{Journal, Replay};
@@ -18,14 +17,24 @@ use crate::engine::prompter::{ApprovalPolicy, Prompter};
 use crate::engine::redact::Redactor;
 use crate::engine::run_dir::{OUTPUT_LOG, RUNBOOK_COPY, RunDir};
 use crate::error::AppError;
+use crate::exit::ExitCode;
 use crate::plan::Plan;
 use crate::runbook;
 use crate::ui;
+
+/// Writes to stderr, ignoring failure (the terminal may be gone after SIGHUP).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     let registry = Registry::builtin();
     let rb = runbook::load(&req.file, &registry)?;
     let plan = Plan::build(Arc::new(rb), &req.vars, &|k| std::env::var(k).ok(), !req.dry_run)?;
+    plan.check_approvals(&req.gates.approve)?;
     let runbook_path =
         std::fs::canonicalize(&req.file).map_err(AppError::io(format!("cannot resolve {}", req.file.display())))?;
     let workdir = runbook_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
@@ -39,7 +48,7 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     std::fs::create_dir_all(state_dir).map_err(AppError::io(format!("cannot create state dir {}", state_dir.display())))?;
     let run_dir =
         RunDir::create(state_dir).map_err(AppError::io(format!("cannot create a run directory in {}", state_dir.display())))?;
-    let lock = match RunLock::acquire(state_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor)) {
+    let lock = match RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &req.file)) {
         Ok(l) => l,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&run_dir.path);
@@ -65,16 +74,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
         Some(id) => RunDir::open(state_dir, id).ok_or_else(|| {
             AppError::NotFound(format!("no run `{id}` in {}; `relctl history` lists runs", state_dir.display()))
         })?,
-        None => {
-            RunDir::list(state_dir).into_iter().rev().find(|d| Replay::load(&d.path).is_ok_and(|r| r.is_resumable())).ok_or_else(
-                || {
-                    AppError::NotFound(format!(
-                        "no unfinished run in {}; pass --state-dir or -f RUNBOOK to look elsewhere",
-                        state_dir.display()
-                    ))
-                },
-            )?
-        }
+        None => latest_resumable(state_dir)?,
     };
     let replay = Replay::load(&run_dir.path)?;
     if let Some((state, at)) = &replay.finished {
@@ -86,7 +86,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let original = PathBuf::from(&replay.path);
     let mut rb = runbook::load_str(&copy, &source, &registry)?;
     if std::fs::read_to_string(&original).is_ok_and(|now| now != source) {
-        eprintln!(
+        note!(
             "warning: {} changed since this run started; resuming with the runbook as it was ({})",
             original.display(),
             copy.display()
@@ -95,8 +95,9 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     rb.path = original.clone();
     let vars: Vec<(String, String)> = replay.vars.clone().into_iter().collect();
     let plan = Plan::build(Arc::new(rb), &vars, &|k| std::env::var(k).ok(), true)?;
+    plan.check_approvals(&req.gates.approve)?;
     let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let lock = RunLock::acquire(state_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor))?;
+    let lock = RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &original))?;
     let journal = Journal::open(&run_dir.path)?;
     let session =
         Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
@@ -127,13 +128,13 @@ impl Session<'_> {
         let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
         let mut progress = None;
         match self.display.format {
-            OutputFormat::Human => {
+            OutputMode::Human => {
                 let t = ui::terminal::TerminalOutput::new(self.display.verbosity);
                 progress = Some(t.progress());
                 observers.push(Arc::new(t));
             }
-            OutputFormat::Plain => observers.push(Arc::new(ui::plain::PlainOutput { verbosity: self.display.verbosity })),
-            OutputFormat::Json => observers.push(Arc::new(ui::json::JsonOutput)),
+            OutputMode::Plain => observers.push(Arc::new(ui::plain::PlainOutput { verbosity: self.display.verbosity })),
+            OutputMode::Json => observers.push(Arc::new(ui::json::JsonOutput)),
         }
         if let Some(dir) = &self.run_dir {
             let log = ui::output_log::OutputLog::create(&dir.join(OUTPUT_LOG))
@@ -167,25 +168,64 @@ impl Session<'_> {
     }
 }
 
-fn holder(run_id: &str, actor: &str) -> Holder {
+/// The latest run, if it can be resumed. An older unfinished run is not
+/// picked up behind a newer one (that could redeploy an old version after
+/// a newer release); it is named, to be resumed by id if that is meant.
+fn latest_resumable(state_dir: &Path) -> Result<RunDir, AppError> {
+    let runs = RunDir::list(state_dir);
+    let Some(latest) = runs.last() else {
+        return Err(AppError::NotFound(format!(
+            "no unfinished run in {}; pass --state-dir or -f RUNBOOK to look elsewhere",
+            state_dir.display()
+        )));
+    };
+    let replay = Replay::load(&latest.path)?;
+    if replay.is_resumable() {
+        return Ok(latest.clone());
+    }
+    let older: Vec<String> = runs[..runs.len() - 1]
+        .iter()
+        .filter_map(|d| {
+            Replay::load(&d.path).ok().filter(Replay::is_resumable).map(|r| format!("{} ({})", d.id, r.state.label()))
+        })
+        .collect();
+    let ended = replay.finished.as_ref().map_or("ended".to_string(), |(s, _)| format!("ended {}", s.label()));
+    let mut message = format!("no unfinished run in {}: the latest run, {}, {ended}", state_dir.display(), latest.id);
+    if !older.is_empty() {
+        message.push_str(&format!(
+            "; older unfinished runs (resume one by id only if that is really meant, it started before the latest): {}",
+            older.join(", ")
+        ));
+    }
+    Err(AppError::NotFound(message))
+}
+
+fn holder(run_id: &str, actor: &str, runbook: &Path) -> Holder {
     let host =
         std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
-    Holder { run_id: run_id.into(), actor: actor.into(), pid: std::process::id(), host, since: now() }
+    Holder {
+        run_id: run_id.into(),
+        actor: actor.into(),
+        pid: std::process::id(),
+        host,
+        since: now(),
+        runbook: runbook.display().to_string(),
+    }
 }
 
 fn finish_hint(code: Option<i32>, run_dir: &RunDir, state_dir: &Path, display: &Display) {
-    if display.format == OutputFormat::Json {
+    if display.format == OutputMode::Json {
         return;
     }
     let resume = format!("relctl resume {} --state-dir {}", run_dir.id, state_dir.display());
     match code {
-        Some(130) => eprintln!("The run can be resumed: {resume}"),
-        Some(4) => eprintln!(
+        Some(c) if c == ExitCode::Interrupted.code() => note!("The run can be resumed: {resume}"),
+        Some(c) if c == ExitCode::RollbackFailed.code() => note!(
             "A human is needed: the rollback failed or could not be verified. Journal: {}",
             run_dir.path.join(crate::engine::journal::FILE_NAME).display()
         ),
-        None => eprintln!("Fix the problem above, then continue with: {resume}"),
-        _ if display.verbosity >= 0 => eprintln!("Journal: {}", run_dir.path.join(crate::engine::journal::FILE_NAME).display()),
+        None => note!("Fix the problem above, then continue with: {resume}"),
+        _ if display.verbosity >= 0 => note!("Journal: {}", run_dir.path.join(crate::engine::journal::FILE_NAME).display()),
         _ => {}
     }
 }

@@ -262,17 +262,27 @@ impl Engine {
                 self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).clear();
                 let steps = rb.phase(PhaseName::Validate);
                 let is_gate = |s: &Step| s.action.role() == Role::Gate;
+                let mut checked = 0;
                 for (i, step) in steps.iter().enumerate().filter(|(_, s)| !is_gate(s)) {
                     match self.run_step(format!("{prefix}.{i}"), step, false).await? {
                         StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
                         StepEnd::Failed { tolerated: false } => {
                             self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).push(step.label());
                         }
+                        StepEnd::Succeeded => checked += 1,
                         _ => {}
                     }
                 }
                 let failed = !self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
                 if phase == PhaseRun::Verification {
+                    if checked == 0 && !failed && !self.cfg.policy.dry_run {
+                        // Nothing looked at the rolled-back system: that is not verified.
+                        self.emit(Event::Warning {
+                            message: "no validate check ran after the rollback, so nothing verified it; add checks to `validate`"
+                                .into(),
+                        })?;
+                        return Ok(PhaseEnd::Done(PhaseResult::Failed));
+                    }
                     return Ok(PhaseEnd::Done(if failed { PhaseResult::Failed } else { PhaseResult::Passed }));
                 }
                 let gates: Vec<_> = steps.iter().enumerate().filter(|(_, s)| is_gate(s)).collect();
@@ -462,7 +472,8 @@ impl Engine {
     }
 
     /// Asks the policy, then (if it defers) a person; records the decision.
-    async fn decide(&self, key: &str, question: Question, record: bool) -> Answer {
+    async fn decide(&self, key: &str, mut question: Question, record: bool) -> Answer {
+        question.text = self.redactor.text(&question.text);
         if let Some(previous) = self.replay.as_ref().and_then(|r| r.decisions.get(key)) {
             return previous.clone();
         }

@@ -17,11 +17,17 @@ pub struct Holder {
     pub pid: u32,
     pub host: String,
     pub since: String,
+    #[serde(default)]
+    pub runbook: String,
 }
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "run {} by {} (pid {} on {}, since {})", self.run_id, self.actor, self.pid, self.host, self.since)
+        write!(
+            f,
+            "run {} by {} (pid {} on {}, since {}, {})",
+            self.run_id, self.actor, self.pid, self.host, self.since, self.runbook
+        )
     }
 }
 
@@ -40,8 +46,8 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    pub fn acquire(state_dir: &Path, name: &str, holder: &Holder) -> Result<RunLock, LockError> {
-        let dir = state_dir.join("locks");
+    pub fn acquire(lock_dir: &Path, name: &str, holder: &Holder) -> Result<RunLock, LockError> {
+        let dir = lock_dir.to_path_buf();
         let path = dir.join(format!("{name}.lock"));
         let io = |source| LockError::Io { path: path.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
@@ -51,7 +57,7 @@ impl RunLock {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
-                let holder = serde_json::from_str(&text).ok();
+                let holder = serde_json::from_str(&text).ok().map(Box::new);
                 return Err(LockError::Held { name: name.to_string(), holder, path });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
@@ -71,7 +77,14 @@ mod tests {
     use super::*;
 
     fn holder(id: &str) -> Holder {
-        Holder { run_id: id.into(), actor: "alice".into(), pid: 1, host: "h".into(), since: "t".into() }
+        Holder {
+            run_id: id.into(),
+            actor: "alice".into(),
+            pid: 1,
+            host: "h".into(),
+            since: "t".into(),
+            runbook: "rb.yaml".into(),
+        }
     }
 
     #[test]

@@ -10,6 +10,9 @@ use super::event::Event;
 
 pub const MASK: &str = "***";
 
+/// Event fields that never carry secret values.
+const STRUCTURAL: &[&str] = &["event", "run_id", "vars", "key", "at", "state", "kind", "id", "status", "by"];
+
 #[derive(Debug, Default)]
 pub struct Redactor {
     secrets: RwLock<Vec<String>>,
@@ -19,6 +22,13 @@ impl Redactor {
     pub fn add(&self, secret: &str) {
         if secret.is_empty() {
             return;
+        }
+        // A multi-line secret (a PEM key) is printed a line at a time: mask
+        // each substantial line too.
+        if secret.contains('\n') {
+            for line in secret.lines().map(str::trim).filter(|l| l.len() >= 8) {
+                self.add(line);
+            }
         }
         let mut s = self.secrets.write().unwrap_or_else(|e| e.into_inner());
         if !s.iter().any(|x| x == secret) {
@@ -61,7 +71,15 @@ impl Redactor {
         match v {
             serde_json::Value::String(s) => *s = self.text(s),
             serde_json::Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
-            serde_json::Value::Object(map) => map.values_mut().for_each(|i| self.value(i)),
+            serde_json::Value::Object(map) => {
+                for (k, i) in map.iter_mut() {
+                    // relctl's own fields and the --var values a run is resumed
+                    // with hold no secrets; masking them would corrupt resume.
+                    if !STRUCTURAL.contains(&k.as_str()) {
+                        self.value(i);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -77,6 +95,22 @@ mod tests {
         r.add("abc");
         r.add("abcdef");
         assert_eq!(r.text("x abcdef y abc"), "x *** y ***");
+    }
+
+    #[test]
+    fn masks_each_line_of_a_multi_line_secret() {
+        let r = Redactor::default();
+        r.add("-----BEGIN KEY-----\nMIIEowIBAAKCAQEA1\nshort\n-----END KEY-----");
+        assert_eq!(r.text("MIIEowIBAAKCAQEA1"), "***");
+        assert_eq!(r.text("short"), "short");
+    }
+
+    #[test]
+    fn structural_fields_stay_intact_for_resume() {
+        let r = Redactor::default();
+        r.add("9");
+        let e = Event::StateEntered { state: crate::engine::state::RunState::Execute, at: "2026-11-22T02:09:09Z".into() };
+        assert_eq!(r.event(&e), e);
     }
 
     #[test]

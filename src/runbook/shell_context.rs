@@ -50,6 +50,7 @@ impl Default for ShellScanner {
 }
 
 impl ShellScanner {
+    #[cfg(test)]
     pub fn context(&self) -> &ShellContext {
         &self.context
     }

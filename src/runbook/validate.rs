@@ -12,7 +12,7 @@ use super::diagnostic::{Diagnostic, Diagnostics, Span, suggest};
 use super::expr::{Reference, Template};
 use super::model::{PhaseName, Retry, Runbook, Step, VarDef};
 use super::node::{Node, NodeKind};
-use crate::adapter::{Integration, ParseContext, Registry, StepSpec, duration_setting};
+use crate::adapter::{Integration, ParseContext, Registry, Role, StepSpec, duration_setting};
 
 const TOP_KEYS: &[&str] = &[
     "version",
@@ -327,6 +327,18 @@ impl Validator<'_> {
         }
         let spec = StepSpec { key: kind_key, value: kind_value, step: node, phase };
         let action = kind.parse(&spec, self)?;
+        // A decision that can be skipped or ignored is no decision: no-go and
+        // refusals must always count.
+        let role = action.role();
+        for (key, forbidden) in [("when", role == Role::Gate), ("continue_on_failure", role != Role::Task)] {
+            if let (true, Some((k, _))) = (forbidden, map.iter().find(|(k, _)| k.name == key)) {
+                let what = if role == Role::Gate { "a `gate`" } else { "a `confirm`" };
+                self.diagnostics.push(
+                    Diagnostic::new(k.span, format!("{what} cannot have `{key}`"))
+                        .hint("a no-go or a refusal must always count; use `when` on a confirm to ask it only sometimes"),
+                );
+            }
+        }
         Some(Step {
             id,
             name,

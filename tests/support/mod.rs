@@ -73,6 +73,7 @@ impl Sandbox {
             .env_remove("BUILD_USER_ID")
             .env_remove("RELCTL_STATE_DIR")
             .env("NO_COLOR", "1")
+            .env("RELCTL_LOCK_DIR", self.path().join("locks"))
             .env("USER", "tester")
             .stdin(Stdio::null());
         c
