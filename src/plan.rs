@@ -191,7 +191,7 @@ impl Plan {
         if let Some(name) = &step.name {
             let _ = write!(line, "{name}: ");
         }
-        line.push_str(&self.resolved(&step.action.describe()));
+        line.push_str(&one_line(&self.resolved(&step.action.describe())));
         let mut notes = Vec::new();
         if let Some(t) = step.timeout {
             notes.push(format!("timeout {}", format_duration(t)));
@@ -234,6 +234,16 @@ impl Plan {
         for (i, child) in step.action.children().iter().enumerate() {
             self.render_step(out, child, &format!("{key}.{i}"), depth + 1, humans);
         }
+    }
+}
+
+/// A multi-line script as its first line and how many more there are.
+fn one_line(text: &str) -> String {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or_default().trim().to_string();
+    match lines.count() {
+        0 => first,
+        n => format!("{first} … (+{n} lines)"),
     }
 }
 

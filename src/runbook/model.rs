@@ -81,7 +81,12 @@ pub struct Step {
 impl Step {
     /// How people see the step: its name, else its id, else what it does.
     pub fn label(&self) -> String {
-        self.name.clone().or_else(|| self.id.clone()).unwrap_or_else(|| self.action.describe())
+        self.name.clone().or_else(|| self.id.clone()).unwrap_or_else(|| {
+            let described = self.action.describe();
+            let mut lines = described.lines().filter(|l| !l.trim().is_empty());
+            let first = lines.next().unwrap_or_default().trim().to_string();
+            if lines.next().is_some() { format!("{first} …") } else { first }
+        })
     }
 }
 
