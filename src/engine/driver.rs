@@ -4,11 +4,10 @@
 //! side effect.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use tokio::sync::watch;
 
 use super::event::{AnsweredBy, Event, Observer, StepStatus, now};
@@ -16,11 +15,14 @@ use super::journal::{Journal, JournalError, Replay};
 use super::prompter::{Answer, ApprovalPolicy, Prompter, Question, QuestionKind, Ruling};
 use super::redact::Redactor;
 use super::state::{InvalidTransition, PhaseResult, PhaseRun, RunState, transition};
-use crate::adapter::{BoxFuture, Outcome, Role, StepEnv, StepFailure, StepRun};
+use crate::adapter::{BoxFuture, Outcome, Role, StepFailure, StepRun};
 use crate::plan::Plan;
 use crate::runbook::duration::format_duration;
-use crate::runbook::expr::{self, Quoting, Reference, Scope, Template, Value};
+use crate::runbook::expr::{self, Quoting, Template};
 use crate::runbook::model::{PhaseName, Step};
+
+mod step_env;
+use step_env::Unresolved;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -576,153 +578,5 @@ fn skipped(key: &str, step: &Step, label: &str, message: String) -> Event {
         tolerated: false,
         duration_ms: 0,
         at: now(),
-    }
-}
-
-/// For showing what a step would do: values not known yet (outputs of steps
-/// a dry run did not run) stay visible as `<steps.ID.outputs.KEY>`.
-struct Unresolved<'a>(&'a Engine);
-
-impl Scope for Unresolved<'_> {
-    fn lookup(&self, reference: &Reference) -> Result<Value, String> {
-        Ok(self.0.lookup(reference).unwrap_or_else(|_| Value { text: format!("<{reference}>"), secret: false }))
-    }
-}
-
-impl Scope for Engine {
-    fn lookup(&self, reference: &Reference) -> Result<Value, String> {
-        let plain = |text: String| Ok(Value { text, secret: false });
-        match reference {
-            Reference::Var(name) => match self.plan.vars.get(name) {
-                Some(v) => plain(v.clone()),
-                None => Err(format!("var `{name}` has no value: pass --var {name}=VALUE")),
-            },
-            Reference::Env(name) => plain(std::env::var(name).unwrap_or_default()),
-            Reference::Secret(name) => match self.plan.secrets.get(name) {
-                Some(v) => Ok(Value { text: v.clone(), secret: true }),
-                None => Err(format!("secret `{name}` is not set: export {name}")),
-            },
-            Reference::StepOutput { step, key } => {
-                let outputs = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
-                match outputs.get(step).and_then(|o| o.get(key)) {
-                    Some(v) => plain(v.clone()),
-                    None if outputs.contains_key(step) => Err(format!(
-                        "step `{step}` has no output `{key}` (a run step sets it by writing {key}=VALUE to $RELCTL_OUTPUT)"
-                    )),
-                    None => Err(format!("step `{step}` has not run in this run, so `steps.{step}.outputs.{key}` has no value")),
-                }
-            }
-            Reference::RunId => plain(self.cfg.run_id.clone()),
-            Reference::RunActor => plain(self.cfg.actor.clone()),
-        }
-    }
-}
-
-impl StepEnv for Engine {
-    fn render(&self, template: &Template) -> Result<String, StepFailure> {
-        Engine::render(self, template, Quoting::None).map(|r| r.text)
-    }
-
-    fn render_shell(&self, template: &Template) -> Result<(String, Vec<(String, String)>), StepFailure> {
-        Engine::render(self, template, Quoting::Shell).map(|r| (r.text, r.env))
-    }
-
-    fn log(&self, key: &str, line: &str) {
-        let _ = self.emit(Event::StepLog { key: key.to_string(), line: line.to_string() });
-    }
-
-    fn ask<'a>(&'a self, key: &'a str, question: Question) -> BoxFuture<'a, Answer> {
-        Box::pin(self.decide(key, question, true))
-    }
-
-    fn run_children<'a>(&'a self, parent: &'a str, steps: &'a [Step]) -> BoxFuture<'a, Result<(), StepFailure>> {
-        Box::pin(async move {
-            let runs = steps.iter().enumerate().map(|(i, s)| self.run_step(format!("{parent}.{i}"), s, false));
-            let ends = join_all(runs).await;
-            let mut failed = Vec::new();
-            for (end, step) in ends.into_iter().zip(steps) {
-                match end {
-                    Ok(StepEnd::Failed { tolerated: false }) => failed.push(step.label()),
-                    Ok(StepEnd::Interrupted) => failed.push(format!("{} (interrupted)", step.label())),
-                    Ok(_) => {}
-                    Err(e) => failed.push(format!("{} ({e})", step.label())),
-                }
-            }
-            if failed.is_empty() {
-                Ok(Outcome::default()).map(|_| ())
-            } else {
-                Err(StepFailure::final_(format!(
-                    "{} of {} parallel steps failed: {}",
-                    failed.len(),
-                    steps.len(),
-                    failed.join(", ")
-                )))
-            }
-        })
-    }
-
-    fn workdir(&self) -> &Path {
-        &self.cfg.workdir
-    }
-
-    fn run_dir(&self) -> Option<&Path> {
-        self.cfg.run_dir.as_deref()
-    }
-
-    fn run_id(&self) -> &str {
-        &self.cfg.run_id
-    }
-
-    fn actor(&self) -> &str {
-        &self.cfg.actor
-    }
-
-    fn failed_checks(&self) -> Vec<String> {
-        self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure> {
-        self.checkpoints.lock().unwrap_or_else(|p| p.into_inner()).entry(key.to_string()).or_default().extend(data.clone());
-        self.emit(Event::StepCheckpoint { key: key.to_string(), data }).map_err(|e| StepFailure::final_(e.to_string()))
-    }
-
-    fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>> {
-        self.checkpoints.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
-    }
-
-    fn record(&self, integration: &str, name: &str, value: &str) {
-        self.integration_state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((integration.to_string(), name.to_string()), value.to_string());
-        let _ = self.emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() });
-    }
-
-    fn recorded(&self, integration: &str, name: &str) -> Option<String> {
-        self.integration_state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&(integration.to_string(), name.to_string()))
-            .cloned()
-    }
-
-    fn redact(&self, text: &str) -> String {
-        self.redactor.text(text)
-    }
-
-    fn warn(&self, message: &str) {
-        let _ = self.emit(Event::Warning { message: message.to_string() });
-    }
-
-    fn state_label(&self) -> String {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).label().to_string()
-    }
-
-    fn runbook_name(&self) -> &str {
-        &self.plan.runbook.name
-    }
-
-    fn var(&self, name: &str) -> Option<String> {
-        self.plan.vars.get(name).cloned()
     }
 }
