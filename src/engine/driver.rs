@@ -169,6 +169,9 @@ impl Engine {
     /// Journals (for all but step output lines) and then tells every observer.
     fn emit(&self, event: Event) -> Result<(), JournalError> {
         let event = self.redactor.event(&event);
+        if !matches!(event, Event::StepLog { .. }) {
+            tracing::debug!(?event, "event");
+        }
         if let Some(j) = &self.journal
             && !matches!(event, Event::StepLog { .. })
             && let Err(e) = j.append(&event)
