@@ -71,7 +71,8 @@ impl Default for RetryPolicy {
 }
 
 /// Sends the request `make` builds, retrying per the policy. A non-success
-/// status is returned as an error (except the statuses in `accept`).
+/// status is returned as an error (except the statuses in `accept`). The
+/// whole exchange, answer included, must fit in [`REQUEST_TIMEOUT`].
 pub async fn send(
     system: &'static str,
     call: &str,
@@ -80,8 +81,38 @@ pub async fn send(
     accept: &[StatusCode],
     make: impl Fn() -> RequestBuilder,
 ) -> Result<Response, RemoteError> {
+    send_within(system, call, repeat, policy, accept, Some(REQUEST_TIMEOUT), make).await
+}
+
+/// Like [`send`], for answers of unknown length (a console log of hundreds
+/// of MiB arrives in one answer): no limit on the whole exchange, which a
+/// slow link could never meet, so the client that `make` uses must bound
+/// each wait for data with its `read_timeout`.
+pub async fn send_streaming(
+    system: &'static str,
+    call: &str,
+    repeat: Repeat,
+    policy: RetryPolicy,
+    make: impl Fn() -> RequestBuilder,
+) -> Result<Response, RemoteError> {
+    send_within(system, call, repeat, policy, &[], None, make).await
+}
+
+async fn send_within(
+    system: &'static str,
+    call: &str,
+    repeat: Repeat,
+    policy: RetryPolicy,
+    accept: &[StatusCode],
+    total: Option<Duration>,
+    make: impl Fn() -> RequestBuilder,
+) -> Result<Response, RemoteError> {
     let attempt = || async {
-        let response = make().timeout(REQUEST_TIMEOUT).send().await.map_err(|e| transport_error(system, call, &e))?;
+        let request = match total {
+            Some(limit) => make().timeout(limit),
+            None => make(),
+        };
+        let response = request.send().await.map_err(|e| transport_error(system, call, &e))?;
         let status = response.status();
         if status.is_success() || status.is_redirection() || accept.contains(&status) {
             return Ok(response);
@@ -101,7 +132,10 @@ pub async fn send(
         .retry(backoff)
         .sleep(tokio::time::sleep)
         .when(|e: &RemoteError| e.retryable(repeat == Repeat::Safe) && e.retry_after.is_none_or(|d| d <= MAX_RETRY_AFTER))
-        .adjust(|e: &RemoteError, dur| e.retry_after.or(dur))
+        // `dur` is None once the attempts are spent: a Retry-After must not
+        // turn that into one more attempt (and a server that keeps answering
+        // 429 into a loop without end).
+        .adjust(|e: &RemoteError, dur| dur.map(|d| e.retry_after.unwrap_or(d)))
         .notify(|e: &RemoteError, dur| tracing::debug!("{e}; retrying in {dur:?}"))
         .await
 }
@@ -125,9 +159,42 @@ fn transport_error(system: &'static str, call: &str, e: &reqwest::Error) -> Remo
     err
 }
 
-fn http_message(status: StatusCode, body: &str) -> String {
-    let snippet: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
+/// `HTTP 404 Not Found: <what the body says>`. Jenkins and proxies answer
+/// errors with HTML pages: their text is kept, the markup is not.
+pub fn http_message(status: StatusCode, body: &str) -> String {
+    let snippet: String = visible_text(body).split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
     if snippet.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {snippet}") }
+}
+
+/// The text of an HTML page (tags, scripts and styles dropped); other text as it is.
+fn visible_text(body: &str) -> String {
+    let lower = body.trim_start().to_ascii_lowercase();
+    if !(lower.starts_with('<') && (lower.contains("<html") || lower.contains("<body") || lower.contains("<!doctype"))) {
+        return body.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        let tag = rest[open + 1..].to_ascii_lowercase();
+        let skip_to = ["script", "style", "head"]
+            .iter()
+            .find(|t| tag.starts_with(*t) && tag[t.len()..].starts_with(['>', ' ', '\t', '\n']))
+            .map(|t| format!("</{t}"));
+        let after = match skip_to.and_then(|end| tag.find(&end)) {
+            Some(end) => open + 1 + end,
+            None => open,
+        };
+        match rest[after..].find('>') {
+            Some(close) => rest = &rest[after + close + 1..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -155,6 +222,14 @@ mod tests {
         assert_eq!(parse_retry_after("Sun, 22 Nov 2026 02:00:30 GMT", now), Some(Duration::from_secs(30)));
         assert_eq!(parse_retry_after("Sun, 22 Nov 2026 01:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn html_error_pages_become_their_text() {
+        let page = "<html><head><title>Error 404</title><style>h2 {}</style></head>\n<body><h2>HTTP ERROR 404 Not Found</h2>\n<p>URI: /job/x/build</p></body></html>";
+        assert_eq!(http_message(StatusCode::NOT_FOUND, page), "HTTP 404 Not Found: HTTP ERROR 404 Not Found URI: /job/x/build");
+        assert_eq!(http_message(StatusCode::BAD_GATEWAY, "upstream <down>"), "HTTP 502 Bad Gateway: upstream <down>");
+        assert_eq!(http_message(StatusCode::CONFLICT, ""), "HTTP 409 Conflict");
     }
 
     #[test]
