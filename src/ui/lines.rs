@@ -28,7 +28,10 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             let again = if *attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
             format!("  ▶ {label}{again}  [{key}]")
         }
-        Event::StepLog { line, .. } => paint(format!("    │ {line}"), |s| s.dim()),
+        // A step may log several lines at once (a Jenkins console block): each is indented.
+        Event::StepLog { line, .. } => {
+            paint(line.split('\n').map(|l| format!("    │ {l}")).collect::<Vec<_>>().join("\n"), |s| s.dim())
+        }
         Event::StepRetrying { attempt, delay_ms, error, .. } => paint(
             format!(
                 "    ↻ attempt {attempt} failed: {error}; retrying in {}",

@@ -23,7 +23,7 @@ impl Observer for OutputLog {
     fn on_event(&self, event: &Event) {
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let _ = match event {
-            Event::StepLog { key, line } => writeln!(f, "[{key}] {line}"),
+            Event::StepLog { key, line } => line.split('\n').try_for_each(|l| writeln!(f, "[{key}] {l}")),
             Event::StepStarted { key, label, attempt, at, .. } => {
                 writeln!(f, "[{key}] --- {label} (attempt {attempt}) started {at}")
             }

@@ -63,12 +63,16 @@ impl Observer for TerminalOutput {
                 }
                 let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
                 let lines = recent.entry(key.clone()).or_default();
-                lines.push_back(text.clone());
-                if lines.len() > RECENT_LINES {
-                    lines.pop_front();
+                // Only the last lines of a block (a Jenkins console can log MiBs at once) are kept.
+                for l in text.rsplit('\n').take(RECENT_LINES).collect::<Vec<_>>().into_iter().rev() {
+                    lines.push_back(l.to_string());
+                    if lines.len() > RECENT_LINES {
+                        lines.pop_front();
+                    }
                 }
                 if let Some((bar, title)) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
-                    let short: String = text.chars().take(80).collect();
+                    let last = text.rsplit('\n').next().unwrap_or_default();
+                    let short: String = last.chars().take(80).collect();
                     bar.set_message(format!("{title} {}", console::style(format!("│ {short}")).dim()));
                 }
             }
