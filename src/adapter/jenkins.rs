@@ -5,12 +5,18 @@
 //! and is followed, not re-triggered. The queue item and then the build
 //! number are checkpointed in the journal the moment they are known (Jenkins
 //! forgets a left queue item after five minutes), so a resumed run
-//! re-attaches to the same build instead of starting another.
+//! re-attaches to the same build instead of starting another. A build relctl
+//! stopped itself (timeout, Ctrl-C) is recorded as stopped: attaching to it
+//! again could only report ABORTED, so the next attempt triggers afresh.
+//!
+//! The console goes to a file in the run directory exactly as Jenkins sent
+//! it, except that secrets are masked, a block of whole lines at a time, so
+//! memory stays flat whatever the log size.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -27,6 +33,17 @@ use crate::runbook::node::{Node, NodeKind};
 
 const SYSTEM: &str = "Jenkins";
 const DEFAULT_POLL: Duration = Duration::from_secs(2);
+/// An answer of at least this much console means more is probably waiting:
+/// ask again at once instead of after the poll interval.
+const CONSOLE_BURST: u64 = 256 * 1024;
+/// Longest console text held while waiting for the end of its line.
+const MAX_PARTIAL_LINE: usize = 1 << 20;
+/// Checkpoint keys.
+const QUEUE_URL: &str = "queue_url";
+const BUILD_NUMBER: &str = "build_number";
+const BUILD_URL: &str = "build_url";
+const STOPPED_BUILD: &str = "stopped_build";
+const CANCELLED_ITEM: &str = "cancelled_item";
 
 pub struct JenkinsIntegrationKind;
 pub struct JenkinsKind;
@@ -196,6 +213,8 @@ fn client() -> &'static reqwest::Client {
         reqwest::Client::builder()
             .user_agent(concat!("relctl/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
+            // Bounds each wait for data; a console answer may take long as a whole.
+            .read_timeout(remote::REQUEST_TIMEOUT)
             // A 303 from a trigger names the queue item already there; we read it ourselves.
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -269,37 +288,92 @@ impl Jenkins {
                 self.request(reqwest::Method::POST, &url).form(params)
             })
         };
-        let mut response = send().await.map_err(|e| explain(e, job))?;
+        let mut response = send().await.map_err(|e| explain_trigger(e, job))?;
         if response.status() == StatusCode::FORBIDDEN {
             let body = response.text().await.unwrap_or_default();
-            if !body.to_ascii_lowercase().contains("crumb") || self.crumb.get().is_some() {
-                return Err(explain(RemoteError::new(SYSTEM, &call, Some(403), body.chars().take(200).collect::<String>()), job));
+            let forbidden = RemoteError::new(SYSTEM, &call, Some(403), remote::http_message(StatusCode::FORBIDDEN, &body));
+            // A missing crumb is the one 403 worth another try: nothing was queued.
+            if !body.to_ascii_lowercase().contains("no valid crumb") || self.crumb.get().is_some() {
+                return Err(explain(forbidden, job));
             }
             self.fetch_crumb().await.map_err(|e| explain(e, job))?;
-            response = send().await.map_err(|e| explain(e, job))?;
+            response = send().await.map_err(|e| explain_trigger(e, job))?;
             if response.status() == StatusCode::FORBIDDEN {
-                return Err(explain(RemoteError::new(SYSTEM, &call, Some(403), "forbidden even with a crumb"), job));
+                let body = response.text().await.unwrap_or_default();
+                return Err(explain(
+                    RemoteError::new(SYSTEM, &call, Some(403), remote::http_message(StatusCode::FORBIDDEN, &body)),
+                    job,
+                ));
             }
         }
         let status = response.status();
         let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         match (status.as_u16(), location) {
-            (201 | 303, Some(loc)) => Ok(with_slash(&absolute(&self.base, &loc))),
-            (code, _) => Err(RemoteError::new(
+            (201 | 303, Some(loc)) if loc.contains("/queue/item/") => Ok(with_slash(&absolute(&self.base, &loc))),
+            (code, location) => Err(RemoteError::new(
                 SYSTEM,
                 &call,
                 Some(code),
-                "Jenkins accepted the trigger but named no queue item (no Location header); check the job in the Jenkins UI before retrying",
+                format!(
+                    "HTTP {code}{}: Jenkins named no queue item for the build, so relctl cannot follow it — \
+                     look at {job} in Jenkins (it may have started) before running the step again",
+                    location.map(|l| format!(" to {l}")).unwrap_or_default()
+                ),
             )),
         }
     }
+
+    /// Asks Jenkins to stop a running build.
+    async fn stop(&self, build_url: &str) -> Result<(), RemoteError> {
+        let call = format!("POST {}stop", build_url.trim_start_matches(&self.base));
+        // Stopping twice is harmless, so it is retried like a read.
+        remote::send(SYSTEM, &call, Repeat::Safe, RetryPolicy { attempts: 3, ..RetryPolicy::default() }, &[], || {
+            self.request(reqwest::Method::POST, &format!("{build_url}stop"))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Takes a waiting item out of the queue. Jenkins before 2.x answers 404
+    /// even when it worked (JENKINS-21311), so a 404 is not an error here.
+    async fn cancel_item(&self, queue_url: &str) -> Result<(), RemoteError> {
+        let id = queue_url.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        let url = format!("{}/queue/cancelItem?id={id}", self.base);
+        let call = format!("POST /queue/cancelItem?id={id}");
+        remote::send(
+            SYSTEM,
+            &call,
+            Repeat::Safe,
+            RetryPolicy { attempts: 3, ..RetryPolicy::default() },
+            &[StatusCode::NOT_FOUND],
+            || self.request(reqwest::Method::POST, &url),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// Like [`explain`], and a trigger whose answer was lost may have queued a
+/// build anyway: say so rather than let someone trigger a second deploy.
+fn explain_trigger(e: RemoteError, job: &str) -> RemoteError {
+    let mut e = explain(e, job);
+    if e.status.is_none() && e.maybe_applied {
+        e.message = format!(
+            "{}; the build may have been queued anyway: look at {job} in Jenkins before running the step again",
+            e.message
+        );
+    }
+    e
 }
 
 /// Turns HTTP failures into what to do about them.
 fn explain(mut e: RemoteError, job: &str) -> RemoteError {
     let advice = match e.status {
         Some(404) => format!("no job `{job}` at this Jenkins: check the job path (folders separated by `/`)"),
-        Some(401 | 403) => "Jenkins refused the credentials: check `user` and the API `token` under integrations.jenkins".into(),
+        Some(401 | 403) => {
+            "Jenkins refused the credentials: check `user` and the API `token` under integrations.jenkins (and that the user may build the job)"
+                .into()
+        }
         Some(409) => format!("job `{job}` cannot be built (it is disabled?): enable it in Jenkins"),
         Some(400 | 500) if e.message.contains("is not parameterized") => {
             format!("job `{job}` takes no parameters: remove `params`")
@@ -326,8 +400,14 @@ impl JenkinsAction {
         let user = s.user.as_ref().map(|t| env.render(t)).transpose()?;
         let token = s.token.as_ref().map(|t| env.render(t)).transpose()?;
         let auth = match (user, token) {
-            (Some(u), Some(t)) if !u.is_empty() => Some((u, t)),
+            (Some(u), Some(t)) if !u.is_empty() && !t.is_empty() => Some((u, t)),
             (None, None) => None,
+            (Some(u), Some(_)) if u.is_empty() => {
+                return Err(StepFailure::final_("integrations.jenkins: `user` is empty: set it (or the variable it names)"));
+            }
+            (Some(_), Some(_)) => {
+                return Err(StepFailure::final_("integrations.jenkins: `token` is empty: set it (or the secret it names)"));
+            }
             _ => return Err(StepFailure::final_("integrations.jenkins needs both `user` and `token` (or neither)")),
         };
         Ok(Jenkins { base, auth, crumb: OnceLock::new(), poll: s.poll })
@@ -338,22 +418,48 @@ impl JenkinsAction {
         let jenkins = self.connect(env)?;
         let job = env.render(&self.job)?;
         let checkpoint = env.checkpoint_of(run.key).unwrap_or_default();
-        let (number, build_url) = match (checkpoint.get("build_number"), checkpoint.get("build_url")) {
-            (Some(n), Some(url)) => {
+        // An empty value is a cleared one (checkpoints are only ever added to).
+        let recorded = |key: &str| checkpoint.get(key).map(String::as_str).filter(|v| !v.is_empty());
+        let stopped = recorded(BUILD_NUMBER).is_some() && recorded(BUILD_NUMBER) == recorded(STOPPED_BUILD);
+        let (number, build_url) = match (recorded(BUILD_NUMBER), recorded(BUILD_URL)) {
+            (Some(n), Some(url)) if !stopped => {
                 run.log(&format!("re-attaching to {job} #{n} (recorded before the interruption)"));
-                (n.parse().unwrap_or(0), url.clone())
+                (n.parse().unwrap_or(0), url.to_string())
             }
             _ => {
-                let queue_url = match checkpoint.get("queue_url") {
-                    Some(q) => q.clone(),
+                let waiting =
+                    recorded(QUEUE_URL).filter(|q| recorded(BUILD_NUMBER).is_none() && recorded(CANCELLED_ITEM) != Some(q));
+                let queue_url = match waiting {
+                    Some(q) => {
+                        run.log(&format!("following {q} (queued before the interruption)"));
+                        q.to_string()
+                    }
                     None => {
+                        if stopped {
+                            run.log(&format!(
+                                "{job} #{} was stopped when the step was cancelled; triggering a new build",
+                                recorded(BUILD_NUMBER).unwrap_or_default()
+                            ));
+                        } else if recorded(QUEUE_URL).is_some() {
+                            run.log(&format!(
+                                "{job} was taken out of the queue when the step was cancelled; triggering it again"
+                            ));
+                        }
                         let params = self.params.iter().map(|(k, t)| Ok((k.clone(), env.render(t)?))).collect::<Result<
                             Vec<_>,
                             StepFailure,
                         >>(
                         )?;
                         let queue_url = jenkins.trigger(&job, &params).await.map_err(|e| StepFailure::final_(e.to_string()))?;
-                        env.checkpoint(run.key, BTreeMap::from([("queue_url".to_string(), queue_url.clone())]))?;
+                        // The build of an earlier attempt, if any, is no longer this step's.
+                        env.checkpoint(
+                            run.key,
+                            BTreeMap::from([
+                                (QUEUE_URL.to_string(), queue_url.clone()),
+                                (BUILD_NUMBER.to_string(), String::new()),
+                                (BUILD_URL.to_string(), String::new()),
+                            ]),
+                        )?;
                         run.log(&format!("triggered {job}; queued as {queue_url}"));
                         queue_url
                     }
@@ -361,7 +467,7 @@ impl JenkinsAction {
                 let (number, url) = self.wait_for_queue(run, &jenkins, &job, &queue_url).await?;
                 env.checkpoint(
                     run.key,
-                    BTreeMap::from([("build_number".to_string(), number.to_string()), ("build_url".to_string(), url.clone())]),
+                    BTreeMap::from([(BUILD_NUMBER.to_string(), number.to_string()), (BUILD_URL.to_string(), url.clone())]),
                 )?;
                 run.log(&format!("{job} #{number} started: {url}"));
                 (number, url)
@@ -409,11 +515,18 @@ impl JenkinsAction {
                         "{SYSTEM}: {call}: the queue item is gone (Jenkins forgets items 5 minutes after they leave the queue) — find the build of {job} in the Jenkins UI"
                     )));
                 }
-                Err(e) => return Err(failure(e)),
+                Err(e) => return Err(failure(explain(e, job))),
             };
             if item.cancelled {
-                let why = item.why.unwrap_or_else(|| "no reason given".into());
-                return Err(StepFailure::final_(format!("{SYSTEM}: the queued build of {job} was cancelled: {why}")));
+                // A cancelled item no longer says why it waited; the last reason seen is
+                // usually why someone cancelled it (no executor, a blocked resource).
+                let why = match item.why.or(last_why) {
+                    Some(why) => format!("it was waiting because: {why}"),
+                    None => "no reason given".into(),
+                };
+                return Err(StepFailure::final_(format!(
+                    "{SYSTEM}: {call}: the queued build of {job} was cancelled in Jenkins ({why}) — trigger it again when Jenkins can run it"
+                )));
             }
             if let Some(exe) = item.executable {
                 return Ok((exe.number, with_slash(&absolute(&jenkins.base, &exe.url))));
@@ -439,9 +552,10 @@ impl JenkinsAction {
         number: u64,
         build_url: &str,
     ) -> Result<(), StepFailure> {
-        let mut file = match run.env.run_dir() {
+        let file = match run.env.run_dir() {
             Some(dir) => {
                 let name = format!("{}-{}-{number}.console.log", run.key, job.replace('/', "_"));
+                // From the start again on a re-attach: the file ends up whole either way.
                 Some(std::io::BufWriter::new(
                     std::fs::File::create(dir.join(name))
                         .map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?,
@@ -449,47 +563,35 @@ impl JenkinsAction {
             }
             None => None,
         };
+        let mut console = Console { run, file, partial: Vec::new() };
         let call = format!("GET {}logText/progressiveText", build_url.trim_start_matches(&jenkins.base));
         let mut start: u64 = 0;
-        let mut partial = Vec::new();
         loop {
             let url = format!("{build_url}logText/progressiveText?start={start}");
-            let mut response = remote::send(SYSTEM, &call, Repeat::Safe, RetryPolicy::default(), &[], || {
+            let mut response = remote::send_streaming(SYSTEM, &call, Repeat::Safe, RetryPolicy::default(), || {
                 jenkins.request(reqwest::Method::GET, &url)
             })
             .await
-            .map_err(failure)?;
+            .map_err(|e| failure(explain(e, job)))?;
             let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
             let more = header("X-More-Data").is_some_and(|v| v.eq_ignore_ascii_case("true"));
             let next: Option<u64> = header("X-Text-Size").and_then(|v| v.parse().ok());
             let mut received = 0u64;
             while let Some(chunk) = response.chunk().await.map_err(|e| StepFailure::new(format!("{SYSTEM}: {call}: {e}")))? {
                 received += chunk.len() as u64;
-                if let Some(f) = file.as_mut() {
-                    f.write_all(&chunk).map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?;
-                }
-                partial.extend_from_slice(&chunk);
-                if let Some(end) = partial.iter().rposition(|b| *b == b'\n') {
-                    let text = String::from_utf8_lossy(&partial[..end]).into_owned();
-                    run.log(&text);
-                    partial.drain(..=end);
-                }
+                console.push(&chunk)?;
             }
             start = next.unwrap_or(start + received);
             if !more {
                 break;
             }
-            if received == 0 {
+            // A build still writing its log: ask again after the poll interval,
+            // at once when a big answer suggests more is already there.
+            if received < CONSOLE_BURST {
                 tokio::time::sleep(jenkins.poll).await;
             }
         }
-        if !partial.is_empty() {
-            run.log(&String::from_utf8_lossy(&partial));
-        }
-        if let Some(mut f) = file {
-            let _ = f.flush();
-        }
-        Ok(())
+        console.finish()
     }
 
     async fn wait_for_result(&self, jenkins: &Jenkins, build_url: &str, job: &str, number: u64) -> Result<Build, StepFailure> {
@@ -503,6 +605,61 @@ impl JenkinsAction {
             tracing::debug!("{job} #{number} still building");
             tokio::time::sleep(jenkins.poll.min(Duration::from_millis(500))).await;
         }
+    }
+}
+
+/// Where the console goes: the step's output (a block of whole lines per
+/// event) and the file, both with secrets masked.
+struct Console<'a, 'r> {
+    run: &'a StepRun<'r>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    /// The start of a line whose end has not arrived yet.
+    partial: Vec<u8>,
+}
+
+impl Console<'_, '_> {
+    fn push(&mut self, chunk: &[u8]) -> Result<(), StepFailure> {
+        self.partial.extend_from_slice(chunk);
+        let cut = match self.partial.iter().rposition(|b| *b == b'\n') {
+            Some(end) => end + 1,
+            // A line without end in sight (progress bars, binary output) goes on
+            // in pieces, cut between characters, so memory stays bounded.
+            None if self.partial.len() > MAX_PARTIAL_LINE => {
+                let mut cut = MAX_PARTIAL_LINE;
+                while cut > MAX_PARTIAL_LINE - 4 && (self.partial[cut] & 0xC0) == 0x80 {
+                    cut -= 1;
+                }
+                cut
+            }
+            None => return Ok(()),
+        };
+        let block: Vec<u8> = self.partial.drain(..cut).collect();
+        self.write(&block)
+    }
+
+    fn write(&mut self, block: &[u8]) -> Result<(), StepFailure> {
+        let text = String::from_utf8_lossy(block);
+        let masked = self.run.env.redact(&text);
+        if let Some(f) = self.file.as_mut() {
+            // Unchanged text is written as received, so the file is byte for byte
+            // what Jenkins has (invalid UTF-8 included).
+            let bytes = if masked == text { block } else { masked.as_bytes() };
+            f.write_all(bytes).map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?;
+        }
+        let shown = masked.strip_suffix('\n').unwrap_or(&masked);
+        self.run.log(shown.strip_suffix('\r').unwrap_or(shown));
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), StepFailure> {
+        if !self.partial.is_empty() {
+            let rest = std::mem::take(&mut self.partial);
+            self.write(&rest)?;
+        }
+        if let Some(mut f) = self.file.take() {
+            f.flush().map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?;
+        }
+        Ok(())
     }
 }
 
@@ -529,18 +686,42 @@ impl Action for JenkinsAction {
             if !self.stop_on_cancel {
                 return Ok(());
             }
-            let Some(url) = run.env.checkpoint_of(run.key).and_then(|c| c.get("build_url").cloned()) else {
-                return Ok(());
-            };
+            let Some(checkpoint) = run.env.checkpoint_of(run.key) else { return Ok(()) };
             let jenkins = self.connect(run.env).map_err(|f| f.message)?;
-            let call = format!("POST {}stop", url.trim_start_matches(&jenkins.base));
-            let started = Instant::now();
-            remote::send(SYSTEM, &call, Repeat::Safe, RetryPolicy { attempts: 3, ..RetryPolicy::default() }, &[], || {
-                jenkins.request(reqwest::Method::POST, &format!("{url}stop"))
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            run.log(&format!("asked Jenkins to stop {url} ({}ms)", started.elapsed().as_millis()));
+            let recorded = |key: &str| checkpoint.get(key).filter(|v| !v.is_empty()).cloned();
+            let mut build = recorded(BUILD_NUMBER).zip(recorded(BUILD_URL));
+            if build.is_none()
+                && let Some(queue_url) = checkpoint.get(QUEUE_URL).filter(|q| recorded(CANCELLED_ITEM).as_ref() != Some(q))
+            {
+                // Still queued: take it out, or a build would start that nobody watches.
+                jenkins.cancel_item(queue_url).await.map_err(|e| e.to_string())?;
+                run.env
+                    .checkpoint(run.key, BTreeMap::from([(CANCELLED_ITEM.to_string(), queue_url.clone())]))
+                    .map_err(|f| f.message)?;
+                run.log(&format!("took {queue_url} out of the Jenkins queue"));
+                // It may have left the queue just before: then stop its build.
+                let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
+                let item: Option<QueueItem> = jenkins.get_json(&format!("{queue_url}api/json"), &call).await.ok();
+                build =
+                    item.and_then(|i| i.executable).map(|e| (e.number.to_string(), with_slash(&absolute(&jenkins.base, &e.url))));
+                if let Some((n, url)) = &build {
+                    run.env
+                        .checkpoint(
+                            run.key,
+                            BTreeMap::from([(BUILD_NUMBER.to_string(), n.clone()), (BUILD_URL.to_string(), url.clone())]),
+                        )
+                        .map_err(|f| f.message)?;
+                }
+            }
+            let Some((number, url)) = build else { return Ok(()) };
+            if recorded(STOPPED_BUILD) == Some(number.clone()) {
+                return Ok(());
+            }
+            jenkins.stop(&url).await.map_err(|e| e.to_string())?;
+            // Recorded so that a retry or a resume starts a new build instead of
+            // re-attaching to one that can only end ABORTED.
+            run.env.checkpoint(run.key, BTreeMap::from([(STOPPED_BUILD.to_string(), number.clone())])).map_err(|f| f.message)?;
+            run.log(&format!("asked Jenkins to stop #{number}: {url}"));
             Ok(())
         })
     }
