@@ -5,9 +5,11 @@
 //! notice goes into its thread. The parent's `ts` is journaled, so a resumed
 //! run continues the same thread. Webhook mode: plain messages only.
 //! Slack answers HTTP 200 with `{"ok":false,"error":...}`; that is a failure
-//! naming the error. At most about one message per second goes to a channel.
+//! naming the error. At most about one message per second goes to a channel
+//! (Slack's limit for posting); updates of the parent are not paced, their
+//! method has its own, far higher limit.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -30,6 +32,8 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1100);
 /// Names under which the thread is journaled (`IntegrationState`).
 const THREAD_TS: &str = "thread_ts";
 const THREAD_CHANNEL: &str = "thread_channel";
+/// Who decided the go/no-go, journaled so a resumed run's parent still says it.
+const DECIDED: &str = "decided";
 
 pub struct SlackIntegrationKind;
 pub struct SlackKind;
@@ -50,8 +54,9 @@ pub struct SlackSettings {
     notify: bool,
     /// When the last message went out, for the one-per-second pace.
     last_sent: tokio::sync::Mutex<Option<Instant>>,
-    /// The run's summary line, kept so the parent can be rewritten.
-    decided: Mutex<Option<String>>,
+    /// Held while the parent is found or created, so that steps running in
+    /// parallel share one thread instead of each starting one.
+    thread_lock: tokio::sync::Mutex<()>,
 }
 
 impl IntegrationKind for SlackIntegrationKind {
@@ -104,7 +109,7 @@ impl IntegrationKind for SlackIntegrationKind {
             api_url,
             notify,
             last_sent: tokio::sync::Mutex::new(None),
-            decided: Mutex::new(None),
+            thread_lock: tokio::sync::Mutex::new(()),
         }))
     }
 }
@@ -166,13 +171,22 @@ impl SlackSettings {
             None => String::new(),
         };
         let url = format!("{}/{method}", base.trim_end_matches('/'));
-        let mut last = self.pace().await;
-        let response = remote::send(SYSTEM, method, Repeat::OnlyIfNotApplied, RetryPolicy::default(), &[], || {
-            client().post(&url).bearer_auth(&token).json(&body)
-        })
-        .await;
-        *last = Some(Instant::now());
-        drop(last);
+        let send = || {
+            // A post that may have landed is not repeated (no duplicate messages);
+            // rewriting the parent again is harmless.
+            let repeat = if method == "chat.update" { Repeat::Safe } else { Repeat::OnlyIfNotApplied };
+            remote::send(SYSTEM, method, repeat, RetryPolicy::default(), &[], || {
+                client().post(&url).bearer_auth(&token).json(&body)
+            })
+        };
+        let response = if method == "chat.postMessage" {
+            let mut last = self.pace().await;
+            let response = send().await;
+            *last = Some(Instant::now());
+            response
+        } else {
+            send().await
+        };
         let text = response?.text().await.map_err(|e| RemoteError::new(SYSTEM, method, None, e.to_string()))?;
         let answer: ApiAnswer = serde_json::from_str(&text)
             .map_err(|e| RemoteError::new(SYSTEM, method, None, format!("unexpected answer ({e})")))?;
@@ -209,10 +223,11 @@ impl SlackSettings {
         Ok(())
     }
 
-    fn parent_text(&self, env: &dyn StepEnv) -> String {
+    fn parent_text(&self, env: &dyn StepEnv, interrupted: bool) -> String {
         let version = env.var("version").map(|v| format!(" {v}")).unwrap_or_default();
-        let state = env.state_label();
+        let mut state = env.state_label();
         let icon = match state.as_str() {
+            _ if interrupted => ":double_vertical_bar:",
             "RELEASED" | "RELEASED (with warnings)" => ":white_check_mark:",
             "ROLLED BACK" => ":leftwards_arrow_with_hook:",
             "ROLLBACK FAILED" => ":rotating_light:",
@@ -220,8 +235,10 @@ impl SlackSettings {
             "ROLLING BACK" | "VERIFYING ROLLBACK" => ":warning:",
             _ => ":rocket:",
         };
-        let decided =
-            self.decided.lock().unwrap_or_else(|p| p.into_inner()).clone().map(|d| format!(" — {d}")).unwrap_or_default();
+        if interrupted {
+            state.push_str(" (interrupted: `relctl resume` continues it)");
+        }
+        let decided = env.recorded("slack", DECIDED).map(|d| format!(" — {d}")).unwrap_or_default();
         env.redact(&format!(
             "{icon} *{}{version}*: {state}{decided} (run {} by {})",
             env.runbook_name(),
@@ -232,12 +249,14 @@ impl SlackSettings {
 
     /// The thread's parent message: created once per run, found again on resume.
     async fn thread(&self, env: &dyn StepEnv) -> Result<(String, String), RemoteError> {
+        let _creating = self.thread_lock.lock().await;
         if let (Some(ts), Some(channel)) = (env.recorded("slack", THREAD_TS), env.recorded("slack", THREAD_CHANNEL)) {
             return Ok((channel, ts));
         }
         let channel = self.channel(env)?;
-        let answer =
-            self.api(env, "chat.postMessage", serde_json::json!({ "channel": channel, "text": self.parent_text(env) })).await?;
+        let answer = self
+            .api(env, "chat.postMessage", serde_json::json!({ "channel": channel, "text": self.parent_text(env, false) }))
+            .await?;
         let ts = answer.ts.ok_or_else(|| RemoteError::new(SYSTEM, "chat.postMessage", None, "no `ts` in the answer"))?;
         let channel = answer.channel.unwrap_or(channel);
         env.record("slack", THREAD_TS, &ts);
@@ -268,16 +287,20 @@ impl SlackSettings {
         }
     }
 
-    async fn update_parent(&self, env: &dyn StepEnv) -> Result<(), RemoteError> {
+    async fn update_parent(&self, env: &dyn StepEnv, interrupted: bool) -> Result<(), RemoteError> {
         if self.mode != Mode::WebApi {
             return Ok(());
         }
         let (Some(ts), Some(channel)) = (env.recorded("slack", THREAD_TS), env.recorded("slack", THREAD_CHANNEL)) else {
             return Ok(());
         };
-        self.api(env, "chat.update", serde_json::json!({ "channel": channel, "ts": ts, "text": self.parent_text(env) }))
-            .await
-            .map(|_| ())
+        self.api(
+            env,
+            "chat.update",
+            serde_json::json!({ "channel": channel, "ts": ts, "text": self.parent_text(env, interrupted) }),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn notice(&self, event: &Event, env: &dyn StepEnv) -> Result<(), RemoteError> {
@@ -291,15 +314,17 @@ impl SlackSettings {
                 self.post(env, &format!("Release of {name}{version} started by {actor}"), false).await
             }
             Event::RunResumed { actor, state, .. } => {
-                self.update_parent(env).await?;
+                let updated = self.update_parent(env, false).await;
                 if self.notify {
                     self.post(env, &format!("Run resumed by {actor} in {}", state.label()), false).await?;
                 }
-                Ok(())
+                updated
             }
             Event::StateEntered { state, .. } => {
-                self.update_parent(env).await?;
-                match state {
+                // The notice matters more than the parent's text: send it even
+                // when the update failed, then report the first failure.
+                let updated = self.update_parent(env, false).await;
+                let posted = match state {
                     RunState::RollingBack if self.notify => {
                         self.post(env, &format!(":warning: ROLLBACK INITIATED for {name}{version}"), true).await
                     }
@@ -318,7 +343,8 @@ impl SlackSettings {
                         self.post(env, &format!("Release of {name}{version} aborted: nothing was changed"), false).await
                     }
                     _ => Ok(()),
-                }
+                };
+                updated.and(posted)
             }
             Event::GateWaiting { question, gate, approvers, .. } if self.notify => {
                 let who = approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
@@ -332,14 +358,16 @@ impl SlackSettings {
                     _ => actor.clone(),
                 };
                 let why = comment.clone().or_else(|| reason.clone()).map(|c| format!(": {c}")).unwrap_or_default();
-                *self.decided.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{verdict} by {who}"));
-                self.update_parent(env).await?;
+                if self.mode == Mode::WebApi {
+                    env.record("slack", DECIDED, &format!("{verdict} by {who}"));
+                }
+                let updated = self.update_parent(env, false).await;
                 if self.notify {
                     self.post(env, &format!("{verdict} by {who}{why}"), false).await?;
                 }
-                Ok(())
+                updated
             }
-            Event::Interrupted { .. } => self.update_parent(env).await,
+            Event::Interrupted { .. } => self.update_parent(env, true).await,
             _ => Ok(()),
         }
     }
@@ -440,6 +468,8 @@ impl Action for SlackAction {
                     run.env.warn(&format!("message not posted: {e}"));
                     Ok(Outcome { summary: Some("not posted (warning)".into()), ..Outcome::default() })
                 }
+                // Slack's own refusals (`channel_not_found`, ...) stay the same on a retry.
+                Err(e) if e.status == Some(200) => Err(StepFailure::final_(e.to_string())),
                 Err(e) => Err(StepFailure::new(e.to_string())),
             }
         })
