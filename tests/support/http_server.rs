@@ -1,11 +1,13 @@
-//! A loopback HTTP/1.1 server for `http` step tests: each path answers with
-//! a configured status, headers, body and delay, and every request is kept.
+//! Loopback HTTP/1.1 for tests: [`serve`] answers every request with a
+//! handler and keeps every request, so the protocol fakes (Jenkins, Slack)
+//! share one wire implementation; [`Server`] is the simple per-path one that
+//! `http` step tests use.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Default)]
 pub struct Reply {
@@ -33,11 +35,150 @@ impl Reply {
 #[derive(Clone, Debug)]
 pub struct Request {
     pub method: String,
+    /// The request target as sent: path and query.
     pub path: String,
+    /// Header names in lower case.
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// When it arrived, for asserting on waits (Retry-After).
+    pub at: Instant,
 }
 
+impl Request {
+    /// The path without the query.
+    pub fn route(&self) -> &str {
+        self.path.split_once('?').map_or(self.path.as_str(), |(p, _)| p)
+    }
+
+    /// A query parameter, undecoded.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        let (_, q) = self.path.split_once('?')?;
+        q.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+/// What a handler answers.
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    pub fn json(status: u16, value: &serde_json::Value) -> Response {
+        Response::new(status).header("Content-Type", "application/json;charset=utf-8").body(value.to_string())
+    }
+
+    pub fn text(status: u16, text: &str) -> Response {
+        Response::new(status).header("Content-Type", "text/plain;charset=utf-8").body(text)
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Response {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Response {
+        self.body = body.into();
+        self
+    }
+}
+
+pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// Starts a loopback server answering with `handler`, one thread per
+/// connection (keep-alive honoured); returns its port and the request log.
+pub fn serve(handler: Handler) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().unwrap().port();
+    let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let log = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (handler, log) = (handler.clone(), log.clone());
+            std::thread::spawn(move || connection(stream, &*handler, &log));
+        }
+    });
+    (port, requests)
+}
+
+fn connection(stream: TcpStream, handler: &(dyn Fn(&Request) -> Response + Send + Sync), log: &Mutex<Vec<Request>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut out = stream;
+    while let Some(request) = read_request(&mut reader) {
+        log.lock().unwrap().push(request.clone());
+        let response = handler(&request);
+        let mut head = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
+        for (k, v) in &response.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !response.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            head.push_str("Content-Type: text/plain\r\n");
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", response.body.len()));
+        if out.write_all(head.as_bytes()).and_then(|()| out.write_all(&response.body)).and_then(|()| out.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let at = Instant::now();
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned(), at })
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        302 => "Found",
+        303 => "See Other",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+/// Each path answers with configured replies, in order; the last one repeats.
 pub struct Server {
     pub port: u16,
     routes: Arc<Mutex<HashMap<String, Vec<Reply>>>>,
@@ -46,17 +187,21 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().unwrap().port();
         let routes: Arc<Mutex<HashMap<String, Vec<Reply>>>> = Arc::default();
-        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
-        let (r, q) = (routes.clone(), requests.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (r, q) = (r.clone(), q.clone());
-                std::thread::spawn(move || handle(stream, &r, &q));
-            }
-        });
+        let r = routes.clone();
+        let (port, requests) = serve(Arc::new(move |request: &Request| {
+            let reply = {
+                let mut routes = r.lock().unwrap();
+                match routes.get_mut(&request.path) {
+                    Some(list) if list.len() > 1 => list.remove(0),
+                    Some(list) if !list.is_empty() => list[0].clone(),
+                    _ => Reply::text(404, "not found"),
+                }
+            };
+            std::thread::sleep(reply.delay);
+            let ct = reply.content_type.clone().unwrap_or_else(|| "text/plain".into());
+            Response::new(reply.status).header("content-type", ct).body(reply.body)
+        }));
         Server { port, routes, requests }
     }
 
@@ -71,58 +216,5 @@ impl Server {
 
     pub fn hits(&self, path: &str) -> usize {
         self.requests.lock().unwrap().iter().filter(|r| r.path == path).count()
-    }
-}
-
-fn handle(stream: TcpStream, routes: &Mutex<HashMap<String, Vec<Reply>>>, requests: &Mutex<Vec<Request>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let path = parts.next().unwrap_or("").to_string();
-        let mut headers = HashMap::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-        }
-        let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        requests.lock().unwrap().push(Request {
-            method,
-            path: path.clone(),
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        });
-        let reply = {
-            let mut routes = routes.lock().unwrap();
-            match routes.get_mut(&path) {
-                Some(list) if list.len() > 1 => list.remove(0),
-                Some(list) if !list.is_empty() => list[0].clone(),
-                _ => Reply::text(404, "not found"),
-            }
-        };
-        std::thread::sleep(reply.delay);
-        let mut out = stream.try_clone().unwrap();
-        let ct = reply.content_type.clone().unwrap_or_else(|| "text/plain".into());
-        let head = format!("HTTP/1.1 {} X\r\ncontent-type: {ct}\r\ncontent-length: {}\r\n\r\n", reply.status, reply.body.len());
-        if out.write_all(head.as_bytes()).and_then(|()| out.write_all(reply.body.as_bytes())).is_err() {
-            return;
-        }
     }
 }
