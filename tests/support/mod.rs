@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod http_server;
+pub mod jenkins;
+pub mod slack;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -89,6 +91,38 @@ impl Sandbox {
             c.env(k, v);
         }
         Run::from(c.output().expect("run relctl"))
+    }
+
+    /// Like [`Sandbox::relctl_env`], but a relctl still running after a
+    /// generous bound is killed and the test fails, instead of hanging the
+    /// suite (a poll loop that never ends is the bug it would show).
+    pub fn relctl_bounded(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.cmd(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = c.spawn().expect("start relctl");
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+            Ok(out) => Run::from(out.expect("wait for relctl")),
+            Err(_) => {
+                // SAFETY: signalling a process this test started.
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGKILL);
+                }
+                panic!("relctl {args:?} did not finish within 120s");
+            }
+        }
+    }
+
+    /// The run directory of the only (or latest) run.
+    pub fn run_dir(&self) -> PathBuf {
+        self.path().join(".relctl/runs").join(self.latest_run_id())
     }
 
     /// The journal events of the only (or latest) run, as JSON values.

@@ -1,0 +1,188 @@
+//! A fake Slack on loopback: the Web API methods relctl uses
+//! (`chat.postMessage`, `chat.update`, Bearer token) and an incoming webhook,
+//! answering as Slack documents.
+//!
+//! - Web API errors are HTTP 200 with `{"ok":false,"error":"..."}`:
+//!   `not_authed` / `invalid_auth` for a missing or wrong token,
+//!   `channel_not_found` for an unknown channel (`chat.update` wants the
+//!   channel id, as Slack does), `message_not_found` for an unknown `ts`, and
+//!   any error scripted with [`Slack::fail_when`].
+//! - Rate limits are HTTP 429 with `Retry-After` (seconds) and
+//!   `{"ok":false,"error":"ratelimited"}`.
+//! - The webhook answers `ok` as plain text; an unknown hook `404 no_service`.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use super::http_server::{Request, Response, serve};
+
+/// Distinctive, so a leak anywhere is found by a plain substring search.
+pub const TOKEN: &str = "xoxb-1234-5678-s3cr3tsl4ckt0k3n";
+pub const CHANNEL_NAME: &str = "#releases";
+pub const CHANNEL_ID: &str = "C123";
+/// The secret part of the webhook URL.
+pub const HOOK_PATH: &str = "/services/T0001/B0002/h00ks3cr3tXYZ";
+
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub ts: String,
+    pub channel: String,
+    pub text: String,
+    pub thread_ts: Option<String>,
+    pub reply_broadcast: bool,
+    /// Texts it was updated to, in order.
+    pub updates: Vec<String>,
+}
+
+#[derive(Default)]
+struct State {
+    messages: Vec<Message>,
+    next_ts: u64,
+    rate_limited: usize,
+    retry_after: u64,
+    failures: Vec<(String, String)>,
+    webhook: Vec<String>,
+}
+
+pub struct Slack {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Slack {
+    pub fn start() -> Slack {
+        let state = Arc::new(Mutex::new(State { next_ts: 100, ..State::default() }));
+        let s = state.clone();
+        let (port, requests) = serve(Arc::new(move |r: &Request| handle(&mut s.lock().unwrap(), r)));
+        Slack { port, state, requests }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://127.0.0.1:{}/api", self.port)
+    }
+
+    pub fn webhook_url(&self) -> String {
+        format!("http://127.0.0.1:{}{HOOK_PATH}", self.port)
+    }
+
+    /// The next `n` requests get 429 with `Retry-After: secs`.
+    pub fn rate_limit(&self, n: usize, secs: u64) {
+        let mut s = self.state.lock().unwrap();
+        s.rate_limited = n;
+        s.retry_after = secs;
+    }
+
+    /// A `chat.postMessage` whose text contains `needle` answers `ok:false` with `error`.
+    pub fn fail_when(&self, needle: &str, error: &str) {
+        self.state.lock().unwrap().failures.push((needle.into(), error.into()));
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Every message posted, in order.
+    pub fn messages(&self) -> Vec<Message> {
+        self.state.lock().unwrap().messages.clone()
+    }
+
+    /// Messages that are not thread replies.
+    pub fn parents(&self) -> Vec<Message> {
+        self.messages().into_iter().filter(|m| m.thread_ts.is_none()).collect()
+    }
+
+    /// Replies in the thread of `ts`, in order.
+    pub fn replies(&self, ts: &str) -> Vec<Message> {
+        self.messages().into_iter().filter(|m| m.thread_ts.as_deref() == Some(ts)).collect()
+    }
+
+    pub fn webhook_texts(&self) -> Vec<String> {
+        self.state.lock().unwrap().webhook.clone()
+    }
+}
+
+fn api(value: Value) -> Response {
+    Response::json(200, &value)
+}
+
+fn error(e: &str) -> Response {
+    api(json!({"ok": false, "error": e}))
+}
+
+fn channel_id(name: &str) -> Option<&'static str> {
+    match name {
+        CHANNEL_NAME | "releases" | CHANNEL_ID => Some(CHANNEL_ID),
+        _ => None,
+    }
+}
+
+fn handle(s: &mut State, r: &Request) -> Response {
+    if s.rate_limited > 0 {
+        s.rate_limited -= 1;
+        return Response::json(429, &json!({"ok": false, "error": "ratelimited"}))
+            .header("Retry-After", s.retry_after.to_string());
+    }
+    if r.route() == HOOK_PATH {
+        if r.method != "POST" {
+            return Response::text(405, "invalid_method");
+        }
+        let Some(text) = serde_json::from_str::<Value>(&r.body).ok().and_then(|v| v["text"].as_str().map(str::to_string)) else {
+            return Response::text(400, "invalid_payload");
+        };
+        s.webhook.push(text);
+        return Response::new(200).header("Content-Type", "text/html").body("ok");
+    }
+    if r.route().starts_with("/services/") {
+        return Response::text(404, "no_service");
+    }
+    let Some(method) = r.route().strip_prefix("/api/") else { return Response::text(404, "not found") };
+    let method = method.to_string();
+    match r.header("authorization") {
+        None => return error("not_authed"),
+        Some(a) if a != format!("Bearer {TOKEN}") => return error("invalid_auth"),
+        Some(_) => {}
+    }
+    let Ok(body) = serde_json::from_str::<Value>(&r.body) else { return error("invalid_json") };
+    let text = body["text"].as_str().unwrap_or_default().to_string();
+    match method.as_str() {
+        "chat.postMessage" => {
+            let Some(channel) = body["channel"].as_str().and_then(channel_id) else { return error("channel_not_found") };
+            if text.is_empty() {
+                return error("no_text");
+            }
+            if let Some((_, e)) = s.failures.iter().find(|(needle, _)| text.contains(needle.as_str())) {
+                return error(&e.clone());
+            }
+            let thread_ts = body["thread_ts"].as_str().map(str::to_string);
+            if let Some(t) = &thread_ts
+                && !s.messages.iter().any(|m| &m.ts == t && m.thread_ts.is_none())
+            {
+                return error("thread_not_found");
+            }
+            s.next_ts += 1;
+            let ts = format!("1700000000.{:06}", s.next_ts);
+            s.messages.push(Message {
+                ts: ts.clone(),
+                channel: channel.into(),
+                text: text.clone(),
+                thread_ts,
+                reply_broadcast: body["reply_broadcast"].as_bool().unwrap_or(false),
+                updates: Vec::new(),
+            });
+            api(json!({"ok": true, "channel": channel, "ts": ts, "message": {"type": "message", "text": text, "ts": ts}}))
+        }
+        "chat.update" => {
+            // chat.update takes the channel id only.
+            if body["channel"].as_str() != Some(CHANNEL_ID) {
+                return error("channel_not_found");
+            }
+            let ts = body["ts"].as_str().unwrap_or_default().to_string();
+            let Some(m) = s.messages.iter_mut().find(|m| m.ts == ts) else { return error("message_not_found") };
+            m.updates.push(text.clone());
+            api(json!({"ok": true, "channel": CHANNEL_ID, "ts": ts, "text": text}))
+        }
+        _ => error("unknown_method"),
+    }
+}
