@@ -463,8 +463,9 @@ impl Action for SlackAction {
             let text = run.env.render(&self.text)?;
             match settings.post(run.env, &text, self.broadcast).await {
                 Ok(()) => Ok(Outcome { summary: Some("posted".into()), ..Outcome::default() }),
-                // A chat outage must not fail a rollback or turn a release into one.
-                Err(e) if matches!(self.phase, PhaseName::Rollback | PhaseName::Finalize) => {
+                // A chat outage must not fail a rollback or turn a release into
+                // one (in validate a failed post would count as a failed check).
+                Err(e) if matches!(self.phase, PhaseName::Validate | PhaseName::Rollback | PhaseName::Finalize) => {
                     run.env.warn(&format!("message not posted: {e}"));
                     Ok(Outcome { summary: Some("not posted (warning)".into()), ..Outcome::default() })
                 }
