@@ -8,5 +8,7 @@ command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&
 command -v python3 >/dev/null || { echo "python3 is required (the quickstart test serves its app with it)" >&2; exit 1; }
 
 cargo fmt --check
+# moto's server for the S3, CloudWatch and ECS tests: installed (pinned) and started here.
+source scripts/moto.sh
 cargo test --locked --all-targets
 cargo clippy --locked --all-targets -- -D warnings

@@ -3,7 +3,9 @@
 
 mod support;
 
+mod aws;
 mod ci_mode;
+mod ecs;
 mod http_step;
 mod injection;
 mod interrupt;

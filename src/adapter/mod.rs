@@ -7,12 +7,16 @@
 //! that itself. Adding a kind is a new file and one line in
 //! [`Registry::builtin`]; engine code does not change.
 
+pub mod aws;
+pub mod cloudwatch;
 pub mod confirm;
+pub mod ecs;
 pub mod gate;
 pub mod http;
 pub mod jenkins;
 pub mod parallel;
 pub mod remote;
+pub mod s3;
 pub mod shell;
 pub mod slack;
 pub mod wait;
@@ -241,8 +245,15 @@ impl Registry {
                 &parallel::ParallelKind,
                 &jenkins::JenkinsKind,
                 &slack::SlackKind,
+                &s3::PromoteKind,
+                &s3::RollbackKind,
+                &s3::CheckKind,
+                &cloudwatch::AlarmsKind,
+                &ecs::DeployKind,
+                &ecs::CheckKind,
+                &ecs::RollbackKind,
             ],
-            integrations: vec![&jenkins::JenkinsIntegrationKind, &slack::SlackIntegrationKind],
+            integrations: vec![&jenkins::JenkinsIntegrationKind, &slack::SlackIntegrationKind, &aws::AwsIntegrationKind],
         }
     }
 

@@ -1,16 +1,23 @@
 //! `wait`: a pause, e.g. the bake time before validation reads metrics.
+//! With `watch:` (CloudWatch alarms) it fails as soon as an alarm fires
+//! during the bake, which sends the run to rollback without waiting it out.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cloudwatch::AlarmQuery;
 use super::{Action, BoxFuture, Outcome, ParseContext, StepKind, StepResult, StepRun, StepSpec, duration_setting};
 use crate::runbook::duration::format_duration;
+
+/// How often `watch:` looks at the alarms during the wait.
+const DEFAULT_WATCH_EVERY: Duration = Duration::from_secs(15);
 
 pub struct WaitKind;
 
 #[derive(Debug)]
 struct WaitAction {
     duration: Duration,
+    watch: Option<(AlarmQuery, Duration)>,
 }
 
 impl StepKind for WaitKind {
@@ -18,21 +25,59 @@ impl StepKind for WaitKind {
         "wait"
     }
 
+    fn sibling_keys(&self) -> &'static [&'static str] {
+        &["watch"]
+    }
+
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
-        let duration = duration_setting(Some(spec.value), cx)?;
-        Some(Arc::new(WaitAction { duration }))
+        let duration = duration_setting(Some(spec.value), cx);
+        let watch = match spec.sibling("watch") {
+            None => None,
+            Some(node) => {
+                // `every:` belongs to the watch, not to the alarm query.
+                let every = duration_setting(node.get("every"), cx).unwrap_or(DEFAULT_WATCH_EVERY);
+                let mut query_node = node.clone();
+                if let crate::runbook::node::NodeKind::Map(entries) = &mut query_node.kind {
+                    entries.retain(|(k, _)| k.name != "every");
+                }
+                Some((AlarmQuery::parse(&query_node, spec.key.span, spec.phase, cx)?, every))
+            }
+        };
+        Some(Arc::new(WaitAction { duration: duration?, watch }))
     }
 }
 
 impl Action for WaitAction {
     fn describe(&self) -> String {
-        format!("wait {}", format_duration(self.duration))
+        match &self.watch {
+            Some((q, _)) => format!("wait {}, watching {}", format_duration(self.duration), q.describe()),
+            None => format!("wait {}", format_duration(self.duration)),
+        }
     }
 
-    fn execute<'a>(&'a self, _run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
         Box::pin(async move {
-            tokio::time::sleep(self.duration).await;
-            Ok(Outcome { summary: Some(format!("waited {}", format_duration(self.duration))), ..Outcome::default() })
+            let Some((query, every)) = &self.watch else {
+                tokio::time::sleep(self.duration).await;
+                return Ok(Outcome { summary: Some(format!("waited {}", format_duration(self.duration))), ..Outcome::default() });
+            };
+            let end = tokio::time::Instant::now() + self.duration;
+            loop {
+                query.check(run.env).await.map_err(|mut f| {
+                    f.message = format!("during the bake: {}", f.message);
+                    f.retryable = false;
+                    f
+                })?;
+                let now = tokio::time::Instant::now();
+                if now >= end {
+                    break;
+                }
+                tokio::time::sleep((*every).min(end - now)).await;
+            }
+            Ok(Outcome {
+                summary: Some(format!("waited {}, {} quiet", format_duration(self.duration), query.describe())),
+                ..Outcome::default()
+            })
         })
     }
 }

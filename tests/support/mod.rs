@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod ecs;
 pub mod http_server;
 pub mod jenkins;
+pub mod moto;
 pub mod slack;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,140 @@
+//! `integrations.aws`: where the AWS steps (S3, CloudWatch, ECS) connect.
+//!
+//! The standard credential chain (environment, profiles, SSO, instance and
+//! task roles) with an optional `profile`, `region` and `endpoint_url` (a
+//! proxy, a VPC endpoint, or moto in tests). The SDK configuration is built
+//! once per run, on first use, so a runbook that never reaches an AWS step
+//! never touches credentials.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use tokio::sync::OnceCell;
+
+use super::{Integration, IntegrationKind, ParseContext, StepEnv, StepFailure, check_keys};
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::Template;
+use crate::runbook::node::Node;
+
+pub struct AwsIntegrationKind;
+
+#[derive(Debug)]
+pub struct AwsSettings {
+    region: Option<Template>,
+    profile: Option<Template>,
+    endpoint_url: Option<Template>,
+    config: OnceCell<SdkConfig>,
+}
+
+impl IntegrationKind for AwsIntegrationKind {
+    fn name(&self) -> &'static str {
+        "aws"
+    }
+
+    fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>> {
+        if node.as_map().is_none() {
+            cx.diagnostics()
+                .push(Diagnostic::new(node.span, "`aws` settings must be a mapping").hint("e.g. `aws: { region: us-east-1 }`"));
+            return None;
+        }
+        check_keys(node, &["region", "profile", "endpoint_url"], "the `aws` settings", cx);
+        let region = node.get("region").and_then(|n| cx.template(n, "`region`"));
+        let profile = node.get("profile").and_then(|n| cx.template(n, "`profile`"));
+        let endpoint_url = node.get("endpoint_url").and_then(|n| cx.template(n, "`endpoint_url`"));
+        Some(Arc::new(AwsSettings { region, profile, endpoint_url, config: OnceCell::new() }))
+    }
+}
+
+impl Integration for AwsSettings {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        if let Some(r) = &self.region {
+            parts.push(format!("region {}", r.display()));
+        }
+        if let Some(p) = &self.profile {
+            parts.push(format!("profile {}", p.display()));
+        }
+        if let Some(e) = &self.endpoint_url {
+            parts.push(format!("endpoint {}", e.display()));
+        }
+        if parts.is_empty() {
+            parts.push("the standard credential chain and region".into());
+        }
+        vec![format!("aws: {}", parts.join(", "))]
+    }
+}
+
+impl AwsSettings {
+    /// The SDK configuration for this run, built on first use.
+    pub async fn config(&self, env: &dyn StepEnv) -> Result<&SdkConfig, StepFailure> {
+        let render = |t: &Option<Template>| t.as_ref().map(|t| env.render(t)).transpose();
+        let (region, profile, endpoint) = (render(&self.region)?, render(&self.profile)?, render(&self.endpoint_url)?);
+        let config = self
+            .config
+            .get_or_init(|| async move {
+                let mut loader = aws_config::defaults(BehaviorVersion::latest());
+                if let Some(p) = profile.filter(|p| !p.is_empty()) {
+                    loader = loader.profile_name(p);
+                }
+                if let Some(r) = region.filter(|r| !r.is_empty()) {
+                    loader = loader.region(Region::new(r));
+                }
+                if let Some(e) = endpoint.filter(|e| !e.is_empty()) {
+                    loader = loader.endpoint_url(e);
+                }
+                loader.load().await
+            })
+            .await;
+        if config.region().is_none() {
+            return Err(StepFailure::final_(
+                "AWS: no region: set `region` under integrations.aws, or AWS_REGION, or a region in the profile",
+            ));
+        }
+        Ok(config)
+    }
+
+    pub fn has_custom_endpoint(&self) -> bool {
+        self.endpoint_url.is_some()
+    }
+}
+
+/// The `aws` settings a step needs, with a clear error when they are missing.
+pub fn settings(
+    cx: &mut dyn ParseContext,
+    key_span: crate::runbook::diagnostic::Span,
+    kind: &str,
+) -> Option<Arc<dyn Integration>> {
+    let s = cx.integration("aws");
+    if s.is_none() {
+        cx.diagnostics().push(
+            Diagnostic::new(key_span, format!("an `{kind}` step needs `integrations: {{ aws: {{ region: ... }} }}`"))
+                .hint("add `aws:` under top-level `integrations:` (region, and optionally profile and endpoint_url)"),
+        );
+    }
+    s
+}
+
+pub fn downcast(i: &Arc<dyn Integration>) -> &AwsSettings {
+    i.as_any().downcast_ref().expect("aws settings")
+}
+
+/// An SDK error as one line: the service's code and message, or the transport failure.
+pub fn sdk_error<E, R>(service: &str, call: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
+    let advice = if detail.contains("dispatch failure") || detail.contains("io error") {
+        " — cannot reach the endpoint: check endpoint_url / the network"
+    } else if detail.contains("AccessDenied") || detail.contains("InvalidAccessKeyId") || detail.contains("ExpiredToken") {
+        " — check the credentials (profile, SSO login, role) and their permissions"
+    } else {
+        ""
+    };
+    format!("{service}: {call}: {detail}{advice}")
+}

@@ -1,0 +1,170 @@
+//! `cloudwatch.alarms`: the release's alarms, by name or prefix.
+//!
+//! Fails when an alarm is in ALARM. In the checklist ("monitoring ready") a
+//! missing alarm fails too: alarms that do not exist cannot warn anyone.
+//! Also used by `wait` with `watch:` to end a bake time early when an alarm
+//! fires, which sends the run to rollback.
+
+use std::sync::Arc;
+
+use aws_sdk_cloudwatch::types::StateValue;
+
+use super::aws::{self, sdk_error};
+use super::{
+    Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
+    check_keys,
+};
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::Template;
+use crate::runbook::model::PhaseName;
+use crate::runbook::node::{Node, NodeKind};
+
+const SYSTEM: &str = "CloudWatch";
+
+pub struct AlarmsKind;
+
+/// Which alarms to look at, and how strict to be about missing ones.
+#[derive(Debug)]
+pub struct AlarmQuery {
+    aws: Arc<dyn Integration>,
+    names: Vec<Template>,
+    prefix: Option<Template>,
+    require_present: bool,
+}
+
+impl AlarmQuery {
+    /// Parses `{ names: [...] | prefix: ..., expect: OK }`.
+    pub fn parse(
+        node: &Node,
+        key_span: crate::runbook::diagnostic::Span,
+        phase: PhaseName,
+        cx: &mut dyn ParseContext,
+    ) -> Option<AlarmQuery> {
+        let aws = aws::settings(cx, key_span, "cloudwatch.alarms");
+        if node.as_map().is_none() {
+            cx.diagnostics().push(
+                Diagnostic::new(node.span, format!("alarms are given as a mapping, found {}", node.type_name()))
+                    .hint("e.g. `{ prefix: \"checkout-prod-\" }` or `{ names: [a, b] }`"),
+            );
+            return None;
+        }
+        check_keys(node, &["names", "prefix", "expect"], "`cloudwatch.alarms`", cx);
+        let names = match node.get("names").map(|n| (n, &n.kind)) {
+            None => Vec::new(),
+            Some((_, NodeKind::Seq(items))) => items.iter().filter_map(|n| cx.template(n, "alarm name")).collect(),
+            Some((n, _)) => cx.template(n, "alarm name").into_iter().collect(),
+        };
+        let prefix = node.get("prefix").and_then(|n| cx.template(n, "`prefix`"));
+        if names.is_empty() == prefix.is_none() {
+            cx.diagnostics().push(
+                Diagnostic::new(node.span, "give the alarms by `names` or by `prefix` (one of them)")
+                    .hint("e.g. `prefix: \"checkout-prod-\"`"),
+            );
+            return None;
+        }
+        if let Some(e) = node.get("expect")
+            && e.as_str() != Some("OK")
+        {
+            cx.diagnostics()
+                .push(Diagnostic::new(e.span, "`expect` can only be `OK`").hint("the step checks that no alarm fires"));
+        }
+        Some(AlarmQuery { aws: aws?, names, prefix, require_present: phase == PhaseName::Checklist })
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.prefix {
+            Some(p) => format!("alarms {}*", p.display()),
+            None => format!("alarms {}", self.names.iter().map(Template::display).collect::<Vec<_>>().join(", ")),
+        }
+    }
+
+    /// Current states: `Ok(summary)` when none fires, `Err` naming those that do.
+    pub async fn check(&self, env: &dyn StepEnv) -> Result<String, StepFailure> {
+        let settings = aws::downcast(&self.aws);
+        let cw = aws_sdk_cloudwatch::Client::new(settings.config(env).await?);
+        let names: Vec<String> = self.names.iter().map(|t| env.render(t)).collect::<Result<_, _>>()?;
+        let prefix = self.prefix.as_ref().map(|t| env.render(t)).transpose()?;
+        let mut alarms = Vec::new();
+        let mut token = None;
+        loop {
+            let mut req = cw.describe_alarms().set_next_token(token);
+            req = match &prefix {
+                Some(p) => req.alarm_name_prefix(p),
+                None => req.set_alarm_names(Some(names.clone())),
+            };
+            let page = req.send().await.map_err(|e| StepFailure::new(sdk_error(SYSTEM, "DescribeAlarms", &e)))?;
+            for a in page.metric_alarms() {
+                let name = a.alarm_name().unwrap_or_default().to_string();
+                // Some servers apply only one filter: keep to what was asked.
+                let wanted = match &prefix {
+                    Some(p) => name.starts_with(p.as_str()),
+                    None => names.contains(&name),
+                };
+                if wanted {
+                    alarms.push((name, a.state_value().cloned(), a.state_reason().unwrap_or_default().to_string()));
+                }
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        let what = prefix.as_ref().map_or_else(|| names.join(", "), |p| format!("{p}*"));
+        let mut problems = Vec::new();
+        if self.require_present {
+            if alarms.is_empty() {
+                problems.push(format!("no alarms match {what}: monitoring is not ready (create the alarms first)"));
+            }
+            let missing: Vec<&String> = names.iter().filter(|n| !alarms.iter().any(|(a, _, _)| a == *n)).collect();
+            if !missing.is_empty() && !alarms.is_empty() {
+                problems.push(format!("alarms missing: {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+            }
+        }
+        let firing: Vec<String> = alarms
+            .iter()
+            .filter(|(_, s, _)| *s == Some(StateValue::Alarm))
+            .map(|(n, _, reason)| if reason.is_empty() { n.clone() } else { format!("{n} ({reason})") })
+            .collect();
+        if !firing.is_empty() {
+            problems.push(format!("in ALARM: {}", firing.join("; ")));
+        }
+        if problems.is_empty() {
+            Ok(format!("{} alarms OK", alarms.len()))
+        } else {
+            Err(StepFailure::new(format!("{SYSTEM}: {}", problems.join("; "))))
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AlarmsAction {
+    query: AlarmQuery,
+}
+
+impl StepKind for AlarmsKind {
+    fn name(&self) -> &'static str {
+        "cloudwatch.alarms"
+    }
+
+    fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
+        let query = AlarmQuery::parse(spec.value, spec.key.span, spec.phase, cx)?;
+        Some(Arc::new(AlarmsAction { query }))
+    }
+}
+
+impl Action for AlarmsAction {
+    fn describe(&self) -> String {
+        format!("check {}", self.query.describe())
+    }
+
+    fn dry_run_safe(&self) -> bool {
+        true
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(async move {
+            let summary = self.query.check(run.env).await?;
+            Ok(Outcome { summary: Some(summary), ..Outcome::default() })
+        })
+    }
+}

@@ -1,0 +1,476 @@
+//! `s3.promote`, `s3.rollback`, `s3.check`: frontend assets in S3.
+//!
+//! Promote copies a release prefix over the live one server-side, entry
+//! files (`last:`) after everything else so no user loads a new index.html
+//! whose assets are not there yet, then deletes what the release does not
+//! have. Before changing anything it records what the live prefix held
+//! (keys and ETags) in the journal and copies it to a backup prefix for this
+//! run; rollback restores exactly that and verifies it by listing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::aws::{self, sdk_error};
+use super::{
+    Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
+    check_keys,
+};
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::Template;
+use crate::runbook::node::{Node, NodeKind};
+
+const SYSTEM: &str = "S3";
+const DEFAULT_PARALLELISM: usize = 8;
+
+pub struct PromoteKind;
+pub struct RollbackKind;
+pub struct CheckKind;
+
+/// What a prefix held: key (relative to the prefix) → ETag.
+type Listing = BTreeMap<String, String>;
+
+/// Journaled before promote changes anything; what rollback restores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Backup {
+    bucket: String,
+    to: String,
+    backup_prefix: String,
+    objects: Listing,
+}
+
+fn backup_name(bucket: &str, to: &str) -> String {
+    format!("backup:{bucket}/{to}")
+}
+
+fn client(config: &aws_config::SdkConfig, settings: &aws::AwsSettings) -> Client {
+    let mut b = aws_sdk_s3::config::Builder::from(config);
+    if settings.has_custom_endpoint() {
+        // moto, MinIO and most proxies want bucket names in the path.
+        b = b.force_path_style(true);
+    }
+    Client::from_conf(b.build())
+}
+
+/// Percent-encodes a key for `x-amz-copy-source` (the SDK sends it as given).
+fn encode_key(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every object under `prefix` (all pages), keyed relative to it.
+async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Listing, StepFailure> {
+    let mut out = Listing::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e)))?;
+        for o in page.contents() {
+            if let Some(key) = o.key() {
+                let rel = key.strip_prefix(prefix).unwrap_or(key).to_string();
+                out.insert(rel, o.e_tag().unwrap_or_default().to_string());
+            }
+        }
+        match (page.is_truncated(), page.next_continuation_token()) {
+            (Some(true), Some(t)) => token = Some(t.to_string()),
+            _ => return Ok(out),
+        }
+    }
+}
+
+async fn copy(s3: &Client, bucket: &str, from: &str, to: &str) -> Result<(), StepFailure> {
+    s3.copy_object()
+        .bucket(bucket)
+        .key(to)
+        .copy_source(format!("{bucket}/{}", encode_key(from)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("CopyObject s3://{bucket}/{from} → {to}"), &e)))
+}
+
+/// Copies `(from, to)` pairs with at most `parallelism` in flight.
+async fn copy_all(s3: &Client, bucket: &str, pairs: Vec<(String, String)>, parallelism: usize) -> Result<usize, StepFailure> {
+    let n = pairs.len();
+    stream::iter(pairs.into_iter().map(|(from, to)| async move { copy(s3, bucket, &from, &to).await }))
+        .buffer_unordered(parallelism.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(n)
+}
+
+async fn delete_all(s3: &Client, bucket: &str, keys: Vec<String>) -> Result<usize, StepFailure> {
+    let n = keys.len();
+    for chunk in keys.chunks(1000) {
+        let objects = chunk
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StepFailure::final_(format!("{SYSTEM}: DeleteObjects: {e}")))?;
+        let delete = Delete::builder()
+            .set_objects(Some(objects))
+            .quiet(true)
+            .build()
+            .map_err(|e| StepFailure::final_(format!("{SYSTEM}: DeleteObjects: {e}")))?;
+        let out = s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("DeleteObjects s3://{bucket}"), &e)))?;
+        if let Some(err) = out.errors().first() {
+            return Err(StepFailure::new(format!(
+                "{SYSTEM}: DeleteObjects s3://{bucket}/{}: {} {}",
+                err.key().unwrap_or_default(),
+                err.code().unwrap_or_default(),
+                err.message().unwrap_or_default()
+            )));
+        }
+    }
+    Ok(n)
+}
+
+fn prefix_of(text: &str) -> String {
+    let t = text.trim_start_matches('/');
+    if t.is_empty() || t.ends_with('/') { t.to_string() } else { format!("{t}/") }
+}
+
+fn string_list(node: &Node, what: &str, cx: &mut dyn ParseContext) -> Vec<Template> {
+    match &node.kind {
+        NodeKind::Seq(items) => items.iter().filter_map(|n| cx.template(n, what)).collect(),
+        _ => cx.template(node, what).into_iter().collect(),
+    }
+}
+
+fn required(node: &Node, key: &str, kind: &str, cx: &mut dyn ParseContext) -> Option<Template> {
+    match node.get(key) {
+        Some(n) => cx.template(n, &format!("`{key}`")),
+        None => {
+            cx.diagnostics().push(Diagnostic::new(node.span, format!("`{kind}` needs `{key}`")));
+            None
+        }
+    }
+}
+
+fn mapping(spec: &StepSpec<'_>, kind: &str, keys: &[&str], cx: &mut dyn ParseContext) -> bool {
+    if spec.value.as_map().is_none() {
+        cx.diagnostics().push(
+            Diagnostic::new(spec.value.span, format!("`{kind}` takes a mapping, found {}", spec.value.type_name()))
+                .hint(format!("keys: {}", keys.join(", "))),
+        );
+        return false;
+    }
+    check_keys(spec.value, keys, &format!("`{kind}`"), cx);
+    true
+}
+
+#[derive(Debug)]
+struct PromoteAction {
+    aws: Arc<dyn Integration>,
+    bucket: Template,
+    from: Template,
+    to: Template,
+    last: Vec<Template>,
+    delete_stale: bool,
+    parallelism: usize,
+}
+
+impl StepKind for PromoteKind {
+    fn name(&self) -> &'static str {
+        "s3.promote"
+    }
+
+    fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
+        let aws = aws::settings(cx, spec.key.span, "s3.promote");
+        if !mapping(spec, "s3.promote", &["bucket", "from", "to", "last", "delete_stale", "parallelism"], cx) {
+            return None;
+        }
+        let v = spec.value;
+        let bucket = required(v, "bucket", "s3.promote", cx);
+        let from = required(v, "from", "s3.promote", cx);
+        let to = required(v, "to", "s3.promote", cx);
+        let last = v.get("last").map(|n| string_list(n, "`last`", cx)).unwrap_or_default();
+        let delete_stale = match v.get("delete_stale").map(|n| &n.kind) {
+            None => true,
+            Some(NodeKind::Bool(b)) => *b,
+            Some(_) => {
+                cx.diagnostics().error(v.get("delete_stale").map_or(v.span, |n| n.span), "`delete_stale` must be true or false");
+                true
+            }
+        };
+        let parallelism = match v.get("parallelism").map(|n| (n, &n.kind)) {
+            None => DEFAULT_PARALLELISM,
+            Some((_, NodeKind::Int(i))) if (1..=64).contains(i) => *i as usize,
+            Some((n, _)) => {
+                cx.diagnostics().error(n.span, "`parallelism` must be a whole number from 1 to 64");
+                DEFAULT_PARALLELISM
+            }
+        };
+        Some(Arc::new(PromoteAction { aws: aws?, bucket: bucket?, from: from?, to: to?, last, delete_stale, parallelism }))
+    }
+}
+
+impl PromoteAction {
+    async fn run(&self, run: &StepRun<'_>) -> StepResult {
+        let env = run.env;
+        let settings = aws::downcast(&self.aws);
+        let s3 = client(settings.config(env).await?, settings);
+        let bucket = env.render(&self.bucket)?;
+        let (from, to) = (prefix_of(&env.render(&self.from)?), prefix_of(&env.render(&self.to)?));
+        if from == to || from.starts_with(&to) || to.starts_with(&from) {
+            return Err(StepFailure::final_(format!("{SYSTEM}: `from` ({from}) and `to` ({to}) must not overlap")));
+        }
+        let last: Vec<String> = self.last.iter().map(|t| env.render(t)).collect::<Result<_, _>>()?;
+        let release = list(&s3, &bucket, &from).await?;
+        if release.is_empty() {
+            return Err(StepFailure::final_(format!(
+                "{SYSTEM}: s3://{bucket}/{from} is empty: nothing to promote (wrong version?)"
+            )));
+        }
+        for l in &last {
+            if !release.contains_key(l) {
+                return Err(StepFailure::final_(format!("{SYSTEM}: `last` names {l}, which s3://{bucket}/{from} does not have")));
+            }
+        }
+        let name = backup_name(&bucket, &to);
+        // A resumed promote must not back up its own half-done copy: keep the first backup.
+        let backup = match env.recorded("s3", &name).and_then(|b| serde_json::from_str::<Backup>(&b).ok()) {
+            Some(b) => {
+                run.log(&format!("live state was recorded before the interruption ({} objects)", b.objects.len()));
+                b
+            }
+            None => {
+                let live = list(&s3, &bucket, &to).await?;
+                let backup_prefix = format!("relctl-backups/{}/{to}", env.run_id());
+                let b = Backup { bucket: bucket.clone(), to: to.clone(), backup_prefix: backup_prefix.clone(), objects: live };
+                let pairs = b.objects.keys().map(|k| (format!("{to}{k}"), format!("{backup_prefix}{k}"))).collect();
+                let n = copy_all(&s3, &bucket, pairs, self.parallelism).await?;
+                env.record("s3", &name, &serde_json::to_string(&b).expect("backup serializes"));
+                run.log(&format!("backed up {n} live objects to s3://{bucket}/{backup_prefix}"));
+                b
+            }
+        };
+        let (entry, rest): (Vec<_>, Vec<_>) = release.keys().cloned().partition(|k| last.contains(k));
+        let pairs = |keys: Vec<String>| keys.into_iter().map(|k| (format!("{from}{k}"), format!("{to}{k}"))).collect::<Vec<_>>();
+        let copied = copy_all(&s3, &bucket, pairs(rest), self.parallelism).await?;
+        run.log(&format!("copied {copied} objects to s3://{bucket}/{to}"));
+        let entries = copy_all(&s3, &bucket, pairs(entry), self.parallelism).await?;
+        if entries > 0 {
+            run.log(&format!("then the entry files: {}", last.join(", ")));
+        }
+        let stale: Vec<String> = list(&s3, &bucket, &to).await?.into_keys().filter(|k| !release.contains_key(k)).collect();
+        let deleted = if self.delete_stale && !stale.is_empty() {
+            delete_all(&s3, &bucket, stale.iter().map(|k| format!("{to}{k}")).collect()).await?
+        } else {
+            0
+        };
+        let outputs = BTreeMap::from([
+            ("copied".to_string(), (copied + entries).to_string()),
+            ("deleted".to_string(), deleted.to_string()),
+            ("backup_prefix".to_string(), backup.backup_prefix.clone()),
+        ]);
+        Ok(Outcome { outputs, summary: Some(format!("{} objects live, {deleted} stale removed", copied + entries)) })
+    }
+}
+
+impl Action for PromoteAction {
+    fn describe(&self) -> String {
+        format!("promote s3://{}/{} → {}", self.bucket.display(), self.from.display(), self.to.display())
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(self.run(run))
+    }
+}
+
+#[derive(Debug)]
+struct RollbackAction {
+    aws: Arc<dyn Integration>,
+    bucket: Template,
+    to: Template,
+}
+
+impl StepKind for RollbackKind {
+    fn name(&self) -> &'static str {
+        "s3.rollback"
+    }
+
+    fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
+        let aws = aws::settings(cx, spec.key.span, "s3.rollback");
+        if !mapping(spec, "s3.rollback", &["bucket", "to"], cx) {
+            return None;
+        }
+        let bucket = required(spec.value, "bucket", "s3.rollback", cx);
+        let to = required(spec.value, "to", "s3.rollback", cx);
+        Some(Arc::new(RollbackAction { aws: aws?, bucket: bucket?, to: to? }))
+    }
+}
+
+impl RollbackAction {
+    async fn run(&self, run: &StepRun<'_>) -> StepResult {
+        let env = run.env;
+        let bucket = env.render(&self.bucket)?;
+        let to = prefix_of(&env.render(&self.to)?);
+        let Some(backup) = env.recorded("s3", &backup_name(&bucket, &to)).and_then(|b| serde_json::from_str::<Backup>(&b).ok())
+        else {
+            return Ok(Outcome {
+                summary: Some(format!("nothing to restore: no promote changed s3://{bucket}/{to} in this run")),
+                ..Outcome::default()
+            });
+        };
+        let settings = aws::downcast(&self.aws);
+        let s3 = client(settings.config(env).await?, settings);
+        let now = list(&s3, &bucket, &to).await?;
+        let restore: Vec<(String, String)> = backup
+            .objects
+            .iter()
+            .filter(|(k, etag)| now.get(*k) != Some(*etag))
+            .map(|(k, _)| (format!("{}{k}", backup.backup_prefix), format!("{to}{k}")))
+            .collect();
+        let restored = copy_all(&s3, &bucket, restore, DEFAULT_PARALLELISM).await?;
+        let added: Vec<String> = now.keys().filter(|k| !backup.objects.contains_key(*k)).map(|k| format!("{to}{k}")).collect();
+        let removed = delete_all(&s3, &bucket, added).await?;
+        let after = list(&s3, &bucket, &to).await?;
+        if after != backup.objects {
+            let missing = backup.objects.keys().filter(|k| after.get(*k) != backup.objects.get(*k)).count();
+            let extra = after.keys().filter(|k| !backup.objects.contains_key(*k)).count();
+            return Err(StepFailure::new(format!(
+                "{SYSTEM}: s3://{bucket}/{to} does not match what it held before the promote ({missing} objects differ, {extra} extra)"
+            )));
+        }
+        let outputs =
+            BTreeMap::from([("restored".to_string(), restored.to_string()), ("removed".to_string(), removed.to_string())]);
+        Ok(Outcome {
+            outputs,
+            summary: Some(format!(
+                "s3://{bucket}/{to} is as before the promote: {} objects ({restored} restored, {removed} removed)",
+                after.len()
+            )),
+        })
+    }
+}
+
+impl Action for RollbackAction {
+    fn describe(&self) -> String {
+        format!("restore s3://{}/{} to its state before the promote", self.bucket.display(), self.to.display())
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(self.run(run))
+    }
+}
+
+#[derive(Debug)]
+struct CheckAction {
+    aws: Arc<dyn Integration>,
+    bucket: Template,
+    prefix: Template,
+    expect: Vec<Template>,
+    min_objects: Option<usize>,
+}
+
+impl StepKind for CheckKind {
+    fn name(&self) -> &'static str {
+        "s3.check"
+    }
+
+    fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
+        let aws = aws::settings(cx, spec.key.span, "s3.check");
+        if !mapping(spec, "s3.check", &["bucket", "prefix", "expect", "min_objects"], cx) {
+            return None;
+        }
+        let v = spec.value;
+        let bucket = required(v, "bucket", "s3.check", cx);
+        let prefix = v.get("prefix").map_or_else(|| Some(Template::literal("")), |n| cx.template(n, "`prefix`"));
+        let expect = v.get("expect").map(|n| string_list(n, "`expect`", cx)).unwrap_or_default();
+        let min_objects = match v.get("min_objects").map(|n| (n, &n.kind)) {
+            None => None,
+            Some((_, NodeKind::Int(i))) if *i >= 0 => Some(*i as usize),
+            Some((n, _)) => {
+                cx.diagnostics().error(n.span, "`min_objects` must be a whole number");
+                None
+            }
+        };
+        Some(Arc::new(CheckAction { aws: aws?, bucket: bucket?, prefix: prefix?, expect, min_objects }))
+    }
+}
+
+impl CheckAction {
+    async fn run(&self, run: &StepRun<'_>) -> StepResult {
+        let env: &dyn StepEnv = run.env;
+        let settings = aws::downcast(&self.aws);
+        let s3 = client(settings.config(env).await?, settings);
+        let bucket = env.render(&self.bucket)?;
+        let raw = env.render(&self.prefix)?;
+        let prefix = if raw.is_empty() { raw } else { prefix_of(&raw) };
+        let objects = list(&s3, &bucket, &prefix).await?;
+        let mut missing = Vec::new();
+        for t in &self.expect {
+            let want = env.render(t)?;
+            let found =
+                if want.ends_with('/') { objects.keys().any(|k| k.starts_with(&want)) } else { objects.contains_key(&want) };
+            if !found {
+                missing.push(want);
+            }
+        }
+        let mut problems = Vec::new();
+        if !missing.is_empty() {
+            problems.push(format!("missing under s3://{bucket}/{prefix}: {}", missing.join(", ")));
+        }
+        if let Some(min) = self.min_objects.filter(|m| objects.len() < *m) {
+            problems.push(format!("{} objects under s3://{bucket}/{prefix}, expected at least {min}", objects.len()));
+        }
+        if !problems.is_empty() {
+            return Err(StepFailure::new(format!("{SYSTEM}: {}", problems.join("; "))));
+        }
+        let outputs = BTreeMap::from([("objects".to_string(), objects.len().to_string())]);
+        Ok(Outcome { outputs, summary: Some(format!("{} objects under s3://{bucket}/{prefix}", objects.len())) })
+    }
+}
+
+impl Action for CheckAction {
+    fn describe(&self) -> String {
+        let expect: Vec<String> = self.expect.iter().map(Template::display).collect();
+        format!("check s3://{}/{} has {}", self.bucket.display(), self.prefix.display(), expect.join(", "))
+    }
+
+    fn dry_run_safe(&self) -> bool {
+        true
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(self.run(run))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_sources_are_percent_encoded_except_slashes() {
+        assert_eq!(encode_key("live/a b+c%.js"), "live/a%20b%2Bc%25.js");
+        assert_eq!(encode_key("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn prefixes_end_with_one_slash() {
+        assert_eq!(prefix_of("live"), "live/");
+        assert_eq!(prefix_of("/releases/1.2/"), "releases/1.2/");
+    }
+}

@@ -1,0 +1,327 @@
+//! A fake ECS that speaks the real wire protocol (JSON 1.1 with
+//! `X-Amz-Target`), so the real aws-sdk-ecs talks to it, and — unlike moto —
+//! moves deployments along: a new PRIMARY deployment starts IN_PROGRESS next
+//! to the old one (ACTIVE) and, poll by poll, completes, fails with a reason,
+//! is rolled back by the circuit breaker, or never finishes.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use super::http_server::{Request, Response, serve};
+
+const ACCOUNT: &str = "123456789012";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rollout {
+    /// Completes after this many DescribeServices calls.
+    Completes(u32),
+    /// The circuit breaker marks it FAILED after this many calls.
+    Fails(u32),
+    /// FAILED and ECS rolls back to the previous deployment after this many calls.
+    RolledBackByEcs(u32),
+    /// Never finishes.
+    Stuck,
+}
+
+#[derive(Clone, Debug)]
+struct Deployment {
+    id: String,
+    status: &'static str,
+    task_definition: String,
+    running: i32,
+    rollout: &'static str,
+    reason: String,
+    polls: u32,
+}
+
+#[derive(Debug)]
+struct State {
+    cluster: String,
+    service: String,
+    desired: i32,
+    deployments: Vec<Deployment>,
+    task_definitions: Vec<Value>,
+    next_deployment: u32,
+    /// How each new deployment goes, in order; the last one repeats.
+    rollouts: Vec<Rollout>,
+    rollout: Rollout,
+    unhealthy: bool,
+    events: Vec<String>,
+}
+
+pub struct FakeEcs {
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+fn td_arn(family: &str, revision: i64) -> String {
+    format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/{family}:{revision}")
+}
+
+impl FakeEcs {
+    /// Cluster `prod`, service `checkout` (2 tasks) stable on `checkout:1`
+    /// (container `app`, image `registry/checkout:1.0.0`).
+    pub fn start(rollouts: &[Rollout]) -> FakeEcs {
+        let td = json!({
+            "taskDefinitionArn": td_arn("checkout", 1), "family": "checkout", "revision": 1, "status": "ACTIVE",
+            "networkMode": "awsvpc", "cpu": "256", "memory": "512", "requiresCompatibilities": ["FARGATE"],
+            "executionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/exec"),
+            "containerDefinitions": [
+                {"name": "app", "image": "registry/checkout:1.0.0", "essential": true, "portMappings": [{"containerPort": 8080}]},
+                {"name": "sidecar", "image": "registry/envoy:1.30", "essential": false}
+            ]
+        });
+        let state = State {
+            cluster: "prod".into(),
+            service: "checkout".into(),
+            desired: 2,
+            deployments: vec![Deployment {
+                id: "ecs-svc/1".into(),
+                status: "PRIMARY",
+                task_definition: td_arn("checkout", 1),
+                running: 2,
+                rollout: "COMPLETED",
+                reason: String::new(),
+                polls: 0,
+            }],
+            task_definitions: vec![td],
+            next_deployment: 2,
+            rollouts: rollouts.to_vec(),
+            rollout: Rollout::Stuck,
+            unhealthy: false,
+            events: vec!["(service checkout) has reached a steady state.".into()],
+        };
+        let state = Arc::new(Mutex::new(state));
+        let s = state.clone();
+        let (port, requests) = serve(Arc::new(move |r: &Request| handle(&mut s.lock().unwrap(), r)));
+        FakeEcs { port, state, requests }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Someone else's rollout is under way.
+    pub fn start_foreign_rollout(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.rollouts.insert(0, Rollout::Stuck);
+        let td = td_arn("checkout", 1);
+        start_deployment(&mut s, td);
+    }
+
+    pub fn set_unhealthy(&self) {
+        self.state.lock().unwrap().unhealthy = true;
+    }
+
+    /// (PRIMARY task definition, number of deployments).
+    pub fn primary(&self) -> (String, usize) {
+        let s = self.state.lock().unwrap();
+        let p = s.deployments.iter().find(|d| d.status == "PRIMARY").unwrap();
+        (p.task_definition.clone(), s.deployments.len())
+    }
+
+    /// The operations called, in order (`UpdateService`, ...).
+    pub fn calls(&self, op: &str) -> Vec<Value> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.header("x-amz-target").is_some_and(|t| t.ends_with(&format!(".{op}"))))
+            .map(|r| serde_json::from_str(&r.body).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    pub fn task_definition(&self, arn: &str) -> Value {
+        let s = self.state.lock().unwrap();
+        s.task_definitions.iter().find(|t| t["taskDefinitionArn"] == arn).cloned().unwrap_or(Value::Null)
+    }
+}
+
+fn start_deployment(s: &mut State, task_definition: String) -> String {
+    s.rollout =
+        if s.rollouts.len() > 1 { s.rollouts.remove(0) } else { s.rollouts.first().copied().unwrap_or(Rollout::Completes(1)) };
+    for d in &mut s.deployments {
+        d.status = "ACTIVE";
+    }
+    let id = format!("ecs-svc/{}", s.next_deployment);
+    s.next_deployment += 1;
+    s.deployments.insert(
+        0,
+        Deployment {
+            id: id.clone(),
+            status: "PRIMARY",
+            task_definition,
+            running: 0,
+            rollout: "IN_PROGRESS",
+            reason: String::new(),
+            polls: 0,
+        },
+    );
+    s.events.insert(0, format!("(service checkout) has started 2 tasks: deployment {id}."));
+    id
+}
+
+/// One DescribeServices: the PRIMARY deployment moves one step.
+fn advance(s: &mut State) {
+    let rollout = s.rollout;
+    let desired = s.desired;
+    let Some(p) = s.deployments.iter_mut().find(|d| d.status == "PRIMARY") else { return };
+    if p.rollout != "IN_PROGRESS" {
+        return;
+    }
+    p.polls += 1;
+    match rollout {
+        Rollout::Completes(n) if p.polls >= n => {
+            p.running = desired;
+            p.rollout = "COMPLETED";
+            s.deployments.retain(|d| d.status == "PRIMARY");
+            s.events.insert(0, "(service checkout) has reached a steady state.".into());
+        }
+        Rollout::Completes(_) => p.running = (p.running + 1).min(desired - 1),
+        Rollout::Fails(n) if p.polls >= n => {
+            p.rollout = "FAILED";
+            p.reason = "ECS deployment circuit breaker: tasks failed to start.".into();
+            s.events.insert(0, "(service checkout) task 1a2b stopped: Essential container in task exited".into());
+        }
+        Rollout::RolledBackByEcs(n) if p.polls >= n => {
+            p.rollout = "FAILED";
+            p.status = "ACTIVE";
+            p.reason = "ECS deployment circuit breaker: rolling back to the previous deployment.".into();
+            if let Some(old) = s.deployments.iter_mut().find(|d| d.status == "ACTIVE" && d.rollout != "FAILED") {
+                old.status = "PRIMARY";
+                old.rollout = "IN_PROGRESS";
+            }
+            s.events.insert(0, "(service checkout) rolling back to deployment ecs-svc/1".into());
+        }
+        _ => {}
+    }
+}
+
+fn deployment_json(d: &Deployment, desired: i32) -> Value {
+    json!({
+        "id": d.id, "status": d.status, "taskDefinition": d.task_definition, "desiredCount": desired,
+        "runningCount": d.running, "pendingCount": desired - d.running, "failedTasks": 0,
+        "createdAt": 1767225600.0, "updatedAt": 1767225660.5, "launchType": "FARGATE",
+        "rolloutState": d.rollout, "rolloutStateReason": d.reason,
+    })
+}
+
+fn service_json(s: &State) -> Value {
+    let running: i32 = s.deployments.iter().map(|d| d.running).sum::<i32>().min(s.desired.max(0) * 2);
+    let primary_running = s.deployments.iter().find(|d| d.status == "PRIMARY").map_or(0, |d| d.running);
+    let stable = s.deployments.len() == 1;
+    json!({
+        "serviceArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service/{}/{}", s.cluster, s.service),
+        "serviceName": s.service, "clusterArn": format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{}", s.cluster),
+        "status": "ACTIVE", "desiredCount": s.desired,
+        "runningCount": if stable { primary_running } else { running },
+        "pendingCount": 0,
+        "taskDefinition": s.deployments.iter().find(|d| d.status == "PRIMARY").map(|d| d.task_definition.clone()),
+        "deployments": s.deployments.iter().map(|d| deployment_json(d, s.desired)).collect::<Vec<_>>(),
+        "events": s.events.iter().enumerate().map(|(i, m)| json!({"id": format!("e{i}"), "createdAt": 1767225600.0, "message": m})).collect::<Vec<_>>(),
+    })
+}
+
+fn error(kind: &str, message: &str) -> Response {
+    Response::json(400, &json!({"__type": kind, "message": message})).header("x-amzn-errortype", kind)
+}
+
+fn handle(s: &mut State, r: &Request) -> Response {
+    let op = r.header("x-amz-target").and_then(|t| t.rsplit('.').next()).unwrap_or("").to_string();
+    let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    if body["cluster"].as_str().is_some_and(|c| c != s.cluster) {
+        return error("ClusterNotFoundException", "Cluster not found.");
+    }
+    let ok = |v: Value| Response::json(200, &v).header("Content-Type", "application/x-amz-json-1.1");
+    match op.as_str() {
+        "DescribeServices" => {
+            if body["services"][0] != s.service.as_str() {
+                let arn = format!(
+                    "arn:aws:ecs:us-east-1:{ACCOUNT}:service/{}/{}",
+                    s.cluster,
+                    body["services"][0].as_str().unwrap_or("")
+                );
+                return ok(json!({"services": [], "failures": [{"arn": arn, "reason": "MISSING"}]}));
+            }
+            advance(s);
+            ok(json!({"services": [service_json(s)], "failures": []}))
+        }
+        "UpdateService" => {
+            if body["service"] != s.service.as_str() {
+                return error("ServiceNotFoundException", "Service not found.");
+            }
+            if let Some(td) = body["taskDefinition"].as_str() {
+                let Some(arn) = find_td(s, td).and_then(|t| t["taskDefinitionArn"].as_str().map(str::to_string)) else {
+                    return error("InvalidParameterException", "Unable to describe task definition.");
+                };
+                let primary = s.deployments.iter().find(|d| d.status == "PRIMARY").map(|d| d.task_definition.clone());
+                if primary.as_deref() != Some(arn.as_str()) {
+                    start_deployment(s, arn);
+                }
+            }
+            ok(json!({"service": service_json(s)}))
+        }
+        "DescribeTaskDefinition" => match find_td(s, body["taskDefinition"].as_str().unwrap_or("")) {
+            Some(td) => ok(json!({"taskDefinition": td, "tags": [{"key": "team", "value": "payments"}]})),
+            None => error("ClientException", "Unable to describe task definition."),
+        },
+        "RegisterTaskDefinition" => {
+            let family = body["family"].as_str().unwrap_or("").to_string();
+            let revision = s.task_definitions.iter().filter(|t| t["family"] == family.as_str()).count() as i64 + 1;
+            let mut td = body.clone();
+            td["taskDefinitionArn"] = json!(td_arn(&family, revision));
+            td["revision"] = json!(revision);
+            td["status"] = json!("ACTIVE");
+            let tags = td.as_object_mut().and_then(|o| o.remove("tags")).unwrap_or(json!([]));
+            s.task_definitions.push(td.clone());
+            ok(json!({"taskDefinition": td, "tags": tags}))
+        }
+        "ListTasks" => {
+            let primary = s.deployments.iter().find(|d| d.status == "PRIMARY").cloned();
+            let arns: Vec<String> = s
+                .deployments
+                .iter()
+                .flat_map(|d| {
+                    (0..d.running)
+                        .map(move |i| format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task/prod/{}-{i}", d.id.replace('/', "-")))
+                })
+                .collect();
+            let _ = primary;
+            ok(json!({"taskArns": arns}))
+        }
+        "DescribeTasks" => {
+            let tasks: Vec<Value> = body["tasks"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|arn| {
+                    let arn = arn.as_str()?;
+                    let dep = s.deployments.iter().find(|d| arn.contains(&d.id.replace('/', "-")))?;
+                    Some(json!({
+                        "taskArn": arn, "taskDefinitionArn": dep.task_definition, "lastStatus": "RUNNING",
+                        "desiredStatus": "RUNNING", "startedBy": dep.id,
+                        "healthStatus": if s.unhealthy { "UNHEALTHY" } else { "HEALTHY" },
+                        "createdAt": 1767225600.0
+                    }))
+                })
+                .collect();
+            ok(json!({"tasks": tasks, "failures": []}))
+        }
+        other => error("UnknownOperationException", &format!("fake ECS does not implement {other}")),
+    }
+}
+
+/// `family`, `family:rev` or an ARN.
+fn find_td<'a>(s: &'a State, name: &str) -> Option<&'a Value> {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    match name.split_once(':') {
+        Some((family, rev)) => s
+            .task_definitions
+            .iter()
+            .find(|t| t["family"] == family && t["revision"].as_i64().map(|r| r.to_string()).as_deref() == Some(rev)),
+        None => s.task_definitions.iter().filter(|t| t["family"] == name).max_by_key(|t| t["revision"].as_i64()),
+    }
+}
