@@ -308,7 +308,7 @@ impl Engine {
 
     fn run_step<'a>(&'a self, key: String, step: &'a Step, tolerate: bool) -> BoxFuture<'a, Result<StepEnd, EngineError>> {
         Box::pin(async move {
-            let label = step.label();
+            let label = self.label(step);
             if let Some(end) = self.reuse_from_journal(&key, step, &label).await? {
                 return Ok(end);
             }
@@ -553,6 +553,18 @@ impl Engine {
     }
 
     /// What a step would do, with the values this run would use where they are known.
+    /// How progress names a step: its name or id, else what it does with
+    /// this run's values (first line of a script).
+    fn label(&self, step: &Step) -> String {
+        if step.name.is_some() || step.id.is_some() {
+            return step.label();
+        }
+        let described = self.describe_resolved(step);
+        let mut lines = described.lines().filter(|l| !l.trim().is_empty());
+        let first = lines.next().unwrap_or_default().trim().to_string();
+        if lines.next().is_some() { format!("{first} …") } else { first }
+    }
+
     fn describe_resolved(&self, step: &Step) -> String {
         let raw = step.action.describe();
         Template::parse(&raw, crate::runbook::diagnostic::Span::default(), 1)
