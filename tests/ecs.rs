@@ -237,3 +237,66 @@ fn a_failed_validation_rolls_back_ecs_and_s3_and_verifies_both() {
     );
     assert_eq!(final_state(&sb.journal()), "rolled_back");
 }
+
+/// moto does not move rollouts along, but it checks the requests: the
+/// revision relctl registers and the service update are accepted and stored.
+#[test]
+fn ecs_request_shapes_are_accepted_by_moto() {
+    use aws_sdk_ecs::types::ContainerDefinition;
+    let rt = moto::runtime();
+    let ecs = rt.block_on(moto::ecs());
+    let (cluster, family) = (moto::unique("cluster"), moto::unique("web"));
+    rt.block_on(async {
+        ecs.create_cluster().cluster_name(&cluster).send().await.unwrap();
+        let app = ContainerDefinition::builder().name("app").image("registry/web:1").memory(512).build();
+        let side = ContainerDefinition::builder().name("sidecar").image("registry/envoy:1").memory(128).build();
+        ecs.register_task_definition()
+            .family(&family)
+            .container_definitions(app)
+            .container_definitions(side)
+            .send()
+            .await
+            .unwrap();
+        ecs.create_service()
+            .cluster(&cluster)
+            .service_name("web")
+            .task_definition(&family)
+            .desired_count(1)
+            .send()
+            .await
+            .unwrap();
+    });
+    let sb = Sandbox::new();
+    let yaml = format!(
+        "version: 1\nname: {}\nintegrations:\n  aws: {{ region: us-east-1, endpoint_url: \"{}\" }}\nexecute:\n  - id: backend\n    timeout: 2s\n    ecs.deploy: {{ cluster: {cluster}, service: web, image: {{ container: app, image: \"registry/web:2\" }}, poll: 100ms }}\n",
+        moto::unique("moto-ecs"),
+        moto::url()
+    );
+    sb.write("release.yaml", &yaml);
+    let mut cmd = sb.cmd(&["run", "release.yaml", "--non-interactive"]);
+    for (k, v) in moto::env() {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "moto never completes a rollout: {}", String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.contains("instead of"), "moto keeps the old task definition on the deployment: {stdout}");
+    let (td, service) = rt.block_on(async {
+        let td = ecs.describe_task_definition().task_definition(format!("{family}:2")).send().await.unwrap();
+        let svc = ecs.describe_services().cluster(&cluster).services("web").send().await.unwrap();
+        (td.task_definition.unwrap(), svc.services.unwrap().remove(0))
+    });
+    let images: Vec<_> =
+        td.container_definitions().iter().map(|c| (c.name().unwrap().to_string(), c.image().unwrap().to_string())).collect();
+    assert_eq!(
+        images,
+        [("app".to_string(), "registry/web:2".to_string()), ("sidecar".to_string(), "registry/envoy:1".to_string())]
+    );
+    assert!(service.task_definition().unwrap().ends_with(&format!("{family}:2")), "{:?}", service.task_definition());
+    let j = sb.journal();
+    let cp: Vec<_> = events(&j, "step_checkpoint").into_iter().map(|e| e["data"].clone()).collect();
+    assert!(
+        cp.iter().any(|d| d["previous_task_definition_arn"].as_str().is_some_and(|a| a.ends_with(&format!("{family}:1")))),
+        "{cp:?}"
+    );
+}

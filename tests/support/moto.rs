@@ -102,3 +102,7 @@ pub async fn alarm(cw: &aws_sdk_cloudwatch::Client, name: &str, firing: bool) {
     let state = if firing { aws_sdk_cloudwatch::types::StateValue::Alarm } else { aws_sdk_cloudwatch::types::StateValue::Ok };
     cw.set_alarm_state().alarm_name(name).state_value(state).state_reason("test").send().await.unwrap();
 }
+
+pub async fn ecs() -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(&config().await)
+}
