@@ -2,7 +2,7 @@
 //! fields and latency. The usual health check, and a generic way to call
 //! anything with an HTTP API.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
@@ -151,17 +151,6 @@ fn flatten_json(node: &Node, prefix: &str, out: &mut Vec<(String, Template)>, cx
     }
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .user_agent(concat!("relctl/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .expect("the HTTP client builds with default settings")
-    })
-}
-
 impl HttpAction {
     fn get(url: Template) -> HttpAction {
         HttpAction {
@@ -179,7 +168,8 @@ impl HttpAction {
     async fn call(&self, run: &StepRun<'_>) -> StepResult {
         let url = run.env.render(&self.url)?;
         let what = format!("{} {url}", self.method);
-        let mut req = client().request(self.method.clone(), &url).timeout(run.step.timeout.unwrap_or(DEFAULT_TIMEOUT));
+        let mut req =
+            super::remote::client().request(self.method.clone(), &url).timeout(run.step.timeout.unwrap_or(DEFAULT_TIMEOUT));
         for (k, t) in &self.headers {
             req = req.header(k, run.env.render(t)?);
         }

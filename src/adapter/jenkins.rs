@@ -207,21 +207,6 @@ struct Crumb {
     field: String,
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .user_agent(concat!("relctl/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            // Bounds each wait for data; a console answer may take long as a whole.
-            .read_timeout(remote::REQUEST_TIMEOUT)
-            // A 303 from a trigger names the queue item already there; we read it ourselves.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the HTTP client builds with default settings")
-    })
-}
-
 /// `deploy/checkout-prod` → `/job/deploy/job/checkout-prod`.
 pub fn job_path(job: &str) -> String {
     job.split('/').filter(|s| !s.is_empty()).map(|s| format!("/job/{}", encode_segment(s))).collect()
@@ -251,7 +236,7 @@ fn with_slash(url: &str) -> String {
 
 impl Jenkins {
     fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        let mut r = client().request(method, url);
+        let mut r = remote::client_without_redirects().request(method, url);
         if let Some((user, token)) = &self.auth {
             // Sent up front: Jenkins answers 403, not a 401 challenge.
             r = r.basic_auth(user, Some(token));

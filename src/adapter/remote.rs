@@ -9,6 +9,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use std::sync::OnceLock;
+
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
@@ -209,6 +211,30 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().user_agent(concat!("relctl/", env!("CARGO_PKG_VERSION"))).connect_timeout(Duration::from_secs(10))
+}
+
+/// The one HTTP client (connection pool) of the process, for `http` steps and Slack.
+pub fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| builder().build().expect("the HTTP client builds with default settings"))
+}
+
+/// For APIs whose redirects carry meaning (a Jenkins 303 names a queue item):
+/// redirects are returned, not followed, and each wait for data is bounded
+/// rather than the whole answer (a long console may take a while).
+pub fn client_without_redirects() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        builder()
+            .read_timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client builds with default settings")
+    })
 }
 
 #[cfg(test)]

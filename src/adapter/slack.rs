@@ -9,7 +9,7 @@
 //! (Slack's limit for posting); updates of the parent are not paced, their
 //! method has its own, far higher limit.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -125,17 +125,6 @@ struct ApiAnswer {
     channel: Option<String>,
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .user_agent(concat!("relctl/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .expect("the HTTP client builds with default settings")
-    })
-}
-
 fn advice(error: &str) -> &'static str {
     match error {
         "channel_not_found" => "check `channel` under integrations.slack, and that the bot can see it",
@@ -176,7 +165,7 @@ impl SlackSettings {
             // rewriting the parent again is harmless.
             let repeat = if method == "chat.update" { Repeat::Safe } else { Repeat::OnlyIfNotApplied };
             remote::send(SYSTEM, method, repeat, RetryPolicy::default(), &[], || {
-                client().post(&url).bearer_auth(&token).json(&body)
+                super::remote::client().post(&url).bearer_auth(&token).json(&body)
             })
         };
         let response = if method == "chat.postMessage" {
@@ -205,7 +194,7 @@ impl SlackSettings {
         let body = serde_json::json!({ "text": text });
         let mut last = self.pace().await;
         let response = remote::send(SYSTEM, "POST webhook", Repeat::OnlyIfNotApplied, RetryPolicy::default(), &[], || {
-            client().post(&url).json(&body)
+            super::remote::client().post(&url).json(&body)
         })
         .await;
         *last = Some(Instant::now());
