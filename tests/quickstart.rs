@@ -28,7 +28,7 @@ fn quickstart(sb: &Sandbox, extra: &[&str]) -> Run {
         "--var".into(),
         format!("port={port}"),
     ];
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(std::string::ToString::to_string));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = sb.relctl(&args);
     // Whatever happened, do not leave the demo app running.

@@ -98,7 +98,7 @@ impl Target {
 struct Rollout {
     primary_task_definition: String,
     primary_id: String,
-    rollout: Option<DeploymentRolloutState>,
+    state: Option<DeploymentRolloutState>,
     reason: Option<String>,
     deployments: usize,
     running: i32,
@@ -112,7 +112,7 @@ impl Rollout {
         Some(Rollout {
             primary_task_definition: primary.task_definition().unwrap_or_default().to_string(),
             primary_id: primary.id().unwrap_or_default().to_string(),
-            rollout: primary.rollout_state().cloned(),
+            state: primary.rollout_state().cloned(),
             reason: primary.rollout_state_reason().map(str::to_string),
             deployments: service.deployments().len(),
             running: service.running_count(),
@@ -122,7 +122,7 @@ impl Rollout {
     }
 
     fn progress(&self) -> String {
-        let state = self.rollout.as_ref().map_or("no rollout state".to_string(), |s| s.as_str().to_string());
+        let state = self.state.as_ref().map_or("no rollout state".to_string(), |s| s.as_str().to_string());
         format!("running {}/{}, {state}, {} deployment(s)", self.running, self.desired, self.deployments)
     }
 
@@ -253,7 +253,7 @@ impl Ecs {
         let mut last = String::new();
         loop {
             let r = self.rollout().await?;
-            if r.rollout == Some(DeploymentRolloutState::Failed) {
+            if r.state == Some(DeploymentRolloutState::Failed) {
                 return Err(StepFailure::final_(format!(
                     "{SYSTEM}: the rollout of {}/{} FAILED: {}{}",
                     self.cluster,
@@ -276,7 +276,7 @@ impl Ecs {
                 run.log(&progress);
                 last = progress;
             }
-            let completed = matches!(r.rollout, None | Some(DeploymentRolloutState::Completed));
+            let completed = matches!(r.state, None | Some(DeploymentRolloutState::Completed));
             if completed && r.deployments == 1 && r.running == r.desired {
                 return Ok(r);
             }
@@ -345,7 +345,7 @@ impl DeployAction {
             Some(p) => p.clone(),
             None => {
                 let r = ecs.rollout().await?;
-                if r.deployments > 1 || r.rollout == Some(DeploymentRolloutState::InProgress) {
+                if r.deployments > 1 || r.state == Some(DeploymentRolloutState::InProgress) {
                     return Err(StepFailure::final_(format!(
                         "{SYSTEM}: {}/{} already has a deployment in progress ({}); wait for it, then run again",
                         ecs.cluster,
@@ -455,16 +455,16 @@ impl RollbackAction {
             },
         };
         let now = ecs.rollout().await?;
-        let settled = now.deployments == 1 && matches!(now.rollout, None | Some(DeploymentRolloutState::Completed));
+        let settled = now.deployments == 1 && matches!(now.state, None | Some(DeploymentRolloutState::Completed));
         let outputs = BTreeMap::from([("task_definition_arn".to_string(), target.clone())]);
         if now.primary_task_definition == target && settled && now.running == now.desired {
             return Ok(Outcome { outputs, summary: Some(format!("already on {target}: nothing to do")) });
         }
-        if now.primary_task_definition != target {
+        if now.primary_task_definition == target {
+            run.log(&format!("{}/{} is already deploying {target}; waiting for it", ecs.cluster, ecs.service));
+        } else {
             let d = ecs.update(&target).await?;
             run.log(&format!("updated {}/{} back to {target} (deployment {d})", ecs.cluster, ecs.service));
-        } else {
-            run.log(&format!("{}/{} is already deploying {target}; waiting for it", ecs.cluster, ecs.service));
         }
         let stable = ecs.wait_stable(run, &target).await?;
         Ok(Outcome { outputs, summary: Some(format!("back on {target}: {}", stable.progress())) })
@@ -509,13 +509,13 @@ impl CheckAction {
         let ecs = self.target.connect(run.env).await?;
         let r = ecs.rollout().await?;
         let mut problems = Vec::new();
-        if self.refuse_in_progress && (r.deployments > 1 || r.rollout == Some(DeploymentRolloutState::InProgress)) {
+        if self.refuse_in_progress && (r.deployments > 1 || r.state == Some(DeploymentRolloutState::InProgress)) {
             problems.push(format!(
                 "a deployment is already in progress ({}): someone else's rollout; wait for it to finish before releasing",
                 r.progress()
             ));
         }
-        if r.rollout == Some(DeploymentRolloutState::Failed) {
+        if r.state == Some(DeploymentRolloutState::Failed) {
             problems.push(format!("the last rollout FAILED: {}", r.reason.clone().unwrap_or_default()));
         }
         if r.running != r.desired {

@@ -370,6 +370,7 @@ fn explain(mut e: RemoteError, job: &str) -> RemoteError {
     e
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(failure)`
 fn failure(e: RemoteError) -> StepFailure {
     StepFailure::new(e.to_string())
 }

@@ -39,7 +39,8 @@ type Listing = BTreeMap<String, String>;
 struct Backup {
     bucket: String,
     to: String,
-    backup_prefix: String,
+    #[serde(rename = "backup_prefix")]
+    prefix: String,
     objects: Listing,
 }
 
@@ -257,7 +258,7 @@ impl PromoteAction {
             None => {
                 let live = list(&s3, &bucket, &to).await?;
                 let backup_prefix = format!("relctl-backups/{}/{to}", env.run_id());
-                let b = Backup { bucket: bucket.clone(), to: to.clone(), backup_prefix: backup_prefix.clone(), objects: live };
+                let b = Backup { bucket: bucket.clone(), to: to.clone(), prefix: backup_prefix.clone(), objects: live };
                 let pairs = b.objects.keys().map(|k| (format!("{to}{k}"), format!("{backup_prefix}{k}"))).collect();
                 let n = copy_all(&s3, &bucket, pairs, self.parallelism).await?;
                 env.record("s3", &name, &serde_json::to_string(&b).expect("backup serializes"));
@@ -282,7 +283,7 @@ impl PromoteAction {
         let outputs = BTreeMap::from([
             ("copied".to_string(), (copied + entries).to_string()),
             ("deleted".to_string(), deleted.to_string()),
-            ("backup_prefix".to_string(), backup.backup_prefix.clone()),
+            ("backup_prefix".to_string(), backup.prefix.clone()),
         ]);
         Ok(Outcome { outputs, summary: Some(format!("{} objects live, {deleted} stale removed", copied + entries)) })
     }
@@ -340,7 +341,7 @@ impl RollbackAction {
             .objects
             .iter()
             .filter(|(k, etag)| now.get(*k) != Some(*etag))
-            .map(|(k, _)| (format!("{}{k}", backup.backup_prefix), format!("{to}{k}")))
+            .map(|(k, _)| (format!("{}{k}", backup.prefix), format!("{to}{k}")))
             .collect();
         let restored = copy_all(&s3, &bucket, restore, DEFAULT_PARALLELISM).await?;
         let added: Vec<String> = now.keys().filter(|k| !backup.objects.contains_key(*k)).map(|k| format!("{to}{k}")).collect();

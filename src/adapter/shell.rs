@@ -11,6 +11,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::os::unix::process::ExitStatusExt;
+
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -127,29 +129,16 @@ impl RunAction {
             cmd.spawn().map_err(|e| StepFailure::final_(format!("cannot start {:?} in {}: {e}", self.shell, cwd.display())))?;
         let guard = ProcessGroup::register(child.id());
         let last_err = Arc::new(Mutex::new(String::new()));
-        let mut readers = Vec::new();
+        // Both pipes feed one channel; lines are logged from this task, so the
+        // step's output stays in order per pipe and on the step's task.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut forward = Vec::new();
         if let Some(out) = child.stdout.take() {
-            readers.push(tokio::spawn(pump(BufReader::new(out), None)));
+            forward.push(pump(BufReader::new(out), None, tx.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            readers.push(tokio::spawn(pump(BufReader::new(err), Some(last_err.clone()))));
+            forward.push(pump(BufReader::new(err), Some(last_err.clone()), tx.clone()));
         }
-        // Lines are forwarded from here, not from the reader tasks, so that the
-        // step's logging stays on this task.
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let forward = readers
-            .into_iter()
-            .map(|h| {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut lines) = h.await {
-                        while let Some(l) = lines.recv().await {
-                            let _ = tx.send(l);
-                        }
-                    }
-                })
-            })
-            .collect::<Vec<_>>();
         drop(tx);
         let status = loop {
             tokio::select! {
@@ -178,26 +167,24 @@ impl RunAction {
         if status.success() {
             return Ok(Outcome { outputs, summary: None });
         }
-        use std::os::unix::process::ExitStatusExt;
         let why = match (status.code(), status.signal()) {
             (Some(code), _) => format!("exited with code {code}"),
             (None, Some(sig)) => format!("killed by signal {sig}"),
             _ => "failed".to_string(),
         };
-        let tail = last_err.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let tail = last_err.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let message = if tail.trim().is_empty() { why } else { format!("{why}: {}", tail.trim()) };
         Err(StepFailure { message, outputs, retryable: true })
     }
 }
 
-/// Reads lines from one pipe into a channel; remembers the last stderr line.
-async fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
-    reader: BufReader<R>,
+/// Reads lines from one pipe into `tx`; remembers the last stderr line.
+fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    mut reader: BufReader<R>,
     last: Option<Arc<Mutex<String>>>,
-) -> tokio::sync::mpsc::UnboundedReceiver<String> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut reader = reader;
         let mut buf = Vec::new();
         loop {
             buf.clear();
@@ -214,14 +201,13 @@ async fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
             if let Some(last) = &last
                 && !line.trim().is_empty()
             {
-                *last.lock().unwrap_or_else(|p| p.into_inner()) = line.clone();
+                last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone_from(&line);
             }
             if tx.send(line).is_err() {
                 break;
             }
         }
-    });
-    rx
+    })
 }
 
 fn output_path(run: &StepRun<'_>) -> PathBuf {
@@ -271,11 +257,12 @@ struct ProcessGroup {
 
 impl ProcessGroup {
     fn register(pid: Option<u32>) -> ProcessGroup {
-        let pgid = pid.map(|p| p as i32);
-        if let Some(p) = pgid {
-            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(p);
+        // The child leads its own group (process_group(0)): its pid is the group id.
+        let group = pid.map(|p| p as i32);
+        if let Some(g) = group {
+            RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(g);
         }
-        ProcessGroup { pgid, done: false }
+        ProcessGroup { pgid: group, done: false }
     }
 
     fn finished(mut self) {
@@ -286,7 +273,7 @@ impl ProcessGroup {
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
         if let Some(p) = self.pgid {
-            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).retain(|x| *x != p);
+            RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|x| *x != p);
             if !self.done {
                 // SAFETY: plain syscall on a process group this step created.
                 unsafe {
@@ -306,7 +293,7 @@ impl Drop for ProcessGroup {
 
 /// Stops every command still running; for an immediate exit (second Ctrl-C).
 pub fn kill_all_running() {
-    for p in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+    for p in RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
         // SAFETY: plain syscall on process groups relctl created.
         unsafe {
             libc::killpg(p, libc::SIGKILL);

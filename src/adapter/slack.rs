@@ -144,7 +144,7 @@ impl SlackSettings {
         if let Some(t) = *last {
             let since = t.elapsed();
             if since < MIN_INTERVAL {
-                tokio::time::sleep(MIN_INTERVAL - since).await;
+                tokio::time::sleep(MIN_INTERVAL.checked_sub(since).unwrap()).await;
             }
         }
         last
@@ -212,7 +212,7 @@ impl SlackSettings {
         Ok(())
     }
 
-    fn parent_text(&self, env: &dyn StepEnv, interrupted: bool) -> String {
+    fn parent_text(env: &dyn StepEnv, interrupted: bool) -> String {
         let version = env.var("version").map(|v| format!(" {v}")).unwrap_or_default();
         let mut state = env.state_label();
         let icon = match state.as_str() {
@@ -244,7 +244,7 @@ impl SlackSettings {
         }
         let channel = self.channel(env)?;
         let answer = self
-            .api(env, "chat.postMessage", serde_json::json!({ "channel": channel, "text": self.parent_text(env, false) }))
+            .api(env, "chat.postMessage", serde_json::json!({ "channel": channel, "text": Self::parent_text(env, false) }))
             .await?;
         let ts = answer.ts.ok_or_else(|| RemoteError::new(SYSTEM, "chat.postMessage", None, "no `ts` in the answer"))?;
         let channel = answer.channel.unwrap_or(channel);
@@ -286,7 +286,7 @@ impl SlackSettings {
         self.api(
             env,
             "chat.update",
-            serde_json::json!({ "channel": channel, "ts": ts, "text": self.parent_text(env, interrupted) }),
+            serde_json::json!({ "channel": channel, "ts": ts, "text": Self::parent_text(env, interrupted) }),
         )
         .await
         .map(|_| ())

@@ -12,9 +12,9 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
     match config.request {
         Request::Run(r) => session::run(r, &display).await,
         Request::Resume(r) => session::resume(r, &display).await,
-        Request::Validate(files) => inspect::validate(&files),
+        Request::Validate(files) => Ok(inspect::validate(&files)),
         Request::Plan { file, vars } => inspect::plan(&file, &vars),
         Request::Status { run_id, state_dir } => report::status(&state_dir, run_id.as_deref()),
-        Request::History { state_dir } => report::history(&state_dir),
+        Request::History { state_dir } => Ok(report::history(&state_dir)),
     }
 }

@@ -77,11 +77,11 @@ pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
     Ok(0)
 }
 
-pub fn history(state_dir: &Path) -> Result<i32, AppError> {
+pub fn history(state_dir: &Path) -> i32 {
     let runs = RunDir::list(state_dir);
     if runs.is_empty() {
         println!("no runs in {}", state_dir.display());
-        return Ok(0);
+        return 0;
     }
     println!("{:<22} {:<24} {:<12} {:<26} result", "run", "runbook", "actor", "started");
     for dir in runs.iter().rev() {
@@ -96,5 +96,5 @@ pub fn history(state_dir: &Path) -> Result<i32, AppError> {
             Err(e) => println!("{:<22} unreadable: {e}", dir.id),
         }
     }
-    Ok(0)
+    0
 }

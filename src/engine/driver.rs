@@ -167,6 +167,7 @@ impl Engine {
     }
 
     /// Journals (for all but step output lines) and then tells every observer.
+    #[allow(clippy::needless_pass_by_value)] // callers build the event in the call
     fn emit(&self, event: Event) -> Result<(), JournalError> {
         let event = self.redactor.event(&event);
         if !matches!(event, Event::StepLog { .. }) {
@@ -177,7 +178,7 @@ impl Engine {
             && let Err(e) = j.append(&event)
         {
             let message = e.to_string();
-            *self.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            *self.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
             return Err(JournalError::Write { path: j.path().to_path_buf(), source: std::io::Error::other(message) });
         }
         for o in &self.observers {
@@ -221,11 +222,11 @@ impl Engine {
                     return Ok(RunEnd::Interrupted(state));
                 }
             };
-            if let Some(e) = self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if let Some(e) = self.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
                 return Err(e.into());
             }
             state = transition(state, result)?;
-            *self.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
+            *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = state;
             self.milestone(Event::StateEntered { state, at: now() }).await?;
         }
         self.milestone(Event::RunFinished { state, exit_code: state.exit_code().code(), at: now() }).await?;
@@ -264,7 +265,7 @@ impl Engine {
                 Ok(PhaseEnd::Done(if failed { PhaseResult::Failed } else { PhaseResult::Passed }))
             }
             PhaseRun::Validation | PhaseRun::Verification => {
-                self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
                 let steps = rb.phase(PhaseName::Validate);
                 let is_gate = |s: &Step| s.action.role() == Role::Gate;
                 let mut checked = 0;
@@ -272,13 +273,13 @@ impl Engine {
                     match self.run_step(format!("{prefix}.{i}"), step, false).await? {
                         StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
                         StepEnd::Failed { tolerated: false } => {
-                            self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).push(step.label());
+                            self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(step.label());
                         }
                         StepEnd::Succeeded => checked += 1,
                         _ => {}
                     }
                 }
-                let failed = !self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+                let failed = !self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty();
                 if phase == PhaseRun::Verification {
                     if checked == 0 && !failed && !self.cfg.policy.dry_run {
                         // Nothing looked at the rolled-back system: that is not verified.
@@ -400,7 +401,7 @@ impl Engine {
                 StepStatus::Skipped => StepEnd::Skipped,
                 StepStatus::Failed => {
                     if replay.state == RunState::Validate || replay.state == RunState::VerifyingRollback {
-                        self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).push(label.to_string());
+                        self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(label.to_string());
                     }
                     StepEnd::Failed { tolerated: rec.tolerated }
                 }
@@ -453,7 +454,7 @@ impl Engine {
             }
         };
         if let Some(id) = &step.id {
-            self.outputs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), outputs.clone());
+            self.outputs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone(), outputs.clone());
         }
         self.emit(Event::StepFinished {
             key: key.to_string(),

@@ -55,7 +55,7 @@ impl Journal {
     pub fn append(&self, event: &Event) -> Result<(), JournalError> {
         let mut line = serde_json::to_vec(event).expect("events serialize");
         line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         file.write_all(&line)
             .and_then(|()| file.sync_data())
             .map_err(|source| JournalError::Write { path: self.path.clone(), source })

@@ -122,7 +122,7 @@ mod tests {
 
     fn gate(failed: &[&str]) -> Question {
         Question {
-            kind: QuestionKind::Gate { failed_checks: failed.iter().map(|s| s.to_string()).collect() },
+            kind: QuestionKind::Gate { failed_checks: failed.iter().map(std::string::ToString::to_string).collect() },
             id: Some("go".into()),
             text: "Go?".into(),
             approvers: Some(vec!["alice".into()]),

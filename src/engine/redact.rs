@@ -30,7 +30,7 @@ impl Redactor {
                 self.add(line);
             }
         }
-        let mut s = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.secrets.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !s.iter().any(|x| x == secret) {
             s.push(secret.to_string());
             // Longest first, so a secret containing another is masked whole.
@@ -39,11 +39,11 @@ impl Redactor {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.secrets.read().unwrap_or_else(|e| e.into_inner()).is_empty()
+        self.secrets.read().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty()
     }
 
     pub fn text(&self, text: &str) -> String {
-        let secrets = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let secrets = self.secrets.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = text.to_string();
         for s in secrets.iter() {
             if out.contains(s.as_str()) {

@@ -22,7 +22,7 @@ impl RunDir {
             let path = runs.join(&id);
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(RunDir { id, path }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
             }
         }
@@ -52,7 +52,7 @@ fn new_run_id() -> String {
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
     let compact: String = stamp.chars().filter(char::is_ascii_digit).collect();
     let (date, time) = compact.split_at(8.min(compact.len()));
-    let nanos = now.duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let mix = (u64::from(nanos) ^ (u64::from(std::process::id()) << 16)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     format!("{date}-{time}-{:04x}", (mix >> 48) as u16)
 }

@@ -106,6 +106,6 @@ pub struct Runbook {
 
 impl Runbook {
     pub fn phase(&self, phase: PhaseName) -> &[Step] {
-        self.phases.get(&phase).map(Vec::as_slice).unwrap_or(&[])
+        self.phases.get(&phase).map_or(&[], Vec::as_slice)
     }
 }

@@ -70,7 +70,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
         None => v.diagnostics.push(Diagnostic::new(Span::new(1, 1, 1), "missing `version`").hint("add `version: 1`")),
         Some(n) if n.kind == NodeKind::Int(1) => {}
         Some(n) => {
-            v.diagnostics.push(Diagnostic::new(n.span, "unsupported runbook version").hint("this relctl reads `version: 1`"))
+            v.diagnostics.push(Diagnostic::new(n.span, "unsupported runbook version").hint("this relctl reads `version: 1`"));
         }
     }
     let name = match root.get("name") {
@@ -185,7 +185,7 @@ impl Validator<'_> {
                     }
                 }
                 NodeKind::Seq(_) => {
-                    self.diagnostics.error(value.span, format!("var `{}` must be a scalar or a mapping, found a list", key.name))
+                    self.diagnostics.error(value.span, format!("var `{}` must be a scalar or a mapping, found a list", key.name));
                 }
                 NodeKind::Null => {}
                 _ => def.default = value.scalar_text(),
@@ -286,7 +286,7 @@ impl Validator<'_> {
         }
         let name = node.get("name").and_then(|n| self.string(n, "`name`"));
         let timeout = duration_setting(node.get("timeout"), self);
-        let retry = node.get("retry").map(|n| self.retry(n)).unwrap_or_else(Retry::once);
+        let retry = node.get("retry").map_or_else(Retry::once, |n| self.retry(n));
         let when = node.get("when").and_then(|n| self.template(n, "`when`"));
         let continue_on_failure = node.get("continue_on_failure").is_some_and(|n| self.bool(n, "`continue_on_failure`"));
         let idempotent = node.get("idempotent").is_some_and(|n| self.bool(n, "`idempotent`"));

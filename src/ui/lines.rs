@@ -30,23 +30,25 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
         }
         // A step may log several lines at once (a Jenkins console block): each is indented.
         Event::StepLog { line, .. } => {
-            paint(line.split('\n').map(|l| format!("    │ {l}")).collect::<Vec<_>>().join("\n"), |s| s.dim())
+            paint(line.split('\n').map(|l| format!("    │ {l}")).collect::<Vec<_>>().join("\n"), console::StyledObject::dim)
         }
         Event::StepRetrying { attempt, delay_ms, error, .. } => paint(
             format!(
                 "    ↻ attempt {attempt} failed: {error}; retrying in {}",
                 format_duration(std::time::Duration::from_millis(*delay_ms))
             ),
-            |s| s.yellow(),
+            console::StyledObject::yellow,
         ),
         Event::StepFinished { label, status, message, tolerated, duration_ms, .. } => {
             let took = format_duration(std::time::Duration::from_millis(*duration_ms));
             let msg = message.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
             match (status, tolerated) {
-                (StepStatus::Succeeded, _) => paint(format!("  ✓ {label}  ({took}){msg}"), |s| s.green()),
-                (StepStatus::Failed, true) => paint(format!("  ⚠ {label}  ({took}) failed, allowed:{msg}"), |s| s.yellow()),
+                (StepStatus::Succeeded, _) => paint(format!("  ✓ {label}  ({took}){msg}"), console::StyledObject::green),
+                (StepStatus::Failed, true) => {
+                    paint(format!("  ⚠ {label}  ({took}) failed, allowed:{msg}"), console::StyledObject::yellow)
+                }
                 (StepStatus::Failed, false) => paint(format!("  ✗ {label}  ({took}){msg}"), |s| s.red().bold()),
-                (StepStatus::Skipped, _) => paint(format!("  - {label}{msg}"), |s| s.dim()),
+                (StepStatus::Skipped, _) => paint(format!("  - {label}{msg}"), console::StyledObject::dim),
             }
         }
         Event::StepReused { label, status, .. } => {
@@ -55,7 +57,7 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
                 StepStatus::Failed => "failed",
                 StepStatus::Skipped => "skipped",
             };
-            paint(format!("  ✓ {label}  ({what} before the interruption; not run again)"), |s| s.dim())
+            paint(format!("  ✓ {label}  ({what} before the interruption; not run again)"), console::StyledObject::dim)
         }
         Event::Decision { question, gate, approved, actor, by, comment, reason, .. } => {
             let verdict = match (gate, approved) {
@@ -81,10 +83,10 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
         }
         Event::GateWaiting { question, approvers, .. } => {
             let who = approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
-            paint(format!("  ? waiting for an answer{who}: {question}"), |s| s.cyan())
+            paint(format!("  ? waiting for an answer{who}: {question}"), console::StyledObject::cyan)
         }
         Event::StepCheckpoint { .. } | Event::IntegrationState { .. } => return None,
-        Event::Warning { message } => paint(format!("warning: {message}"), |s| s.yellow()),
+        Event::Warning { message } => paint(format!("warning: {message}"), console::StyledObject::yellow),
         Event::Interrupted { state, .. } => paint(format!("Interrupted during {}.", state.label()), |s| s.yellow().bold()),
         Event::RunFinished { state, exit_code, .. } => {
             let text = format!("== {} == (exit {exit_code})", state.label());

@@ -21,7 +21,7 @@ impl OutputLog {
 
 impl Observer for OutputLog {
     fn on_event(&self, event: &Event) {
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = match event {
             Event::StepLog { key, line } => line.split('\n').try_for_each(|l| writeln!(f, "[{key}] {l}")),
             Event::StepStarted { key, label, attempt, at, .. } => {

@@ -52,7 +52,7 @@ impl Observer for TerminalOutput {
                 let title = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.clone() };
                 bar.set_message(title.clone());
                 bar.enable_steady_tick(Duration::from_millis(120));
-                self.bars.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), (bar, title));
+                self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.clone(), (bar, title));
             }
             Event::StepLog { key, line: text } => {
                 if self.verbosity >= 1 {
@@ -61,7 +61,7 @@ impl Observer for TerminalOutput {
                     }
                     return;
                 }
-                let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+                let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let lines = recent.entry(key.clone()).or_default();
                 // Only the last lines of a block (a Jenkins console can log MiBs at once) are kept.
                 for l in text.rsplit('\n').take(RECENT_LINES).collect::<Vec<_>>().into_iter().rev() {
@@ -70,18 +70,18 @@ impl Observer for TerminalOutput {
                         lines.pop_front();
                     }
                 }
-                if let Some((bar, title)) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+                if let Some((bar, title)) = self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key) {
                     let last = text.rsplit('\n').next().unwrap_or_default();
                     let short: String = last.chars().take(80).collect();
                     bar.set_message(format!("{title} {}", console::style(format!("│ {short}")).dim()));
                 }
             }
             Event::StepFinished { key, status, .. } => {
-                if let Some((bar, _)) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(key) {
+                if let Some((bar, _)) = self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key) {
                     bar.finish_and_clear();
                     self.progress.remove(&bar);
                 }
-                let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+                let recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
                 if *status == StepStatus::Failed && self.verbosity < 1 {
                     for l in recent.into_iter().flatten() {
                         self.print(&console::style(format!("    │ {l}")).dim().to_string());

@@ -203,7 +203,7 @@ fn deployment_json(d: &Deployment, desired: i32) -> Value {
     json!({
         "id": d.id, "status": d.status, "taskDefinition": d.task_definition, "desiredCount": desired,
         "runningCount": d.running, "pendingCount": desired - d.running, "failedTasks": 0,
-        "createdAt": 1767225600.0, "updatedAt": 1767225660.5, "launchType": "FARGATE",
+        "createdAt": 1_767_225_600.0, "updatedAt": 1_767_225_660.5, "launchType": "FARGATE",
         "rolloutState": d.rollout, "rolloutStateReason": d.reason,
     })
 }
@@ -220,7 +220,7 @@ fn service_json(s: &State) -> Value {
         "pendingCount": 0,
         "taskDefinition": s.deployments.iter().find(|d| d.status == "PRIMARY").map(|d| d.task_definition.clone()),
         "deployments": s.deployments.iter().map(|d| deployment_json(d, s.desired)).collect::<Vec<_>>(),
-        "events": s.events.iter().enumerate().map(|(i, m)| json!({"id": format!("e{i}"), "createdAt": 1767225600.0, "message": m})).collect::<Vec<_>>(),
+        "events": s.events.iter().enumerate().map(|(i, m)| json!({"id": format!("e{i}"), "createdAt": 1_767_225_600.0, "message": m})).collect::<Vec<_>>(),
     })
 }
 
@@ -304,7 +304,7 @@ fn handle(s: &mut State, r: &Request) -> Response {
                         "taskArn": arn, "taskDefinitionArn": dep.task_definition, "lastStatus": "RUNNING",
                         "desiredStatus": "RUNNING", "startedBy": dep.id,
                         "healthStatus": if s.unhealthy { "UNHEALTHY" } else { "HEALTHY" },
-                        "createdAt": 1767225600.0
+                        "createdAt": 1_767_225_600.0
                     }))
                 })
                 .collect();

@@ -25,7 +25,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(out: Output) -> Run {
+    fn from(out: &Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -84,7 +84,7 @@ impl Sandbox {
     }
 
     pub fn relctl(&self, args: &[&str]) -> Run {
-        Run::from(self.cmd(args).output().expect("run relctl"))
+        Run::from(&self.cmd(args).output().expect("run relctl"))
     }
 
     pub fn relctl_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -92,7 +92,7 @@ impl Sandbox {
         for (k, v) in env {
             c.env(k, v);
         }
-        Run::from(c.output().expect("run relctl"))
+        Run::from(&c.output().expect("run relctl"))
     }
 
     /// Like [`Sandbox::relctl_env`], but a relctl still running after a
@@ -111,7 +111,7 @@ impl Sandbox {
             let _ = tx.send(child.wait_with_output());
         });
         match rx.recv_timeout(std::time::Duration::from_secs(120)) {
-            Ok(out) => Run::from(out.expect("wait for relctl")),
+            Ok(out) => Run::from(&out.expect("wait for relctl")),
             Err(_) => {
                 // SAFETY: signalling a process this test started.
                 unsafe {

@@ -56,7 +56,11 @@ pub async fn cloudwatch() -> aws_sdk_cloudwatch::Client {
 pub async fn bucket(s3: &aws_sdk_s3::Client, name: &str, objects: &[(&str, &str)]) {
     s3.create_bucket().bucket(name).send().await.unwrap();
     for (key, body) in objects {
-        let ct = if key.ends_with(".html") { "text/html" } else { "application/javascript" };
+        let ct = if std::path::Path::new(key).extension().is_some_and(|e| e.eq_ignore_ascii_case("html")) {
+            "text/html"
+        } else {
+            "application/javascript"
+        };
         s3.put_object()
             .bucket(name)
             .key(*key)

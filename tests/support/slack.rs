@@ -103,12 +103,12 @@ impl Slack {
     }
 }
 
-fn api(value: Value) -> Response {
-    Response::json(200, &value)
+fn api(value: &Value) -> Response {
+    Response::json(200, value)
 }
 
 fn error(e: &str) -> Response {
-    api(json!({"ok": false, "error": e}))
+    api(&json!({"ok": false, "error": e}))
 }
 
 fn channel_id(name: &str) -> Option<&'static str> {
@@ -171,7 +171,7 @@ fn handle(s: &mut State, r: &Request) -> Response {
                 reply_broadcast: body["reply_broadcast"].as_bool().unwrap_or(false),
                 updates: Vec::new(),
             });
-            api(json!({"ok": true, "channel": channel, "ts": ts, "message": {"type": "message", "text": text, "ts": ts}}))
+            api(&json!({"ok": true, "channel": channel, "ts": ts, "message": {"type": "message", "text": text, "ts": ts}}))
         }
         "chat.update" => {
             // chat.update takes the channel id only.
@@ -181,7 +181,7 @@ fn handle(s: &mut State, r: &Request) -> Response {
             let ts = body["ts"].as_str().unwrap_or_default().to_string();
             let Some(m) = s.messages.iter_mut().find(|m| m.ts == ts) else { return error("message_not_found") };
             m.updates.push(text.clone());
-            api(json!({"ok": true, "channel": CHANNEL_ID, "ts": ts, "text": text}))
+            api(&json!({"ok": true, "channel": CHANNEL_ID, "ts": ts, "text": text}))
         }
         _ => error("unknown_method"),
     }

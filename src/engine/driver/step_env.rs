@@ -38,7 +38,7 @@ impl Scope for Engine {
                 None => Err(format!("secret `{name}` is not set: export {name}")),
             },
             Reference::StepOutput { step, key } => {
-                let outputs = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+                let outputs = self.outputs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 match outputs.get(step).and_then(|o| o.get(key)) {
                     Some(v) => plain(v.clone()),
                     None if outputs.contains_key(step) => Err(format!(
@@ -113,22 +113,27 @@ impl StepEnv for Engine {
     }
 
     fn failed_checks(&self) -> Vec<String> {
-        self.failed_checks.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure> {
-        self.checkpoints.lock().unwrap_or_else(|p| p.into_inner()).entry(key.to_string()).or_default().extend(data.clone());
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key.to_string())
+            .or_default()
+            .extend(data.clone());
         self.emit(Event::StepCheckpoint { key: key.to_string(), data }).map_err(|e| StepFailure::final_(e.to_string()))
     }
 
     fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>> {
-        self.checkpoints.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+        self.checkpoints.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
     }
 
     fn record(&self, integration: &str, name: &str, value: &str) {
         self.integration_state
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert((integration.to_string(), name.to_string()), value.to_string());
         let _ = self.emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() });
     }
@@ -136,7 +141,7 @@ impl StepEnv for Engine {
     fn recorded(&self, integration: &str, name: &str) -> Option<String> {
         self.integration_state
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&(integration.to_string(), name.to_string()))
             .cloned()
     }
@@ -150,7 +155,7 @@ impl StepEnv for Engine {
     }
 
     fn state_label(&self) -> String {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).label().to_string()
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).label().to_string()
     }
 
     fn runbook_name(&self) -> &str {
