@@ -169,24 +169,34 @@ fn an_alarm_firing_during_the_bake_time_ends_it_and_rolls_back() {
     let rt = moto::runtime();
     let cw = rt.block_on(moto::cloudwatch());
     let prefix = moto::unique("bake");
-    rt.block_on(moto::alarm(&cw, &format!("{prefix}-errors"), false));
+    let alarm = format!("{prefix}-errors");
+    rt.block_on(moto::alarm(&cw, &alarm, false));
     let sb = Sandbox::new();
+    // The bake is long; an alarm firing ends it at once. After the rollback
+    // the same bake waits for the alarm to clear, which verifies it.
     let yaml = runbook(&format!(
-        "execute:\n  - run: 'true'\nvalidate:\n  - wait: 10m\n    watch: {{ prefix: \"{prefix}-\", every: 200ms }}\n  - run: echo checked >> ran.txt\nrollback:\n  - run: echo rolled-back >> ran.txt\n"
+        "execute:\n  - run: 'true'\nvalidate:\n  - wait: 4s\n    watch: {{ prefix: \"{prefix}-\", every: 100ms }}\n  - run: echo checked >> ran.txt\nrollback:\n  - run: echo rolled-back >> ran.txt\n"
     ));
     sb.write("release.yaml", &yaml);
-    let env = moto::env();
     let mut cmd = sb.cmd(&["run", "release.yaml", "--non-interactive", "--approve", "all"]);
-    for (k, v) in &env {
+    for (k, v) in &moto::env() {
         cmd.env(k, v);
     }
+    let started = std::time::Instant::now();
     let child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
     wait_until("the bake to start", || sb.journal_text().contains("\"key\":\"validate.0\""));
-    rt.block_on(moto::alarm(&cw, &format!("{prefix}-errors"), true));
+    rt.block_on(moto::alarm(&cw, &alarm, true));
+    wait_until("the rollback", || sb.read("ran.txt").contains("rolled-back"));
+    let fired = started.elapsed();
+    rt.block_on(moto::alarm(&cw, &alarm, false));
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    // The watch also fails the verification pass: the alarm is still firing.
-    assert_eq!(out.status.code(), Some(4), "{stdout}");
-    assert!(stdout.contains(&format!("in ALARM: {prefix}-errors")), "{stdout}");
-    assert!(sb.read("ran.txt").contains("rolled-back"));
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains(&format!("in ALARM: {alarm}")), "{stdout}");
+    let j = sb.journal();
+    let first = events(&j, "step_finished").into_iter().find(|e| e["key"] == "validate.0").unwrap().clone();
+    assert_eq!(first["status"], "failed");
+    assert!(fired < std::time::Duration::from_secs(60), "bounded");
+    let verify = events(&j, "step_finished").into_iter().find(|e| e["key"] == "verify.0").unwrap().clone();
+    assert_eq!(verify["status"], "succeeded", "{verify}");
 }

@@ -560,3 +560,15 @@ fn resume_after_sigkill_during_a_build_reattaches_and_continues_the_slack_thread
 fn texts(messages: &[crate::support::slack::Message]) -> Vec<&str> {
     messages.iter().map(|m| m.text.as_str()).collect()
 }
+
+#[test]
+fn the_stop_after_a_timeout_sends_the_crumb_jenkins_asked_for() {
+    let jenkins = Jenkins::start();
+    jenkins.require_crumbs();
+    jenkins.job(JOB, Job::never_ending());
+    let sb = Sandbox::new();
+    let step = format!("{DEPLOY}    timeout: 2s\n");
+    run(&sb, &runbook(&jenkins, &step, "")).expect_code(3);
+    assert_eq!(jenkins.stops().len(), 1, "stop called once, and accepted");
+    assert_eq!(jenkins.result_of(JOB, 42).as_deref(), Some("ABORTED"), "the build really was stopped");
+}

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -33,6 +33,10 @@ use crate::runbook::node::{Node, NodeKind};
 
 const SYSTEM: &str = "Jenkins";
 const DEFAULT_POLL: Duration = Duration::from_secs(2);
+/// How often a dropped console stream is picked up again before the step fails.
+const MAX_CONSOLE_RESUMES: u32 = 5;
+/// Following a running build rides out a Jenkins restart of a few minutes.
+const FOLLOW: RetryPolicy = RetryPolicy { attempts: 10, min_delay: Duration::from_secs(1), max_delay: Duration::from_secs(30) };
 /// An answer of at least this much console means more is probably waiting:
 /// ask again at once instead of after the poll interval.
 const CONSOLE_BURST: u64 = 256 * 1024;
@@ -54,6 +58,10 @@ pub struct JenkinsSettings {
     user: Option<Template>,
     token: Option<Template>,
     poll: Duration,
+    /// A CSRF crumb, once Jenkins asked for one: every later call of the run
+    /// (the stop after a timeout included) sends it, with the session cookie
+    /// it belongs to (the client keeps cookies).
+    crumb: Arc<std::sync::Mutex<Option<(String, String)>>>,
 }
 
 impl Integration for JenkinsSettings {
@@ -88,7 +96,7 @@ impl IntegrationKind for JenkinsIntegrationKind {
         let user = node.get("user").and_then(|n| cx.template(n, "`user`"));
         let token = node.get("token").and_then(|n| cx.template(n, "`token`"));
         let poll = duration_setting(node.get("poll"), cx).unwrap_or(DEFAULT_POLL);
-        Some(Arc::new(JenkinsSettings { url, user, token, poll }))
+        Some(Arc::new(JenkinsSettings { url, user, token, poll, crumb: Arc::default() }))
     }
 }
 
@@ -170,7 +178,7 @@ impl StepKind for JenkinsKind {
 struct Jenkins {
     base: String,
     auth: Option<(String, String)>,
-    crumb: OnceLock<Option<(String, String)>>,
+    crumb: Arc<std::sync::Mutex<Option<(String, String)>>>,
     poll: Duration,
 }
 
@@ -221,13 +229,19 @@ fn encode_segment(s: &str) -> String {
         .collect()
 }
 
-/// Jenkins' own URLs (queue items, builds) are absolute; keep relative ones working too.
+/// The scheme and host of a URL (`https://ci.example.com:8443`).
+fn origin(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    url[after..].find('/').map_or(url, |i| &url[..after + i])
+}
+
+/// A URL Jenkins gave (a queue item, a build) on the configured base's host.
+/// Jenkins builds these from its own root URL, which behind a proxy is often
+/// another host or plain http: following it as given would send the token
+/// there. Only the path is taken.
 fn absolute(base: &str, url: &str) -> String {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        url.to_string()
-    } else {
-        format!("{}/{}", base.trim_end_matches('/'), url.trim_start_matches('/'))
-    }
+    let path = if url.starts_with("http://") || url.starts_with("https://") { &url[origin(url).len()..] } else { url };
+    format!("{}/{}", origin(base), path.trim_start_matches('/'))
 }
 
 fn with_slash(url: &str) -> String {
@@ -241,15 +255,14 @@ impl Jenkins {
             // Sent up front: Jenkins answers 403, not a 401 challenge.
             r = r.basic_auth(user, Some(token));
         }
-        if let Some(Some((field, value))) = self.crumb.get() {
+        if let Some((field, value)) = self.crumb.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref() {
             r = r.header(field.as_str(), value.as_str());
         }
         r
     }
 
     async fn get_json<T: for<'de> Deserialize<'de>>(&self, url: &str, call: &str) -> Result<T, RemoteError> {
-        let r = remote::send(SYSTEM, call, Repeat::Safe, RetryPolicy::default(), &[], || self.request(reqwest::Method::GET, url))
-            .await?;
+        let r = remote::send(SYSTEM, call, Repeat::Safe, FOLLOW, &[], || self.request(reqwest::Method::GET, url)).await?;
         let text = r.text().await.map_err(|e| RemoteError::new(SYSTEM, call, None, format!("reading the answer failed: {e}")))?;
         serde_json::from_str(&text).map_err(|e| RemoteError::new(SYSTEM, call, None, format!("unexpected answer ({e})")))
     }
@@ -258,7 +271,7 @@ impl Jenkins {
     async fn fetch_crumb(&self) -> Result<(), RemoteError> {
         let url = format!("{}/crumbIssuer/api/json", self.base);
         let crumb: Crumb = self.get_json(&url, "GET /crumbIssuer/api/json").await?;
-        let _ = self.crumb.set(Some((crumb.field, crumb.crumb)));
+        *self.crumb.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((crumb.field, crumb.crumb));
         Ok(())
     }
 
@@ -278,7 +291,9 @@ impl Jenkins {
             let body = response.text().await.unwrap_or_default();
             let forbidden = RemoteError::new(SYSTEM, &call, Some(403), remote::http_message(StatusCode::FORBIDDEN, &body));
             // A missing crumb is the one 403 worth another try: nothing was queued.
-            if !body.to_ascii_lowercase().contains("no valid crumb") || self.crumb.get().is_some() {
+            if !body.to_ascii_lowercase().contains("no valid crumb")
+                || self.crumb.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some()
+            {
                 return Err(explain(forbidden, job));
             }
             self.fetch_crumb().await.map_err(|e| explain(e, job))?;
@@ -396,7 +411,7 @@ impl JenkinsAction {
             }
             _ => return Err(StepFailure::final_("integrations.jenkins needs both `user` and `token` (or neither)")),
         };
-        Ok(Jenkins { base, auth, crumb: OnceLock::new(), poll: s.poll })
+        Ok(Jenkins { base, auth, crumb: s.crumb.clone(), poll: s.poll })
     }
 
     async fn run(&self, run: &StepRun<'_>) -> StepResult {
@@ -459,8 +474,24 @@ impl JenkinsAction {
                 (number, url)
             }
         };
-        self.stream_console(run, &jenkins, &job, number, &build_url).await?;
-        let build = self.wait_for_result(&jenkins, &build_url, &job, number).await?;
+        let followed = async {
+            self.stream_console(run, &jenkins, &job, number, &build_url).await?;
+            self.wait_for_result(&jenkins, &build_url, &job, number).await
+        };
+        let build = match followed.await {
+            Ok(b) => b,
+            Err(mut f) => {
+                // Losing sight of a running build must not let the rollback run
+                // alongside it: stop it first (unless the runbook says not to).
+                if self.stop_on_cancel {
+                    match self.abort(run).await {
+                        Ok(()) => f.message.push_str(" — the build was stopped so that nothing runs alongside the rollback"),
+                        Err(e) => f.message.push_str(&format!(" — stopping the build failed too ({e}): check it in Jenkins")),
+                    }
+                }
+                return Err(f);
+            }
+        };
         let result = build.result.unwrap_or_default();
         let outputs = BTreeMap::from([
             ("build_number".to_string(), number.to_string()),
@@ -552,20 +583,37 @@ impl JenkinsAction {
         let mut console = Console { run, file, partial: Vec::new() };
         let call = format!("GET {}logText/progressiveText", build_url.trim_start_matches(&jenkins.base));
         let mut start: u64 = 0;
+        let mut dropped = 0;
         loop {
             let url = format!("{build_url}logText/progressiveText?start={start}");
-            let mut response = remote::send_streaming(SYSTEM, &call, Repeat::Safe, RetryPolicy::default(), || {
-                jenkins.request(reqwest::Method::GET, &url)
-            })
-            .await
-            .map_err(|e| failure(explain(e, job)))?;
+            let mut response =
+                remote::send_streaming(SYSTEM, &call, Repeat::Safe, FOLLOW, || jenkins.request(reqwest::Method::GET, &url))
+                    .await
+                    .map_err(|e| failure(explain(e, job)))?;
             let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
             let more = header("X-More-Data").is_some_and(|v| v.eq_ignore_ascii_case("true"));
             let next: Option<u64> = header("X-Text-Size").and_then(|v| v.parse().ok());
             let mut received = 0u64;
-            while let Some(chunk) = response.chunk().await.map_err(|e| StepFailure::new(format!("{SYSTEM}: {call}: {e}")))? {
-                received += chunk.len() as u64;
-                console.push(&chunk)?;
+            let broken = loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        received += chunk.len() as u64;
+                        console.push(&chunk)?;
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            if let Some(e) = broken {
+                // The connection dropped mid-answer: ask again from the first
+                // byte that did not arrive, a few times, before giving up.
+                dropped += 1;
+                if dropped > MAX_CONSOLE_RESUMES {
+                    return Err(StepFailure::new(format!("{SYSTEM}: {call}: the console stream kept breaking ({e})")));
+                }
+                start += received;
+                tokio::time::sleep(jenkins.poll).await;
+                continue;
             }
             start = next.unwrap_or(start + received);
             if !more {
@@ -727,5 +775,10 @@ mod tests {
     fn queue_urls_are_made_absolute_with_a_slash() {
         assert_eq!(with_slash(&absolute("http://j:8080", "/queue/item/7")), "http://j:8080/queue/item/7/");
         assert_eq!(with_slash(&absolute("http://j", "http://j/queue/item/7/")), "http://j/queue/item/7/");
+        // Another host (Jenkins' root URL) never gets the token: only the path is kept.
+        assert_eq!(
+            absolute("https://ci.example.com/jenkins", "http://evil:9/jenkins/job/a/1/"),
+            "https://ci.example.com/jenkins/job/a/1/"
+        );
     }
 }

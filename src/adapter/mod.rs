@@ -200,6 +200,8 @@ pub trait StepEnv: Send + Sync {
     fn redact(&self, text: &str) -> String;
     /// The run's current state, for notices.
     fn state_label(&self) -> String;
+    /// Whether this is the second validation pass, verifying a rollback.
+    fn verifying_rollback(&self) -> bool;
     fn runbook_name(&self) -> &str;
     fn var(&self, name: &str) -> Option<String>;
     /// Asks a human (or the CI policy) and records the decision.

@@ -232,6 +232,8 @@ pub fn client_without_redirects() -> &'static reqwest::Client {
         builder()
             .read_timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            // Jenkins ties a CSRF crumb to the session cookie issued with it.
+            .cookie_store(true)
             .build()
             .expect("the HTTP client builds with default settings")
     })

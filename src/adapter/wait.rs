@@ -61,6 +61,21 @@ impl Action for WaitAction {
                 tokio::time::sleep(self.duration).await;
                 return Ok(Outcome { summary: Some(format!("waited {}", format_duration(self.duration))), ..Outcome::default() });
             };
+            if run.env.verifying_rollback() {
+                // After a rollback the alarm that sent us here may still be in
+                // ALARM for a while: the bake gives it time to clear, and the
+                // rollback is verified only if it has by the end.
+                tokio::time::sleep(self.duration).await;
+                let summary = query.check(run.env).await.map_err(|mut f| {
+                    f.message = format!("still firing after the bake: {}", f.message);
+                    f.retryable = false;
+                    f
+                })?;
+                return Ok(Outcome {
+                    summary: Some(format!("waited {}, then {summary}", format_duration(self.duration))),
+                    ..Outcome::default()
+                });
+            }
             let end = tokio::time::Instant::now() + self.duration;
             loop {
                 query.check(run.env).await.map_err(|mut f| {

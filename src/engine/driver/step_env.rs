@@ -154,6 +154,10 @@ impl StepEnv for Engine {
         let _ = self.emit(Event::Warning { message: message.to_string() });
     }
 
+    fn verifying_rollback(&self) -> bool {
+        *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) == crate::engine::state::RunState::VerifyingRollback
+    }
+
     fn state_label(&self) -> String {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).label().to_string()
     }
