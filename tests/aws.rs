@@ -200,3 +200,17 @@ fn an_alarm_firing_during_the_bake_time_ends_it_and_rolls_back() {
     let verify = events(&j, "step_finished").into_iter().find(|e| e["key"] == "verify.0").unwrap().clone();
     assert_eq!(verify["status"], "succeeded", "{verify}");
 }
+
+#[test]
+fn rollback_of_multipart_objects_is_verified_by_content_not_etag() {
+    let rt = moto::runtime();
+    let s3 = rt.block_on(moto::s3());
+    let bucket = moto::unique("web");
+    rt.block_on(moto::bucket(&s3, &bucket, LIVE));
+    rt.block_on(moto::multipart(&s3, &bucket, "live/assets/big.js", "a large bundle"));
+    let sb = Sandbox::new();
+    let check = format!("  - s3.check: {{ bucket: {bucket}, prefix: live/, expect: [assets/app-v1.js] }}");
+    run(&sb, &promote_runbook(&bucket, &check), &[]).expect_code(3);
+    assert_eq!(rt.block_on(moto::body(&s3, &bucket, "live/assets/big.js")), "a large bundle");
+    assert_eq!(final_state(&sb.journal()), "rolled_back");
+}

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use aws_sdk_cloudwatch::types::StateValue;
+use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
 
 use super::aws::{self, sdk_error};
 use super::{
@@ -87,21 +87,28 @@ impl AlarmQuery {
         let mut alarms = Vec::new();
         let mut token = None;
         loop {
-            let mut req = cw.describe_alarms().set_next_token(token);
+            // Composite alarms too: a firing composite is as much a no-go.
+            let mut req = cw
+                .describe_alarms()
+                .alarm_types(AlarmType::MetricAlarm)
+                .alarm_types(AlarmType::CompositeAlarm)
+                .set_next_token(token);
             req = match &prefix {
                 Some(p) => req.alarm_name_prefix(p),
                 None => req.set_alarm_names(Some(names.clone())),
             };
             let page = req.send().await.map_err(|e| StepFailure::new(sdk_error(SYSTEM, "DescribeAlarms", &e)))?;
-            for a in page.metric_alarms() {
-                let name = a.alarm_name().unwrap_or_default().to_string();
+            let metric = page.metric_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
+            let composite = page.composite_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
+            for (name, state, reason) in metric.chain(composite) {
+                let name = name.unwrap_or_default().to_string();
                 // Some servers apply only one filter: keep to what was asked.
                 let wanted = match &prefix {
                     Some(p) => name.starts_with(p.as_str()),
                     None => names.contains(&name),
                 };
                 if wanted {
-                    alarms.push((name, a.state_value().cloned(), a.state_reason().unwrap_or_default().to_string()));
+                    alarms.push((name, state.cloned(), reason.unwrap_or_default().to_string()));
                 }
             }
             match page.next_token() {

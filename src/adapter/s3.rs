@@ -32,7 +32,16 @@ pub struct RollbackKind;
 pub struct CheckKind;
 
 /// What a prefix held: key (relative to the prefix) → ETag.
-type Listing = BTreeMap<String, String>;
+type Listing = BTreeMap<String, Object>;
+
+/// What identifies an object's content. The ETag tells whether it changed;
+/// after a copy only the size is comparable (a copy of a multipart or
+/// SSE-KMS object gets a new ETag).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Object {
+    etag: String,
+    size: i64,
+}
 
 /// Journaled before promote changes anything; what rollback restores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,7 +92,7 @@ async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Listing, StepFa
         for o in page.contents() {
             if let Some(key) = o.key() {
                 let rel = key.strip_prefix(prefix).unwrap_or(key).to_string();
-                out.insert(rel, o.e_tag().unwrap_or_default().to_string());
+                out.insert(rel, Object { etag: o.e_tag().unwrap_or_default().to_string(), size: o.size().unwrap_or_default() });
             }
         }
         match (page.is_truncated(), page.next_continuation_token()) {
@@ -340,15 +349,16 @@ impl RollbackAction {
         let restore: Vec<(String, String)> = backup
             .objects
             .iter()
-            .filter(|(k, etag)| now.get(*k) != Some(*etag))
+            .filter(|(k, o)| now.get(*k).is_none_or(|n| n.etag != o.etag))
             .map(|(k, _)| (format!("{}{k}", backup.prefix), format!("{to}{k}")))
             .collect();
         let restored = copy_all(&s3, &bucket, restore, DEFAULT_PARALLELISM).await?;
         let added: Vec<String> = now.keys().filter(|k| !backup.objects.contains_key(*k)).map(|k| format!("{to}{k}")).collect();
         let removed = delete_all(&s3, &bucket, added).await?;
         let after = list(&s3, &bucket, &to).await?;
-        if after != backup.objects {
-            let missing = backup.objects.keys().filter(|k| after.get(*k) != backup.objects.get(*k)).count();
+        let differs = |k: &String, o: &Object| after.get(k).is_none_or(|a| a.size != o.size);
+        if after.len() != backup.objects.len() || backup.objects.iter().any(|(k, o)| differs(k, o)) {
+            let missing = backup.objects.iter().filter(|(k, o)| differs(k, o)).count();
             let extra = after.keys().filter(|k| !backup.objects.contains_key(*k)).count();
             return Err(StepFailure::new(format!(
                 "{SYSTEM}: s3://{bucket}/{to} does not match what it held before the promote ({missing} objects differ, {extra} extra)"

@@ -212,7 +212,7 @@ impl SlackSettings {
         Ok(())
     }
 
-    fn parent_text(env: &dyn StepEnv, interrupted: bool) -> String {
+    fn parent_text(env: &dyn StepEnv, interrupted: bool, waiting: Option<&str>) -> String {
         let version = env.var("version").map(|v| format!(" {v}")).unwrap_or_default();
         let mut state = env.state_label();
         let icon = match state.as_str() {
@@ -226,6 +226,9 @@ impl SlackSettings {
         };
         if interrupted {
             state.push_str(" (interrupted: `relctl resume` continues it)");
+        }
+        if let Some(w) = waiting {
+            state = format!(":hourglass: waiting at the gate{w}");
         }
         let decided = env.recorded("slack", DECIDED).map(|d| format!(" — {d}")).unwrap_or_default();
         env.redact(&format!(
@@ -244,7 +247,7 @@ impl SlackSettings {
         }
         let channel = self.channel(env)?;
         let answer = self
-            .api(env, "chat.postMessage", serde_json::json!({ "channel": channel, "text": Self::parent_text(env, false) }))
+            .api(env, "chat.postMessage", serde_json::json!({ "channel": channel, "text": Self::parent_text(env, false, None) }))
             .await?;
         let ts = answer.ts.ok_or_else(|| RemoteError::new(SYSTEM, "chat.postMessage", None, "no `ts` in the answer"))?;
         let channel = answer.channel.unwrap_or(channel);
@@ -276,7 +279,7 @@ impl SlackSettings {
         }
     }
 
-    async fn update_parent(&self, env: &dyn StepEnv, interrupted: bool) -> Result<(), RemoteError> {
+    async fn update_parent(&self, env: &dyn StepEnv, interrupted: bool, waiting: Option<&str>) -> Result<(), RemoteError> {
         if self.mode != Mode::WebApi {
             return Ok(());
         }
@@ -286,7 +289,7 @@ impl SlackSettings {
         self.api(
             env,
             "chat.update",
-            serde_json::json!({ "channel": channel, "ts": ts, "text": Self::parent_text(env, interrupted) }),
+            serde_json::json!({ "channel": channel, "ts": ts, "text": Self::parent_text(env, interrupted, waiting) }),
         )
         .await
         .map(|_| ())
@@ -303,7 +306,7 @@ impl SlackSettings {
                 self.post(env, &format!("Release of {name}{version} started by {actor}"), false).await
             }
             Event::RunResumed { actor, state, .. } => {
-                let updated = self.update_parent(env, false).await;
+                let updated = self.update_parent(env, false, None).await;
                 if self.notify {
                     self.post(env, &format!("Run resumed by {actor} in {}", state.label()), false).await?;
                 }
@@ -312,7 +315,7 @@ impl SlackSettings {
             Event::StateEntered { state, .. } => {
                 // The notice matters more than the parent's text: send it even
                 // when the update failed, then report the first failure.
-                let updated = self.update_parent(env, false).await;
+                let updated = self.update_parent(env, false, None).await;
                 let posted = match state {
                     RunState::RollingBack if self.notify => {
                         self.post(env, &format!(":warning: ROLLBACK INITIATED for {name}{version}"), true).await
@@ -335,8 +338,14 @@ impl SlackSettings {
                 };
                 updated.and(posted)
             }
-            Event::GateWaiting { question, gate, approvers, .. } if self.notify => {
+            Event::GateWaiting { question, gate, approvers, .. } => {
                 let who = approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
+                if *gate {
+                    self.update_parent(env, false, Some(&who)).await?;
+                }
+                if !self.notify {
+                    return Ok(());
+                }
                 let what = if *gate { "Waiting for go/no-go" } else { "Waiting for a confirmation" };
                 self.post(env, &format!("{what}{who}: {question}"), false).await
             }
@@ -350,13 +359,13 @@ impl SlackSettings {
                 if self.mode == Mode::WebApi {
                     env.record("slack", DECIDED, &format!("{verdict} by {who}"));
                 }
-                let updated = self.update_parent(env, false).await;
+                let updated = self.update_parent(env, false, None).await;
                 if self.notify {
                     self.post(env, &format!("{verdict} by {who}{why}"), false).await?;
                 }
                 updated
             }
-            Event::Interrupted { .. } => self.update_parent(env, true).await,
+            Event::Interrupted { .. } => self.update_parent(env, true, None).await,
             _ => Ok(()),
         }
     }

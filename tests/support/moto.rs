@@ -110,3 +110,25 @@ pub async fn alarm(cw: &aws_sdk_cloudwatch::Client, name: &str, firing: bool) {
 pub async fn ecs() -> aws_sdk_ecs::Client {
     aws_sdk_ecs::Client::new(&config().await)
 }
+
+/// Uploads `body` as a one-part multipart upload (its ETag is not an MD5,
+/// and a copy of it gets another ETag, as `aws s3 sync` uploads do).
+pub async fn multipart(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &str) {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let up = s3.create_multipart_upload().bucket(bucket).key(key).send().await.unwrap();
+    let id = up.upload_id().unwrap().to_string();
+    let part = s3
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&id)
+        .part_number(1)
+        .body(body.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let done = CompletedMultipartUpload::builder()
+        .parts(CompletedPart::builder().part_number(1).e_tag(part.e_tag().unwrap()).build())
+        .build();
+    s3.complete_multipart_upload().bucket(bucket).key(key).upload_id(&id).multipart_upload(done).send().await.unwrap();
+}
