@@ -184,7 +184,7 @@ impl Plan {
         humans: &mut Vec<(String, &'static str, String)>,
     ) {
         let indent = "  ".repeat(depth);
-        let mut line = format!("{indent}{key:<14} {:<9}", step.kind);
+        let mut line = format!("{indent}{key:<14} {:<18}", step.kind);
         if let Some(id) = &step.id {
             let _ = write!(line, "[{id}] ");
         }

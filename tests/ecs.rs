@@ -300,3 +300,15 @@ fn ecs_request_shapes_are_accepted_by_moto() {
         "{cp:?}"
     );
 }
+
+#[test]
+fn check_waits_for_health_checks_to_pass_not_just_for_tasks_to_run() {
+    let ecs = FakeEcs::start(&[Rollout::Completes(1)]);
+    ecs.set_starting();
+    let sb = Sandbox::new();
+    let r = run(&sb, &ecs, &runbook("ecs-starting", "checklist:\n  - ecs.check: { cluster: prod, service: checkout }\n"));
+    r.expect_code(1);
+    assert!(r.stdout.contains("health checks not passing"), "{}", r.stdout);
+    assert!(r.stdout.contains("container app is UNKNOWN"), "{}", r.stdout);
+    assert!(!r.stdout.contains("container sidecar"), "a container without a health check is not judged: {}", r.stdout);
+}

@@ -58,7 +58,7 @@ impl Integration for AwsSettings {
         if let Some(p) = &self.profile {
             parts.push(format!("profile {}", p.display()));
         }
-        if let Some(e) = &self.endpoint_url {
+        if let Some(e) = self.endpoint_url.as_ref().filter(|e| !e.raw.is_empty()) {
             parts.push(format!("endpoint {}", e.display()));
         }
         if parts.is_empty() {
@@ -86,6 +86,14 @@ impl AwsSettings {
                 if let Some(e) = endpoint.filter(|e| !e.is_empty()) {
                     loader = loader.endpoint_url(e);
                 }
+                // No call may hang a release: a stuck connection fails the attempt.
+                loader = loader.timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(std::time::Duration::from_secs(10))
+                        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+                        .operation_timeout(std::time::Duration::from_secs(120))
+                        .build(),
+                );
                 loader.load().await
             })
             .await;
@@ -95,10 +103,6 @@ impl AwsSettings {
             ));
         }
         Ok(config)
-    }
-
-    pub fn has_custom_endpoint(&self) -> bool {
-        self.endpoint_url.is_some()
     }
 }
 

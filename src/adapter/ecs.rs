@@ -165,6 +165,27 @@ impl Ecs {
         })
     }
 
+    /// Containers of a task definition that have a health check.
+    async fn health_checked_containers(&self, task_definition: &str) -> Result<Vec<String>, StepFailure> {
+        let out = self
+            .client
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("DescribeTaskDefinition {task_definition}"), &e)))?;
+        Ok(out
+            .task_definition()
+            .map(|td| {
+                td.container_definitions()
+                    .iter()
+                    .filter(|c| c.health_check().is_some())
+                    .filter_map(|c| c.name().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// Full ARN of a task definition given as `family:rev`, `family` or an ARN.
     async fn resolve_task_definition(&self, td: &str) -> Result<String, StepFailure> {
         let out = self
@@ -389,12 +410,16 @@ impl DeployAction {
                 d
             }
         };
-        let stable = ecs.wait_stable(run, &target).await?;
         let outputs = BTreeMap::from([
             ("task_definition_arn".to_string(), target.clone()),
             ("previous_task_definition_arn".to_string(), previous),
             ("deployment_id".to_string(), deployment),
         ]);
+        // A failed rollout keeps its outputs: a custom rollback needs the previous ARN.
+        let stable = ecs.wait_stable(run, &target).await.map_err(|mut f| {
+            f.outputs.clone_from(&outputs);
+            f
+        })?;
         Ok(Outcome { outputs, summary: Some(format!("stable on {target}: {}", stable.progress())) })
     }
 }
@@ -524,16 +549,35 @@ impl CheckAction {
         let tasks = self.tasks(&ecs).await?;
         let off: Vec<String> = tasks
             .iter()
-            .filter(|(_, td, _)| *td != r.primary_task_definition)
-            .map(|(arn, td, _)| format!("{} on {td}", short(arn)))
+            .filter(|t| t.task_definition != r.primary_task_definition)
+            .map(|t| format!("{} on {}", short(&t.arn), t.task_definition))
             .collect();
         if !off.is_empty() {
             problems.push(format!("tasks not on the PRIMARY task definition: {}", off.join(", ")));
         }
         let unhealthy: Vec<String> =
-            tasks.iter().filter(|(_, _, h)| *h == Some(HealthStatus::Unhealthy)).map(|(arn, _, _)| short(arn)).collect();
+            tasks.iter().filter(|t| t.health == Some(HealthStatus::Unhealthy)).map(|t| short(&t.arn)).collect();
         if !unhealthy.is_empty() {
             problems.push(format!("UNHEALTHY tasks: {}", unhealthy.join(", ")));
+        }
+        // Where the task definition has container health checks, the tasks
+        // must pass them: UNKNOWN (still starting) is not healthy yet.
+        let checked = ecs.health_checked_containers(&r.primary_task_definition).await?;
+        let pending: Vec<String> = tasks
+            .iter()
+            .flat_map(|t| {
+                checked.iter().filter_map(move |name| {
+                    let status = t.containers.iter().find(|(n, _)| n == name).and_then(|(_, h)| h.clone());
+                    (status != Some(HealthStatus::Healthy)).then(|| {
+                        let s = status.as_ref().map_or("UNKNOWN", HealthStatus::as_str);
+                        format!("{} container {name} is {s}", short(&t.arn))
+                    })
+                })
+            })
+            .filter(|p| !p.contains("UNHEALTHY") || unhealthy.is_empty())
+            .collect();
+        if !pending.is_empty() {
+            problems.push(format!("health checks not passing: {}", pending.join(", ")));
         }
         if !problems.is_empty() {
             return Err(StepFailure::new(format!(
@@ -551,18 +595,27 @@ impl CheckAction {
         Ok(Outcome { outputs, summary: Some(format!("healthy on {}: {}", short(&r.primary_task_definition), r.progress())) })
     }
 
-    /// The service's running tasks: (ARN, task definition, health).
-    async fn tasks(&self, ecs: &Ecs) -> Result<Vec<(String, String, Option<HealthStatus>)>, StepFailure> {
-        let list = ecs
-            .client
-            .list_tasks()
-            .cluster(&ecs.cluster)
-            .service_name(&ecs.service)
-            .desired_status(DesiredStatus::Running)
-            .send()
-            .await
-            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &ecs.call("ListTasks"), &e)))?;
-        let arns: Vec<String> = list.task_arns().to_vec();
+    /// The service's running tasks.
+    async fn tasks(&self, ecs: &Ecs) -> Result<Vec<RunningTask>, StepFailure> {
+        let mut arns: Vec<String> = Vec::new();
+        let mut token = None;
+        loop {
+            let page = ecs
+                .client
+                .list_tasks()
+                .cluster(&ecs.cluster)
+                .service_name(&ecs.service)
+                .desired_status(DesiredStatus::Running)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &ecs.call("ListTasks"), &e)))?;
+            arns.extend(page.task_arns().iter().cloned());
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
         if arns.is_empty() {
             return Ok(Vec::new());
         }
@@ -579,16 +632,28 @@ impl CheckAction {
             for t in described.tasks() {
                 // Only tasks meant to be running count; stopping ones are on their way out.
                 if t.last_status() == Some("RUNNING") {
-                    out.push((
-                        t.task_arn().unwrap_or_default().to_string(),
-                        t.task_definition_arn().unwrap_or_default().to_string(),
-                        t.health_status().cloned(),
-                    ));
+                    out.push(RunningTask {
+                        arn: t.task_arn().unwrap_or_default().to_string(),
+                        task_definition: t.task_definition_arn().unwrap_or_default().to_string(),
+                        health: t.health_status().cloned(),
+                        containers: t
+                            .containers()
+                            .iter()
+                            .map(|c| (c.name().unwrap_or_default().to_string(), c.health_status().cloned()))
+                            .collect(),
+                    });
                 }
             }
         }
         Ok(out)
     }
+}
+
+struct RunningTask {
+    arn: String,
+    task_definition: String,
+    health: Option<HealthStatus>,
+    containers: Vec<(String, Option<HealthStatus>)>,
 }
 
 fn short(arn: &str) -> String {

@@ -57,9 +57,9 @@ fn backup_name(bucket: &str, to: &str) -> String {
     format!("backup:{bucket}/{to}")
 }
 
-fn client(config: &aws_config::SdkConfig, settings: &aws::AwsSettings) -> Client {
+fn client(config: &aws_config::SdkConfig) -> Client {
     let mut b = aws_sdk_s3::config::Builder::from(config);
-    if settings.has_custom_endpoint() {
+    if config.endpoint_url().is_some() {
         // moto, MinIO and most proxies want bucket names in the path.
         b = b.force_path_style(true);
     }
@@ -239,7 +239,7 @@ impl PromoteAction {
     async fn run(&self, run: &StepRun<'_>) -> StepResult {
         let env = run.env;
         let settings = aws::downcast(&self.aws);
-        let s3 = client(settings.config(env).await?, settings);
+        let s3 = client(settings.config(env).await?);
         let bucket = env.render(&self.bucket)?;
         let (from, to) = (prefix_of(&env.render(&self.from)?), prefix_of(&env.render(&self.to)?));
         if from == to || from.starts_with(&to) || to.starts_with(&from) {
@@ -344,7 +344,7 @@ impl RollbackAction {
             });
         };
         let settings = aws::downcast(&self.aws);
-        let s3 = client(settings.config(env).await?, settings);
+        let s3 = client(settings.config(env).await?);
         let now = list(&s3, &bucket, &to).await?;
         let restore: Vec<(String, String)> = backup
             .objects
@@ -425,7 +425,7 @@ impl CheckAction {
     async fn run(&self, run: &StepRun<'_>) -> StepResult {
         let env: &dyn StepEnv = run.env;
         let settings = aws::downcast(&self.aws);
-        let s3 = client(settings.config(env).await?, settings);
+        let s3 = client(settings.config(env).await?);
         let bucket = env.render(&self.bucket)?;
         let raw = env.render(&self.prefix)?;
         let prefix = if raw.is_empty() { raw } else { prefix_of(&raw) };

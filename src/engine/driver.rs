@@ -74,9 +74,11 @@ pub struct Engine {
     state: Mutex<RunState>,
 }
 
-/// How long an integration notice or a step's abort may take before the
-/// engine gives up on it (with a warning) and goes on.
-const NOTICE_LIMIT: Duration = Duration::from_secs(30);
+/// How long an integration notice may hold the run up (a slow chat must not
+/// delay a rollback) before the engine goes on with a warning.
+const NOTICE_LIMIT: Duration = Duration::from_secs(5);
+/// How long a step's abort (stopping a remote build) may take.
+const ABORT_LIMIT: Duration = Duration::from_secs(30);
 
 enum Execution {
     Done(Result<Outcome, StepFailure>),
@@ -158,10 +160,10 @@ impl Engine {
     }
 
     async fn abort(&self, run: &StepRun<'_>) {
-        let warning = match tokio::time::timeout(NOTICE_LIMIT, run.step.action.abort(run)).await {
+        let warning = match tokio::time::timeout(ABORT_LIMIT, run.step.action.abort(run)).await {
             Ok(Ok(())) => return,
             Ok(Err(e)) => format!("{}: stopping it failed: {e}", run.step.label()),
-            Err(_) => format!("{}: stopping it took longer than {}", run.step.label(), format_duration(NOTICE_LIMIT)),
+            Err(_) => format!("{}: stopping it took longer than {}", run.step.label(), format_duration(ABORT_LIMIT)),
         };
         let _ = self.emit(Event::Warning { message: warning });
     }

@@ -47,6 +47,7 @@ struct State {
     rollouts: Vec<Rollout>,
     rollout: Rollout,
     unhealthy: bool,
+    starting: bool,
     events: Vec<String>,
 }
 
@@ -69,7 +70,8 @@ impl FakeEcs {
             "networkMode": "awsvpc", "cpu": "256", "memory": "512", "requiresCompatibilities": ["FARGATE"],
             "executionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/exec"),
             "containerDefinitions": [
-                {"name": "app", "image": "registry/checkout:1.0.0", "essential": true, "portMappings": [{"containerPort": 8080}]},
+                {"name": "app", "image": "registry/checkout:1.0.0", "essential": true, "portMappings": [{"containerPort": 8080}],
+                 "healthCheck": {"command": ["CMD-SHELL", "curl -f http://localhost:8080/health"], "interval": 10}},
                 {"name": "sidecar", "image": "registry/envoy:1.30", "essential": false}
             ]
         });
@@ -91,6 +93,7 @@ impl FakeEcs {
             rollouts: rollouts.to_vec(),
             rollout: Rollout::Stuck,
             unhealthy: false,
+            starting: false,
             events: vec!["(service checkout) has reached a steady state.".into()],
         };
         let state = Arc::new(Mutex::new(state));
@@ -113,6 +116,11 @@ impl FakeEcs {
 
     pub fn set_unhealthy(&self) {
         self.state.lock().unwrap().unhealthy = true;
+    }
+
+    /// Tasks run, but their health checks have not passed yet (UNKNOWN).
+    pub fn set_starting(&self) {
+        self.state.lock().unwrap().starting = true;
     }
 
     /// (PRIMARY task definition, number of deployments).
@@ -303,7 +311,11 @@ fn handle(s: &mut State, r: &Request) -> Response {
                     Some(json!({
                         "taskArn": arn, "taskDefinitionArn": dep.task_definition, "lastStatus": "RUNNING",
                         "desiredStatus": "RUNNING", "startedBy": dep.id,
-                        "healthStatus": if s.unhealthy { "UNHEALTHY" } else { "HEALTHY" },
+                        "healthStatus": if s.unhealthy { "UNHEALTHY" } else if s.starting { "UNKNOWN" } else { "HEALTHY" },
+                        "containers": [
+                            {"name": "app", "lastStatus": "RUNNING", "healthStatus": if s.unhealthy { "UNHEALTHY" } else if s.starting { "UNKNOWN" } else { "HEALTHY" }},
+                            {"name": "sidecar", "lastStatus": "RUNNING", "healthStatus": "UNKNOWN"}
+                        ],
                         "createdAt": 1_767_225_600.0
                     }))
                 })
