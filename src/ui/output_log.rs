@@ -23,7 +23,18 @@ impl Observer for OutputLog {
     fn on_event(&self, event: &Event) {
         let mut f = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = match event {
-            Event::StepLog { key, line } => line.split('\n').try_for_each(|l| writeln!(f, "[{key}] {l}")),
+            Event::StepLog { key, line } => {
+                // One write per block: a Jenkins console arrives as millions of lines.
+                let mut block = Vec::with_capacity(line.len() + 64);
+                for l in line.split('\n') {
+                    block.push(b'[');
+                    block.extend_from_slice(key.as_bytes());
+                    block.extend_from_slice(b"] ");
+                    block.extend_from_slice(l.as_bytes());
+                    block.push(b'\n');
+                }
+                f.write_all(&block)
+            }
             Event::StepStarted { key, label, attempt, at, .. } => {
                 writeln!(f, "[{key}] --- {label} (attempt {attempt}) started {at}")
             }
