@@ -94,6 +94,8 @@ impl Observer for TerminalOutput {
                 }
             }
             Event::StepReused { .. } if self.verbosity < 0 => {}
+            // The prompt itself is on the screen; the line is for logs and JSON.
+            Event::GateWaiting { .. } => {}
             _ => {
                 if let Some(l) = line(event, true) {
                     self.print(&l);
