@@ -214,3 +214,23 @@ fn rollback_of_multipart_objects_is_verified_by_content_not_etag() {
     assert_eq!(rt.block_on(moto::body(&s3, &bucket, "live/assets/big.js")), "a large bundle");
     assert_eq!(final_state(&sb.journal()), "rolled_back");
 }
+
+#[test]
+fn delete_stale_false_keeps_what_the_release_lacks() {
+    let rt = moto::runtime();
+    let s3 = rt.block_on(moto::s3());
+    let bucket = moto::unique("web");
+    rt.block_on(moto::bucket(&s3, &bucket, LIVE));
+    let sb = Sandbox::new();
+    let yaml = runbook(&format!(
+        "execute:\n  - s3.promote: {{ bucket: {bucket}, from: releases/2.0/, to: live/, last: [index.html], delete_stale: false }}\n"
+    ));
+    run(&sb, &yaml, &[]).expect_code(0);
+    let live = rt.block_on(moto::listing(&s3, &bucket, "live/"));
+    assert!(live.contains_key("live/assets/app-v1.js"), "kept: {live:?}");
+    assert_eq!(rt.block_on(moto::body(&s3, &bucket, "live/index.html")), "<html>v2</html>");
+    let stdout_order = sb.journal_text();
+    let copied = stdout_order.find("copied 3 objects").expect("the assets first");
+    let entry = stdout_order.find("then the entry files: index.html").expect("then index.html");
+    assert!(copied < entry, "entry files are copied after everything else");
+}

@@ -572,3 +572,24 @@ fn the_stop_after_a_timeout_sends_the_crumb_jenkins_asked_for() {
     assert_eq!(jenkins.stops().len(), 1, "stop called once, and accepted");
     assert_eq!(jenkins.result_of(JOB, 42).as_deref(), Some("ABORTED"), "the build really was stopped");
 }
+
+#[test]
+fn a_console_stream_that_breaks_off_is_picked_up_where_it_stopped() {
+    let console = big_console();
+    let jenkins = Jenkins::start();
+    jenkins.job(JOB, Job::ending("SUCCESS").console(console.clone(), 700_001));
+    jenkins.drop_console(3);
+    let sb = Sandbox::new();
+    run(&sb, &runbook(&jenkins, DEPLOY, "")).expect_code(0);
+    // Three answers broke off; each was asked for again from where it stopped.
+    let starts: Vec<usize> = jenkins
+        .requests()
+        .iter()
+        .filter(|r| r.route().ends_with("/logText/progressiveText"))
+        .filter_map(|r| r.query("start").and_then(|s| s.parse().ok()))
+        .collect();
+    assert!(starts.iter().any(|s| s % 700_001 != 0), "a request resumed mid-piece: {starts:?}");
+    let got = std::fs::read(sb.run_dir().join("execute.0-deploy_checkout-prod-42.console.log")).unwrap();
+    assert!(got == console, "nothing lost and nothing twice: {} of {} bytes", got.len(), console.len());
+    assert!(jenkins.stops().is_empty());
+}

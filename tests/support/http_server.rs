@@ -93,6 +93,10 @@ impl Response {
     }
 }
 
+/// Response header a handler sets to have the connection dropped after
+/// that many body bytes (the header itself is not sent).
+pub const DROP_AFTER: &str = "X-Test-Drop-After";
+
 pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
 /// Starts a loopback server answering with `handler`, one thread per
@@ -116,7 +120,10 @@ fn connection(stream: TcpStream, handler: &(dyn Fn(&Request) -> Response + Send 
     let mut out = stream;
     while let Some(request) = read_request(&mut reader) {
         log.lock().unwrap().push(request.clone());
-        let response = handler(&request);
+        let mut response = handler(&request);
+        // A fake may cut an answer short (a dropped connection) with this header.
+        let drop_after = response.headers.iter().find(|(k, _)| k == DROP_AFTER).and_then(|(_, v)| v.parse::<usize>().ok());
+        response.headers.retain(|(k, _)| k != DROP_AFTER);
         let mut head = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
         for (k, v) in &response.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
@@ -125,6 +132,12 @@ fn connection(stream: TcpStream, handler: &(dyn Fn(&Request) -> Response + Send 
             head.push_str("Content-Type: text/plain\r\n");
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", response.body.len()));
+        if let Some(n) = drop_after {
+            let _ = out.write_all(head.as_bytes()).and_then(|()| out.write_all(&response.body[..n.min(response.body.len())]));
+            let _ = out.flush();
+            let _ = out.shutdown(std::net::Shutdown::Both);
+            return;
+        }
         if out.write_all(head.as_bytes()).and_then(|()| out.write_all(&response.body)).and_then(|()| out.flush()).is_err() {
             return;
         }

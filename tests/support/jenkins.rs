@@ -116,6 +116,8 @@ struct State {
     builds: HashMap<(String, u64), Build>,
     next_item: u64,
     unavailable: usize,
+    /// The next n console answers are cut off halfway (a dropped connection).
+    drops: usize,
     crumbs: bool,
     hold: bool,
 }
@@ -149,6 +151,11 @@ impl Jenkins {
     /// The next `n` requests get 503, as while Jenkins restarts.
     pub fn restarting(&self, n: usize) {
         self.state.lock().unwrap().unavailable = n;
+    }
+
+    /// The next `n` console answers break off halfway through.
+    pub fn drop_console(&self, n: usize) {
+        self.state.lock().unwrap().drops = n;
     }
 
     /// POSTs need a crumb from `/crumbIssuer` (CSRF protection with password auth).
@@ -368,6 +375,11 @@ fn handle(s: &mut State, r: &Request) -> Response {
                 .body(b.console[start..b.revealed].to_vec());
             if !finished(b, hold) {
                 response = response.header("X-More-Data", "true");
+            }
+            if s.drops > 0 && response.body.len() > 1 {
+                s.drops -= 1;
+                let half = response.body.len() / 2;
+                response = response.header(super::http_server::DROP_AFTER, half.to_string());
             }
             response
         }
