@@ -161,3 +161,40 @@ fn first_ctrl_c_asks_and_the_run_stays_resumable() {
     sb.write("go", "");
     sb.relctl(&["resume", "--non-interactive"]).expect_code(0);
 }
+
+/// While the release manager decides, the run's Slack message says so.
+#[test]
+fn slack_shows_the_run_waiting_at_the_gate_while_a_person_decides() {
+    use crate::support::slack::{Slack, TOKEN};
+    let slack = Slack::start();
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        &format!(
+            "version: 1\nname: gate-in-slack\nintegrations:\n  slack:\n    channel: \"#releases\"\n    token: ${{{{ secrets.SLACK_BOT_TOKEN }}}}\n    api_url: {}\n    notify: true\nexecute:\n  - run: 'true'\nvalidate:\n  - run: 'true'\n  - id: go\n    gate: \"Go?\"\n",
+            slack.api_url()
+        ),
+    );
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["run", "release.yaml", "--as", "alice"])
+        .current_dir(sb.path())
+        .env_remove("CI")
+        .env("TERM", "xterm-256color")
+        .env("RELCTL_LOCK_DIR", sb.path().join("locks"))
+        .env("SLACK_BOT_TOKEN", TOKEN);
+    let mut p = spawn_command(cmd, Some(30_000)).expect("spawn relctl in a pty");
+    p.exp_string("Go?").unwrap();
+    wait_until("the parent to say it is waiting", || {
+        slack.parents().first().is_some_and(|m| m.updates.iter().any(|u| u.contains("waiting at the gate")))
+    });
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("Comment for the record").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("RELEASED").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    let parent = slack.parents().remove(0);
+    assert!(parent.updates.last().unwrap().contains("GO by alice"), "{:?}", parent.updates);
+}
