@@ -90,6 +90,9 @@ fn ecs_rolling_back_by_itself_is_never_reported_as_success() {
     assert_ne!(r.code, 0, "{}", r.stdout);
     let failed = events(&sb.journal(), "step_finished").into_iter().find(|e| e["key"] == "execute.0").unwrap().clone();
     assert_eq!(failed["status"], "failed");
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.contains("instead of") && message.contains("circuit-breaker rollback"), "{message}");
+    assert!(message.contains("rolling back to deployment ecs-svc/1"), "ECS's events are named: {message}");
 }
 
 #[test]
