@@ -41,6 +41,13 @@ fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
     spawn_command(cmd, Some(30_000)).expect("spawn relctl in a pty")
 }
 
+/// Types `keys` and Enter, as a person at the prompt would.
+fn press(p: &mut PtySession, keys: &str) {
+    p.send(keys).unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+}
+
 fn exit_code(p: &PtySession) -> i32 {
     match p.process().wait().expect("wait for relctl") {
         WaitStatus::Exited(_, code) => code,
@@ -55,18 +62,13 @@ fn a_release_manager_says_no_go_in_the_terminal_with_a_comment() {
     sb.write("healthy", "");
     let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
     p.exp_string("[alice] Stakeholders approved?").unwrap();
-    p.send("y").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "y");
     p.exp_string("All validation checks passed").unwrap();
     p.exp_string("Go / no-go for pty-release").unwrap();
     // Down to "No-go", Enter, then a comment.
-    p.send("\x1b[B").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "\x1b[B");
     p.exp_string("Comment for the record").unwrap();
-    p.send("error rate too high\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "error rate too high");
     p.exp_string("ROLLED BACK").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 3);
@@ -86,11 +88,9 @@ fn go_is_the_default_when_every_check_passed() {
     sb.write("healthy", "");
     let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice", "--approve", "approval"]);
     p.exp_string("Go / no-go for pty-release").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "");
     p.exp_string("Comment for the record").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "");
     p.exp_string("RELEASED").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 0);
@@ -104,11 +104,9 @@ fn no_go_is_the_default_when_a_check_failed() {
     let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice", "--approve", "approval"]);
     p.exp_string("1 validation check(s) FAILED").unwrap();
     p.exp_string("Go / no-go for pty-release").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "");
     p.exp_string("Comment for the record").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "");
     p.exp_string("ROLLBACK").unwrap();
     p.exp_eof().unwrap();
     // The health check still fails after rollback, so the rollback is unverified.
@@ -121,9 +119,7 @@ fn refusing_the_checklist_confirm_aborts_before_any_change() {
     sb.write("release.yaml", RUNBOOK);
     let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
     p.exp_string("Stakeholders approved?").unwrap();
-    p.send("n").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "n");
     p.exp_string("ABORTED").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 1);
@@ -152,9 +148,7 @@ fn first_ctrl_c_asks_and_the_run_stays_resumable() {
     wait_until("the step to start", || sb.path().join("started").exists());
     p.send_control('c').unwrap();
     p.exp_string("Stop the run now?").unwrap();
-    p.send("y").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "y");
     p.exp_string("relctl resume").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 130);
@@ -187,11 +181,9 @@ fn slack_shows_the_run_waiting_at_the_gate_while_a_person_decides() {
     wait_until("the parent to say it is waiting", || {
         slack.parents().first().is_some_and(|m| m.updates.iter().any(|u| u.contains("waiting at the gate")))
     });
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "");
     p.exp_string("Comment for the record").unwrap();
-    p.send("\r").unwrap();
-    p.flush().unwrap();
+    press(&mut p, "");
     p.exp_string("RELEASED").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 0);
