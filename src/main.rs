@@ -33,7 +33,7 @@ fn main() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(exit::ExitCode::INTERNAL_ERROR);
+            std::process::exit(exit::ExitCode::Internal.code());
         }
     };
     let code = match runtime.block_on(commands::dispatch(config)) {

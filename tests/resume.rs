@@ -54,7 +54,7 @@ fn resume_after_sigkill_refuses_to_rerun_a_non_idempotent_step_in_ci() {
     let run_id = sb.latest_run_id();
 
     let r = sb.relctl(&["resume", "--non-interactive"]);
-    r.expect_code(1);
+    r.expect_code(6);
     assert!(r.stderr.contains("step `two` (execute.0) was started but not finished"), "{}", r.stderr);
     assert!(r.stderr.contains("--rerun execute.0"), "{}", r.stderr);
 

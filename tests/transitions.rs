@@ -556,3 +556,17 @@ execute:
     assert_eq!(ran(&sb), ["done"]);
     assert!(run.stdout.contains("caf\u{fffd}"), "invalid bytes are shown as U+FFFD");
 }
+
+#[test]
+fn relctl_failing_itself_is_not_reported_as_an_aborted_release() {
+    // A state dir that cannot be created (a file stands where its parent
+    // should be) is relctl's own failure: 70, never 1 ("aborted before any
+    // change"), which CI would read as a clean refusal.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: internal\nexecute:\n  - run: echo ran >> ran.txt\n");
+    sb.write("blocker", "a file, not a directory");
+    let run = sb.relctl(&["run", "release.yaml", "--non-interactive", "--state-dir", "blocker/state"]);
+    run.expect_code(70);
+    assert!(run.stderr.contains("cannot create state dir"), "{}", run.stderr);
+    assert!(ran(&sb).is_empty());
+}
