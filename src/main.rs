@@ -3,6 +3,18 @@
 //! Pipeline: YAML → [`runbook`] (validated model) → [`plan`] → [`engine`]
 //! (events to [`ui`] observers and the journal; adapters in [`adapter`]).
 //! This file owns the runtime, logging, and turning errors into exit codes.
+//!
+//! Dependencies flow one way (docs/architecture.md draws it; the test
+//! `tests/architecture.rs` keeps it true):
+//!
+//! ```text
+//! main, cli, config, commands, interrupt      the edge
+//!   engine (driver, state, approval, journal)   ui (terminal, plain, json, prompts)
+//!     plan
+//!       runbook (model, validate, constructs)   adapter (one per system)
+//!         step, event, question, redact         the leaf contract
+//!           runbook primitives (node, diagnostic, expr, duration), exit
+//! ```
 
 mod adapter;
 mod cli;
@@ -10,10 +22,14 @@ mod commands;
 mod config;
 mod engine;
 mod error;
+mod event;
 mod exit;
 mod interrupt;
 mod plan;
+mod question;
+mod redact;
 mod runbook;
+mod step;
 mod ui;
 
 use clap::Parser;

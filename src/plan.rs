@@ -8,12 +8,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::adapter::Role;
 use crate::runbook::diagnostic::Span;
 use crate::runbook::diagnostic::suggest;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::{Quoting, Reference, Scope, Template, Value};
-use crate::runbook::model::{PhaseName, Runbook, Step};
+use crate::runbook::model::Runbook;
+use crate::step::{PhaseName, Step, StepBody};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -84,10 +84,10 @@ impl Plan {
     pub fn check_approvals(&self, approve: &[String]) -> Result<(), PlanError> {
         fn questions<'a>(steps: &'a [Step], out: &mut Vec<&'a str>) {
             for s in steps {
-                if s.action.role() != Role::Task {
+                if s.body.ask().is_some() {
                     out.extend(s.id.as_deref());
                 }
-                questions(s.action.children(), out);
+                questions(s.body.children(), out);
             }
         }
         let mut ids = Vec::new();
@@ -152,7 +152,7 @@ impl Plan {
             for (i, step) in steps.iter().enumerate() {
                 self.render_step(&mut out, step, &format!("{}.{}", phase.as_str(), i), 1, &mut humans);
             }
-            if phase == PhaseName::Validate && !steps.iter().any(|s| s.action.role() == Role::Gate) {
+            if phase == PhaseName::Validate && !steps.iter().any(|s| s.body.is_gate()) {
                 let _ = writeln!(out, "  (no gate: go when every check passes)");
             }
         }
@@ -191,7 +191,7 @@ impl Plan {
         if let Some(name) = &step.name {
             let _ = write!(line, "{name}: ");
         }
-        line.push_str(&one_line(&self.resolved(&step.action.describe())));
+        line.push_str(&one_line(&self.resolved(&step.body.describe())));
         let mut notes = Vec::new();
         if let Some(t) = step.timeout {
             notes.push(format!("timeout {}", format_duration(t)));
@@ -218,20 +218,19 @@ impl Plan {
             let _ = write!(line, "  ({})", notes.join(", "));
         }
         let _ = writeln!(out, "{line}");
-        let role = step.action.role();
-        if role != Role::Task {
-            let who = match step.action.approvers() {
+        if let Some(ask) = step.body.ask() {
+            let who = match &ask.approvers {
                 Some(names) => names.join(", "),
                 None => "anyone".into(),
             };
             let approve = step.id.as_deref().map_or_else(|| "--approve all".to_string(), |id| format!("--approve {id}"));
             humans.push((
                 key.to_string(),
-                if role == Role::Gate { "gate" } else { "confirm" },
+                if matches!(step.body, StepBody::Gate(_)) { "gate" } else { "confirm" },
                 format!("{who}  (CI: {approve})"),
             ));
         }
-        for (i, child) in step.action.children().iter().enumerate() {
+        for (i, child) in step.body.children().iter().enumerate() {
             self.render_step(out, child, &format!("{key}.{i}"), depth + 1, humans);
         }
     }
@@ -254,7 +253,7 @@ impl Scope for PlanScope<'_> {
         let text = match reference {
             Reference::Var(name) => self.0.vars.get(name).cloned().unwrap_or_else(|| format!("<vars.{name}: not set>")),
             Reference::Env(name) => std::env::var(name).unwrap_or_default(),
-            Reference::Secret(_) => crate::engine::redact::MASK.to_string(),
+            Reference::Secret(_) => crate::redact::MASK.to_string(),
             other => format!("<{other}>"),
         };
         Ok(Value { text, secret: false })

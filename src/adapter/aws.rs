@@ -11,10 +11,10 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use tokio::sync::OnceCell;
 
-use super::{Integration, IntegrationKind, ParseContext, StepEnv, StepFailure, check_keys};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::Node;
+use crate::step::{Integration, IntegrationKind, ParseContext, StepEnv, StepFailure, check_keys};
 
 pub struct AwsIntegrationKind;
 

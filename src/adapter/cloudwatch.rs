@@ -10,14 +10,14 @@ use std::sync::Arc;
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
 
 use super::aws::{self, sdk_error};
-use super::{
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::Template;
+use crate::runbook::node::{Node, NodeKind};
+use crate::step::PhaseName;
+use crate::step::{
     Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
     check_keys,
 };
-use crate::runbook::diagnostic::Diagnostic;
-use crate::runbook::expr::Template;
-use crate::runbook::model::PhaseName;
-use crate::runbook::node::{Node, NodeKind};
 
 const SYSTEM: &str = "CloudWatch";
 

@@ -18,14 +18,14 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{DeploymentRolloutState, DesiredStatus, HealthStatus, Service, TaskDefinitionField};
 
 use super::aws::{self, sdk_error};
-use super::{
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::Template;
+use crate::runbook::node::Node;
+use crate::step::PhaseName;
+use crate::step::{
     Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
     check_keys, duration_setting,
 };
-use crate::runbook::diagnostic::Diagnostic;
-use crate::runbook::expr::Template;
-use crate::runbook::model::PhaseName;
-use crate::runbook::node::Node;
 
 const SYSTEM: &str = "ECS";
 const DEFAULT_POLL: Duration = Duration::from_secs(5);

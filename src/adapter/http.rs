@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{
-    Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, check_keys, duration_setting,
-};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
+use crate::step::{
+    Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, check_keys, duration_setting,
+};
 
 pub struct HttpKind;
 

@@ -22,14 +22,14 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::remote::{self, RemoteError, Repeat, RetryPolicy};
-use super::{
-    Action, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun,
-    StepSpec, check_keys, duration_setting,
-};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
+use crate::step::{
+    Action, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun,
+    StepSpec, check_keys, duration_setting,
+};
 
 const SYSTEM: &str = "Jenkins";
 const DEFAULT_POLL: Duration = Duration::from_secs(2);

@@ -16,13 +16,13 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::aws::{self, sdk_error};
-use super::{
-    Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
-    check_keys,
-};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
+use crate::step::{
+    Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
+    check_keys,
+};
 
 const SYSTEM: &str = "S3";
 const DEFAULT_PARALLELISM: usize = 8;

@@ -16,9 +16,9 @@ use std::os::unix::process::ExitStatusExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use super::{Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
+use crate::step::{Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
 
 pub struct RunKind;
 

@@ -15,16 +15,16 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::remote::{self, RemoteError, Repeat, RetryPolicy};
-use super::{
+use crate::event::{Event, RunState};
+use crate::question::AnsweredBy;
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::Template;
+use crate::runbook::node::{Node, NodeKind};
+use crate::step::PhaseName;
+use crate::step::{
     Action, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun,
     StepSpec, check_keys,
 };
-use crate::engine::event::{AnsweredBy, Event};
-use crate::engine::state::RunState;
-use crate::runbook::diagnostic::Diagnostic;
-use crate::runbook::expr::Template;
-use crate::runbook::model::PhaseName;
-use crate::runbook::node::{Node, NodeKind};
 
 const SYSTEM: &str = "Slack";
 const DEFAULT_API: &str = "https://slack.com/api";

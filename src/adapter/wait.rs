@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cloudwatch::AlarmQuery;
-use super::{Action, BoxFuture, Outcome, ParseContext, StepKind, StepResult, StepRun, StepSpec, duration_setting};
 use crate::runbook::duration::format_duration;
+use crate::step::{Action, BoxFuture, Outcome, ParseContext, StepKind, StepResult, StepRun, StepSpec, duration_setting};
 
 /// How often `watch:` looks at the alarms during the wait.
 const DEFAULT_WATCH_EVERY: Duration = Duration::from_secs(15);

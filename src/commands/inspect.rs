@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::adapter::Registry;
+use crate::adapter;
 use crate::error::AppError;
 use crate::exit::ExitCode;
 use crate::plan::Plan;
@@ -11,7 +11,7 @@ use crate::runbook::{self, LoadError};
 
 /// Checks every file and reports every problem of every file.
 pub fn validate(files: &[PathBuf]) -> i32 {
-    let registry = Registry::builtin();
+    let registry = adapter::registry();
     let mut bad = 0;
     for f in files {
         match runbook::load(f, &registry) {
@@ -33,7 +33,7 @@ pub fn validate(files: &[PathBuf]) -> i32 {
 }
 
 pub fn plan(file: &Path, vars: &[(String, String)]) -> Result<i32, AppError> {
-    let registry = Registry::builtin();
+    let registry = adapter::registry();
     let rb = runbook::load(file, &registry)?;
     let plan = Plan::build(Arc::new(rb), vars, &|k| std::env::var(k).ok(), false)?;
     print!("{}", plan.render());

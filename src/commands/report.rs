@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use crate::engine::event::{Event, StepStatus};
 use crate::engine::journal::{self, Journal, Replay};
 use crate::engine::run_dir::RunDir;
 use crate::error::AppError;
+use crate::event::{Event, StepStatus};
 
 pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
     let dir = match run_id {

@@ -7,18 +7,19 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::adapter::Registry;
+use crate::adapter;
 use crate::config::{Display, GateSettings, OutputMode, ResumeRequest, RunRequest};
+use crate::engine::approval::ApprovalPolicy;
 use crate::engine::driver::{Engine, EngineConfig, RunEnd};
-use crate::engine::event::{Observer, now};
 use crate::engine::journal::{Journal, Replay};
 use crate::engine::lock::{Holder, RunLock};
-use crate::engine::prompter::{ApprovalPolicy, Prompter};
-use crate::engine::redact::Redactor;
 use crate::engine::run_dir::{OUTPUT_LOG, RUNBOOK_COPY, RunDir};
 use crate::error::AppError;
+use crate::event::{Observer, now};
 use crate::exit::ExitCode;
 use crate::plan::Plan;
+use crate::question::Prompter;
+use crate::redact::Redactor;
 use crate::runbook;
 use crate::ui;
 
@@ -31,7 +32,7 @@ macro_rules! note {
 }
 
 pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
-    let registry = Registry::builtin();
+    let registry = adapter::registry();
     let rb = runbook::load(&req.file, &registry)?;
     let plan = Plan::build(Arc::new(rb), &req.vars, &|k| std::env::var(k).ok(), !req.dry_run)?;
     plan.check_approvals(&req.gates.approve)?;
@@ -80,7 +81,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     if let Some((state, at)) = &replay.finished {
         return Err(AppError::NotFound(format!("run {} already finished at {at}: {}", run_dir.id, state.label())));
     }
-    let registry = Registry::builtin();
+    let registry = adapter::registry();
     let copy = run_dir.path.join(RUNBOOK_COPY);
     let source = std::fs::read_to_string(&copy).map_err(AppError::io(format!("cannot read {}", copy.display())))?;
     let original = PathBuf::from(&replay.path);

@@ -10,17 +10,18 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::event::{AnsweredBy, Event, Observer, StepStatus, now};
+use super::approval::{ApprovalPolicy, Ruling};
 use super::journal::{Journal, JournalError, Replay};
-use super::prompter::{Answer, ApprovalPolicy, Prompter, Question, QuestionKind, Ruling};
-use super::redact::Redactor;
-use super::state::{InvalidTransition, PhaseResult, PhaseRun, RunState, transition};
-use crate::adapter::{BoxFuture, Outcome, Role, StepFailure, StepRun};
+use super::state::{InvalidTransition, PhaseResult, PhaseRun, key_prefix, phase_run, transition};
+use crate::event::{Event, Observer, RunState, StepStatus, now};
 use crate::plan::Plan;
+use crate::question::{Answer, AnsweredBy, Prompter, Question, QuestionKind};
+use crate::redact::Redactor;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::{self, Quoting, Template};
-use crate::runbook::model::{PhaseName, Step};
+use crate::step::{BoxFuture, Outcome, PhaseName, Step, StepBody, StepFailure, StepRun};
 
+mod constructs;
 mod step_env;
 use step_env::Unresolved;
 
@@ -160,7 +161,8 @@ impl Engine {
     }
 
     async fn abort(&self, run: &StepRun<'_>) {
-        let warning = match tokio::time::timeout(ABORT_LIMIT, run.step.action.abort(run)).await {
+        let StepBody::Action(action) = &run.step.body else { return };
+        let warning = match tokio::time::timeout(ABORT_LIMIT, action.abort(run)).await {
             Ok(Ok(())) => return,
             Ok(Err(e)) => format!("{}: stopping it failed: {e}", run.step.label()),
             Err(_) => format!("{}: stopping it took longer than {}", run.step.label(), format_duration(ABORT_LIMIT)),
@@ -216,7 +218,7 @@ impl Engine {
                 RunState::Checklist
             }
         };
-        while let Some(phase) = state.phase_run() {
+        while let Some(phase) = phase_run(state) {
             let result = match self.run_phase(state, phase).await? {
                 PhaseEnd::Done(r) => r,
                 PhaseEnd::Interrupted => {
@@ -236,7 +238,7 @@ impl Engine {
     }
 
     async fn run_phase(&self, state: RunState, phase: PhaseRun) -> Result<PhaseEnd, EngineError> {
-        let prefix = state.key_prefix();
+        let prefix = key_prefix(state);
         let rb = self.plan.runbook.clone();
         match phase {
             PhaseRun::Sequential(name) => {
@@ -269,7 +271,7 @@ impl Engine {
             PhaseRun::Validation | PhaseRun::Verification => {
                 self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
                 let steps = rb.phase(PhaseName::Validate);
-                let is_gate = |s: &Step| s.action.role() == Role::Gate;
+                let is_gate = |s: &Step| s.body.is_gate();
                 let mut checked = 0;
                 for (i, step) in steps.iter().enumerate().filter(|(_, s)| !is_gate(s)) {
                     match self.run_step(format!("{prefix}.{i}"), step, false).await? {
@@ -326,7 +328,7 @@ impl Engine {
                 }
             }
             let dry_run = self.cfg.policy.dry_run;
-            if dry_run && !step.action.dry_run_safe() {
+            if dry_run && !step.body.dry_run_safe() {
                 self.emit(skipped(&key, step, &label, format!("dry run: would {}", self.describe_resolved(step))))?;
                 return Ok(StepEnd::Skipped);
             }
@@ -347,10 +349,10 @@ impl Engine {
                 let run = StepRun { key: &key, step, attempt, env: self };
                 let execution = async {
                     match step.timeout {
-                        Some(limit) => tokio::time::timeout(limit, step.action.execute(&run))
+                        Some(limit) => tokio::time::timeout(limit, self.perform(&run))
                             .await
                             .map_or(Execution::TimedOut(limit), Execution::Done),
-                        None => Execution::Done(step.action.execute(&run).await),
+                        None => Execution::Done(self.perform(&run).await),
                     }
                 };
                 let execution = tokio::select! {
@@ -409,7 +411,8 @@ impl Engine {
                 }
             }));
         }
-        let reattach = step.action.resumes_from_checkpoint() && replay.checkpoints.contains_key(key);
+        let reattach =
+            matches!(&step.body, StepBody::Action(a) if a.resumes_from_checkpoint()) && replay.checkpoints.contains_key(key);
         if !replay.unfinished.contains(key) || step.idempotent || reattach || named(&self.cfg.rerun) {
             return Ok(None);
         }
@@ -569,7 +572,7 @@ impl Engine {
     }
 
     fn describe_resolved(&self, step: &Step) -> String {
-        let raw = step.action.describe();
+        let raw = step.body.describe();
         Template::parse(&raw, crate::runbook::diagnostic::Span::default(), 1)
             .ok()
             .and_then(|t| t.render(&Unresolved(self), Quoting::None).ok())

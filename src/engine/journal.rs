@@ -11,9 +11,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::event::{AnsweredBy, Event, StepStatus};
-use super::prompter::Answer;
-use super::state::RunState;
+use crate::event::{Event, RunState, StepStatus};
+use crate::question::Answer;
+use crate::question::AnsweredBy;
 
 pub const FILE_NAME: &str = "journal.jsonl";
 

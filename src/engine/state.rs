@@ -7,24 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit::ExitCode;
-use crate::runbook::model::PhaseName;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    Checklist,
-    Execute,
-    Validate,
-    RollingBack,
-    VerifyingRollback,
-    Finalize,
-    Released,
-    ReleasedWithWarnings,
-    Aborted,
-    RolledBack,
-    RollbackFailed,
-}
+use crate::event::RunState;
+use crate::step::PhaseName;
 
 /// How a phase ended, as the state machine sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,77 +44,29 @@ pub enum PhaseRun {
     BestEffort(PhaseName),
 }
 
-impl RunState {
-    #[cfg(test)]
-    pub const ALL: [RunState; 11] = [
-        RunState::Checklist,
-        RunState::Execute,
-        RunState::Validate,
-        RunState::RollingBack,
-        RunState::VerifyingRollback,
-        RunState::Finalize,
-        RunState::Released,
-        RunState::ReleasedWithWarnings,
-        RunState::Aborted,
-        RunState::RolledBack,
-        RunState::RollbackFailed,
-    ];
+/// Which steps a state runs (`None`: the run has ended).
+pub fn phase_run(state: RunState) -> Option<PhaseRun> {
+    Some(match state {
+        RunState::Checklist => PhaseRun::Sequential(PhaseName::Checklist),
+        RunState::Execute => PhaseRun::Sequential(PhaseName::Execute),
+        RunState::Validate => PhaseRun::Validation,
+        RunState::RollingBack => PhaseRun::BestEffort(PhaseName::Rollback),
+        RunState::VerifyingRollback => PhaseRun::Verification,
+        RunState::Finalize => PhaseRun::BestEffort(PhaseName::Finalize),
+        _ => return None,
+    })
+}
 
-    pub fn is_terminal(self) -> bool {
-        self.phase_run().is_none()
-    }
-
-    pub fn phase_run(self) -> Option<PhaseRun> {
-        Some(match self {
-            RunState::Checklist => PhaseRun::Sequential(PhaseName::Checklist),
-            RunState::Execute => PhaseRun::Sequential(PhaseName::Execute),
-            RunState::Validate => PhaseRun::Validation,
-            RunState::RollingBack => PhaseRun::BestEffort(PhaseName::Rollback),
-            RunState::VerifyingRollback => PhaseRun::Verification,
-            RunState::Finalize => PhaseRun::BestEffort(PhaseName::Finalize),
-            _ => return None,
-        })
-    }
-
-    /// The journal key prefix of the steps this state runs.
-    pub fn key_prefix(self) -> &'static str {
-        match self {
-            RunState::Checklist => "checklist",
-            RunState::Execute => "execute",
-            RunState::Validate => "validate",
-            RunState::RollingBack => "rollback",
-            RunState::VerifyingRollback => "verify",
-            RunState::Finalize => "finalize",
-            _ => "",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            RunState::Checklist => "CHECKLIST",
-            RunState::Execute => "EXECUTING",
-            RunState::Validate => "VALIDATING",
-            RunState::RollingBack => "ROLLING BACK",
-            RunState::VerifyingRollback => "VERIFYING ROLLBACK",
-            RunState::Finalize => "FINALIZING",
-            RunState::Released => "RELEASED",
-            RunState::ReleasedWithWarnings => "RELEASED (with warnings)",
-            RunState::Aborted => "ABORTED",
-            RunState::RolledBack => "ROLLED BACK",
-            RunState::RollbackFailed => "ROLLBACK FAILED",
-        }
-    }
-
-    /// The process exit code for a run that ended in this state.
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            RunState::Released | RunState::ReleasedWithWarnings => ExitCode::Released,
-            RunState::Aborted => ExitCode::Aborted,
-            RunState::RolledBack => ExitCode::RolledBack,
-            RunState::RollbackFailed => ExitCode::RollbackFailed,
-            // A run stopped in a non-terminal state can be resumed.
-            _ => ExitCode::Interrupted,
-        }
+/// The journal key prefix of the steps a state runs.
+pub fn key_prefix(state: RunState) -> &'static str {
+    match state {
+        RunState::Checklist => "checklist",
+        RunState::Execute => "execute",
+        RunState::Validate => "validate",
+        RunState::RollingBack => "rollback",
+        RunState::VerifyingRollback => "verify",
+        RunState::Finalize => "finalize",
+        _ => "",
     }
 }
 
@@ -159,6 +95,7 @@ pub fn transition(from: RunState, result: PhaseResult) -> Result<RunState, Inval
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitCode;
     use PhaseResult as R;
     use RunState as S;
 
@@ -194,6 +131,13 @@ mod tests {
                     (got, want) => panic!("{from:?} on {result:?}: got {got:?}, want {want:?}"),
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_state_runs_a_phase_exactly_when_it_is_not_terminal() {
+        for s in S::ALL {
+            assert_eq!(phase_run(s).is_none(), s.is_terminal(), "{s:?}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! From runbook text to a checked model: load (YAML with positions),
 //! validate (every problem at once), and the expressions inside strings.
 
+pub mod constructs;
 pub mod diagnostic;
 pub mod duration;
 pub mod expr;
@@ -23,12 +24,12 @@ pub enum LoadError {
 }
 
 /// Reads, parses and validates a runbook file.
-pub fn load(path: &Path, registry: &crate::adapter::Registry) -> Result<model::Runbook, LoadError> {
+pub fn load(path: &Path, registry: &crate::step::Registry) -> Result<model::Runbook, LoadError> {
     let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
     load_str(path, &source, registry)
 }
 
-pub fn load_str(path: &Path, source: &str, registry: &crate::adapter::Registry) -> Result<model::Runbook, LoadError> {
+pub fn load_str(path: &Path, source: &str, registry: &crate::step::Registry) -> Result<model::Runbook, LoadError> {
     let invalid = |diagnostics: Vec<Diagnostic>| LoadError::Invalid {
         path: path.to_path_buf(),
         rendered: diagnostic::render(&path.display().to_string(), source, &diagnostics),

@@ -8,11 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::constructs;
 use super::diagnostic::{Diagnostic, Diagnostics, Span, suggest};
 use super::expr::{Reference, Template};
-use super::model::{PhaseName, Retry, Runbook, Step, VarDef};
+use super::model::{Runbook, VarDef};
 use super::node::{Node, NodeKind};
-use crate::adapter::{Integration, ParseContext, Registry, Role, StepSpec, duration_setting};
+use crate::step::{Integration, ParseContext, PhaseName, Registry, Retry, Step, StepBody, StepKind, StepSpec, duration_setting};
 
 const TOP_KEYS: &[&str] = &[
     "version",
@@ -290,8 +291,9 @@ impl Validator<'_> {
         let when = node.get("when").and_then(|n| self.template(n, "`when`"));
         let continue_on_failure = node.get("continue_on_failure").is_some_and(|n| self.bool(n, "`continue_on_failure`"));
         let idempotent = node.get("idempotent").is_some_and(|n| self.bool(n, "`idempotent`"));
-        let kinds: Vec<_> = map.iter().filter(|(k, _)| self.registry.get(&k.name).is_some()).collect();
-        let kind_names: Vec<&str> = self.registry.names().collect();
+        let is_kind = |name: &str| constructs::find(name).is_some() || self.registry.get(name).is_some();
+        let kinds: Vec<_> = map.iter().filter(|(k, _)| is_kind(&k.name)).collect();
+        let kind_names: Vec<&str> = constructs::CONSTRUCTS.iter().map(|(n, _)| *n).chain(self.registry.names()).collect();
         if kinds.len() > 1 {
             let names: Vec<_> = kinds.iter().map(|(k, _)| format!("`{}`", k.name)).collect();
             self.diagnostics.push(
@@ -314,43 +316,45 @@ impl Validator<'_> {
             }
             return None;
         };
-        let kind = self.registry.get(&kind_key.name)?;
+        let adapter: Option<&'static dyn StepKind> = self.registry.get(&kind_key.name);
+        let (kind_name, sibling_keys) = match constructs::find(&kind_key.name) {
+            Some(c) => c,
+            None => {
+                let k = adapter?;
+                (k.name(), k.sibling_keys())
+            }
+        };
         for (k, _) in map {
             let name = k.name.as_str();
-            if name != kind_key.name && !COMMON_KEYS.contains(&name) && !kind.sibling_keys().contains(&name) {
-                let known: Vec<&str> = COMMON_KEYS.iter().chain(kind.sibling_keys()).copied().collect();
+            if name != kind_key.name && !COMMON_KEYS.contains(&name) && !sibling_keys.contains(&name) {
+                let known: Vec<&str> = COMMON_KEYS.iter().chain(sibling_keys).copied().collect();
                 let hint = suggest(name, known.iter().copied())
-                    .unwrap_or_else(|| format!("a `{}` step takes {}", kind.name(), known.join(", ")));
+                    .unwrap_or_else(|| format!("a `{kind_name}` step takes {}", known.join(", ")));
                 self.diagnostics
-                    .push(Diagnostic::new(k.span, format!("unknown key `{name}` in a `{}` step", kind.name())).hint(hint));
+                    .push(Diagnostic::new(k.span, format!("unknown key `{name}` in a `{kind_name}` step")).hint(hint));
             }
         }
         let spec = StepSpec { key: kind_key, value: kind_value, step: node, phase };
-        let action = kind.parse(&spec, self)?;
+        let body = match adapter {
+            Some(k) if constructs::find(kind_name).is_none() => StepBody::Action(k.parse(&spec, self)?),
+            _ => constructs::parse(kind_name, &spec, self)?,
+        };
         // A decision that can be skipped or ignored is no decision: no-go and
         // refusals must always count.
-        let role = action.role();
-        for (key, forbidden) in [("when", role == Role::Gate), ("continue_on_failure", role != Role::Task)] {
-            if let (true, Some((k, _))) = (forbidden, map.iter().find(|(k, _)| k.name == key)) {
-                let what = if role == Role::Gate { "a `gate`" } else { "a `confirm`" };
+        let question = match &body {
+            StepBody::Gate(_) => Some("a `gate`"),
+            StepBody::Confirm(_) => Some("a `confirm`"),
+            _ => None,
+        };
+        for (key, forbidden) in [("when", body.is_gate()), ("continue_on_failure", question.is_some())] {
+            if let (true, Some(what), Some((k, _))) = (forbidden, question, map.iter().find(|(k, _)| k.name == key)) {
                 self.diagnostics.push(
                     Diagnostic::new(k.span, format!("{what} cannot have `{key}`"))
                         .hint("a no-go or a refusal must always count; use `when` on a confirm to ask it only sometimes"),
                 );
             }
         }
-        Some(Step {
-            id,
-            name,
-            kind: kind.name(),
-            action,
-            timeout,
-            retry,
-            when,
-            continue_on_failure,
-            idempotent,
-            span: kind_key.span,
-        })
+        Some(Step { id, name, kind: kind_name, body, timeout, retry, when, continue_on_failure, idempotent, span: kind_key.span })
     }
 
     fn retry(&mut self, node: &Node) -> Retry {

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::engine::event::{Event, Observer};
+use crate::event::{Event, Observer};
 
 pub struct JsonOutput;
 

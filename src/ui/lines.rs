@@ -2,7 +2,8 @@
 
 use console::style;
 
-use crate::engine::event::{AnsweredBy, Event, StepStatus};
+use crate::event::{Event, StepStatus};
+use crate::question::AnsweredBy;
 use crate::runbook::duration::format_duration;
 
 /// One event as a line of text, or `None` when the event is not shown by itself.

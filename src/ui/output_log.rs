@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
-use crate::engine::event::{Event, Observer};
+use crate::event::{Event, Observer};
 
 pub struct OutputLog {
     file: Mutex<BufWriter<File>>,

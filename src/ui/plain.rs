@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::lines::line;
-use crate::engine::event::{Event, Observer};
+use crate::event::{Event, Observer};
 
 pub struct PlainOutput {
     pub verbosity: i8,
@@ -14,7 +14,7 @@ impl Observer for PlainOutput {
         let show = match event {
             Event::StepLog { .. } => self.verbosity >= 0,
             Event::StepStarted { .. } | Event::StepReused { .. } => self.verbosity >= 0,
-            Event::StepFinished { status, .. } => self.verbosity >= 0 || *status == crate::engine::event::StepStatus::Failed,
+            Event::StepFinished { status, .. } => self.verbosity >= 0 || *status == crate::event::StepStatus::Failed,
             _ => true,
         };
         if show && let Some(text) = line(event, false) {

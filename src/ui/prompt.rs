@@ -5,7 +5,7 @@ use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, Select};
 use indicatif::MultiProgress;
 
-use crate::engine::prompter::{Prompter, Question, QuestionKind, Reply};
+use crate::question::{Prompter, Question, QuestionKind, Reply};
 
 pub struct TerminalPrompter {
     pub progress: Option<MultiProgress>,

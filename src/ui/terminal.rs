@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::lines::line;
-use crate::engine::event::{Event, Observer, StepStatus};
+use crate::event::{Event, Observer, StepStatus};
 
 const RECENT_LINES: usize = 20;
 

@@ -1,18 +1,14 @@
 //! What the engine lends a running step ([`StepEnv`]) and how expressions
 //! find their values ([`Scope`]): rendering with redaction, output lines,
-//! questions, nested steps, checkpoints and integration state.
+//! checkpoints and integration state.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use futures_util::future::join_all;
-
-use super::{Engine, StepEnd};
-use crate::adapter::{BoxFuture, Outcome, StepEnv, StepFailure};
-use crate::engine::event::Event;
-use crate::engine::prompter::{Answer, Question};
+use super::Engine;
+use crate::event::{Event, RunState};
 use crate::runbook::expr::{Quoting, Reference, Scope, Template, Value};
-use crate::runbook::model::Step;
+use crate::step::{StepEnv, StepFailure};
 
 /// For showing what a step would do: values not known yet (outputs of steps
 /// a dry run did not run) stay visible as `<steps.ID.outputs.KEY>`.
@@ -66,36 +62,6 @@ impl StepEnv for Engine {
         let _ = self.emit(Event::StepLog { key: key.to_string(), line: line.to_string() });
     }
 
-    fn ask<'a>(&'a self, key: &'a str, question: Question) -> BoxFuture<'a, Answer> {
-        Box::pin(self.decide(key, question, true))
-    }
-
-    fn run_children<'a>(&'a self, parent: &'a str, steps: &'a [Step]) -> BoxFuture<'a, Result<(), StepFailure>> {
-        Box::pin(async move {
-            let runs = steps.iter().enumerate().map(|(i, s)| self.run_step(format!("{parent}.{i}"), s, false));
-            let ends = join_all(runs).await;
-            let mut failed = Vec::new();
-            for (end, step) in ends.into_iter().zip(steps) {
-                match end {
-                    Ok(StepEnd::Failed { tolerated: false }) => failed.push(step.label()),
-                    Ok(StepEnd::Interrupted) => failed.push(format!("{} (interrupted)", step.label())),
-                    Ok(_) => {}
-                    Err(e) => failed.push(format!("{} ({e})", step.label())),
-                }
-            }
-            if failed.is_empty() {
-                Ok(Outcome::default()).map(|_| ())
-            } else {
-                Err(StepFailure::final_(format!(
-                    "{} of {} parallel steps failed: {}",
-                    failed.len(),
-                    steps.len(),
-                    failed.join(", ")
-                )))
-            }
-        })
-    }
-
     fn workdir(&self) -> &Path {
         &self.cfg.workdir
     }
@@ -110,10 +76,6 @@ impl StepEnv for Engine {
 
     fn actor(&self) -> &str {
         &self.cfg.actor
-    }
-
-    fn failed_checks(&self) -> Vec<String> {
-        self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure> {
@@ -155,7 +117,7 @@ impl StepEnv for Engine {
     }
 
     fn verifying_rollback(&self) -> bool {
-        *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) == crate::engine::state::RunState::VerifyingRollback
+        *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) == RunState::VerifyingRollback
     }
 
     fn state_label(&self) -> String {

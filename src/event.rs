@@ -1,11 +1,88 @@
-//! What the engine reports. Observers (terminal, plain text, JSON lines) and
-//! the journal all consume the same events; the engine itself never prints.
+//! Leaf contract: what the engine reports and the run states it reports.
+//! Observers (terminal, plain text, JSON lines), the journal and integrations
+//! (Slack notices) all consume the same events; the engine never prints.
+//! The transitions between states live in `engine::state`; this file only
+//! names them, so everyone can read a state without reaching into the engine.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::RunState;
+use crate::exit::ExitCode;
+use crate::question::AnsweredBy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Checklist,
+    Execute,
+    Validate,
+    RollingBack,
+    VerifyingRollback,
+    Finalize,
+    Released,
+    ReleasedWithWarnings,
+    Aborted,
+    RolledBack,
+    RollbackFailed,
+}
+
+impl RunState {
+    #[cfg(test)]
+    pub const ALL: [RunState; 11] = [
+        RunState::Checklist,
+        RunState::Execute,
+        RunState::Validate,
+        RunState::RollingBack,
+        RunState::VerifyingRollback,
+        RunState::Finalize,
+        RunState::Released,
+        RunState::ReleasedWithWarnings,
+        RunState::Aborted,
+        RunState::RolledBack,
+        RunState::RollbackFailed,
+    ];
+
+    /// A run in this state has ended: nothing more runs, nothing to resume.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunState::Released
+                | RunState::ReleasedWithWarnings
+                | RunState::Aborted
+                | RunState::RolledBack
+                | RunState::RollbackFailed
+        )
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RunState::Checklist => "CHECKLIST",
+            RunState::Execute => "EXECUTING",
+            RunState::Validate => "VALIDATING",
+            RunState::RollingBack => "ROLLING BACK",
+            RunState::VerifyingRollback => "VERIFYING ROLLBACK",
+            RunState::Finalize => "FINALIZING",
+            RunState::Released => "RELEASED",
+            RunState::ReleasedWithWarnings => "RELEASED (with warnings)",
+            RunState::Aborted => "ABORTED",
+            RunState::RolledBack => "ROLLED BACK",
+            RunState::RollbackFailed => "ROLLBACK FAILED",
+        }
+    }
+
+    /// The process exit code for a run that ended in this state.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            RunState::Released | RunState::ReleasedWithWarnings => ExitCode::Released,
+            RunState::Aborted => ExitCode::Aborted,
+            RunState::RolledBack => ExitCode::RolledBack,
+            RunState::RollbackFailed => ExitCode::RollbackFailed,
+            // A run stopped in a non-terminal state can be resumed.
+            _ => ExitCode::Interrupted,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -14,18 +91,6 @@ pub enum StepStatus {
     Failed,
     /// `when:` was false, or a dry run skipped it.
     Skipped,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnsweredBy {
-    /// A person at the terminal.
-    Terminal,
-    /// `--approve`.
-    Flag,
-    /// Nobody could answer (non-interactive without `--approve`, or not an approver).
-    Policy,
-    DryRun,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,53 +1,8 @@
-//! Questions for humans, and who may answer them.
-//!
-//! The engine never reads stdin: it asks a [`Prompter`] (dialoguer in a
-//! terminal, a script in tests) only when the run is interactive. The
-//! [`ApprovalPolicy`] decides everything else — pre-approvals from
-//! `--approve`, the approvers list, and failing closed when nobody can answer.
+//! Who may answer a question in this run, before any person is asked:
+//! pre-approvals from `--approve`, the approvers list, the dry run, and
+//! failing closed when nobody can answer.
 
-use super::event::AnsweredBy;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QuestionKind {
-    Confirm,
-    /// Go/no-go; carries the names of the validate checks that failed.
-    Gate {
-        failed_checks: Vec<String>,
-    },
-    /// A step was started but not finished when the run stopped.
-    RerunUnfinished,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Question {
-    pub kind: QuestionKind,
-    pub id: Option<String>,
-    pub text: String,
-    pub approvers: Option<Vec<String>>,
-}
-
-/// What a person said at the terminal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub yes: bool,
-    pub comment: Option<String>,
-}
-
-/// The decision as recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    pub yes: bool,
-    pub actor: String,
-    pub by: AnsweredBy,
-    pub comment: Option<String>,
-    /// Why the answer is no without anyone saying so.
-    pub reason: Option<String>,
-}
-
-/// Asks a person. Implementations may block; the engine calls them off the async runtime.
-pub trait Prompter: Send + Sync {
-    fn ask(&self, question: &Question, actor: &str) -> std::io::Result<Reply>;
-}
+use crate::question::{Answer, AnsweredBy, Question, QuestionKind};
 
 /// How questions get answered in this run.
 #[derive(Debug, Clone, Default)]

@@ -6,7 +6,7 @@
 
 use std::sync::RwLock;
 
-use super::event::Event;
+use crate::event::Event;
 
 pub const MASK: &str = "***";
 
@@ -109,7 +109,7 @@ mod tests {
     fn structural_fields_stay_intact_for_resume() {
         let r = Redactor::default();
         r.add("9");
-        let e = Event::StateEntered { state: crate::engine::state::RunState::Execute, at: "2026-11-22T02:09:09Z".into() };
+        let e = Event::StateEntered { state: crate::event::RunState::Execute, at: "2026-11-22T02:09:09Z".into() };
         assert_eq!(r.event(&e), e);
     }
 

@@ -1,0 +1,69 @@
+//! The engine's own step bodies: questions (confirm, gate) go through the
+//! approval policy and the journal; `parallel` runs its steps at once, each
+//! with the engine's timeouts, retries and journal entries.
+
+use futures_util::future::join_all;
+
+use super::{Engine, StepEnd};
+use crate::question::{Answer, AnsweredBy, Question, QuestionKind};
+use crate::step::{Ask, BoxFuture, Outcome, Step, StepBody, StepFailure, StepResult, StepRun};
+
+impl Engine {
+    /// Runs a step's body once: an adapter's action, or a construct.
+    pub(super) fn perform<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        match &run.step.body {
+            StepBody::Action(action) => action.execute(run),
+            StepBody::Confirm(ask) => Box::pin(self.question(run, ask, QuestionKind::Confirm, ("confirmed", "refused"))),
+            StepBody::Gate(ask) => Box::pin(async move {
+                let failed_checks = self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                self.question(run, ask, QuestionKind::Gate { failed_checks }, ("go", "no-go")).await
+            }),
+            StepBody::Parallel(steps) => Box::pin(async move {
+                self.run_children(run.key, steps).await?;
+                Ok(Outcome { summary: Some(format!("{} steps succeeded", steps.len())), ..Outcome::default() })
+            }),
+        }
+    }
+
+    async fn question(&self, run: &StepRun<'_>, ask: &Ask, kind: QuestionKind, words: (&str, &str)) -> StepResult {
+        let text = self.render(&ask.text, crate::runbook::expr::Quoting::None)?.text;
+        let question = Question { kind, id: run.step.id.clone(), text, approvers: ask.approvers.clone() };
+        let answer = self.decide(run.key, question, true).await;
+        answer_result(&answer, words.0, words.1)
+    }
+
+    async fn run_children(&self, parent: &str, steps: &[Step]) -> Result<(), StepFailure> {
+        let runs = steps.iter().enumerate().map(|(i, s)| self.run_step(format!("{parent}.{i}"), s, false));
+        let ends = join_all(runs).await;
+        let mut failed = Vec::new();
+        for (end, step) in ends.into_iter().zip(steps) {
+            match end {
+                Ok(StepEnd::Failed { tolerated: false }) => failed.push(step.label()),
+                Ok(StepEnd::Interrupted) => failed.push(format!("{} (interrupted)", step.label())),
+                Ok(_) => {}
+                Err(e) => failed.push(format!("{} ({e})", step.label())),
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(StepFailure::final_(format!("{} of {} parallel steps failed: {}", failed.len(), steps.len(), failed.join(", "))))
+        }
+    }
+}
+
+/// Turns an answer into a step result: who said yes, or why it is no.
+fn answer_result(answer: &Answer, yes: &str, no: &str) -> StepResult {
+    let who = match answer.by {
+        AnsweredBy::Flag => format!("{} (--approve)", answer.actor),
+        AnsweredBy::DryRun => "dry run".to_string(),
+        _ => answer.actor.clone(),
+    };
+    let comment = answer.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+    if answer.yes {
+        Ok(Outcome { summary: Some(format!("{yes} by {who}{comment}")), ..Outcome::default() })
+    } else {
+        let why = answer.reason.clone().unwrap_or_else(|| format!("{no} by {who}{comment}"));
+        Err(StepFailure::final_(why))
+    }
+}

@@ -1,0 +1,63 @@
+//! Leaf contract: questions for humans, their answers, and the [`Prompter`]
+//! that asks a person.
+//!
+//! The engine never reads stdin: it asks a [`Prompter`] (dialoguer in a
+//! terminal, a script in tests) only when the run is interactive; the
+//! approval policy in `engine::approval` decides everything else.
+
+use serde::{Deserialize, Serialize};
+
+/// Who or what gave an answer, as the journal records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredBy {
+    /// A person at the terminal.
+    Terminal,
+    /// `--approve`.
+    Flag,
+    /// Nobody could answer (non-interactive without `--approve`, or not an approver).
+    Policy,
+    DryRun,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuestionKind {
+    Confirm,
+    /// Go/no-go; carries the names of the validate checks that failed.
+    Gate {
+        failed_checks: Vec<String>,
+    },
+    /// A step was started but not finished when the run stopped.
+    RerunUnfinished,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub kind: QuestionKind,
+    pub id: Option<String>,
+    pub text: String,
+    pub approvers: Option<Vec<String>>,
+}
+
+/// What a person said at the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub yes: bool,
+    pub comment: Option<String>,
+}
+
+/// The decision as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub yes: bool,
+    pub actor: String,
+    pub by: AnsweredBy,
+    pub comment: Option<String>,
+    /// Why the answer is no without anyone saying so.
+    pub reason: Option<String>,
+}
+
+/// Asks a person. Implementations may block; the engine calls them off the async runtime.
+pub trait Prompter: Send + Sync {
+    fn ask(&self, question: &Question, actor: &str) -> std::io::Result<Reply>;
+}

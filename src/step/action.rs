@@ -1,0 +1,114 @@
+//! The action an adapter performs for a step, and what the engine lends it
+//! while it runs. Timeouts, retries, `when` and the journal are applied by
+//! the engine around [`Action::execute`], never by the action itself.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+
+use super::Step;
+use crate::runbook::expr::Template;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a step produced when it succeeded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub outputs: BTreeMap<String, String>,
+    /// One line for the progress display (`HTTP 200 in 12ms`).
+    pub summary: Option<String>,
+}
+
+/// Why a step did not succeed. `outputs` keeps what it produced before
+/// failing, since a rollback often needs it (the previous version).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepFailure {
+    pub message: String,
+    pub outputs: BTreeMap<String, String>,
+    /// False when trying again cannot help (a refused confirm, a no-go).
+    pub retryable: bool,
+}
+
+impl StepFailure {
+    pub fn new(message: impl Into<String>) -> Self {
+        StepFailure { message: message.into(), outputs: BTreeMap::new(), retryable: true }
+    }
+
+    pub fn final_(message: impl Into<String>) -> Self {
+        StepFailure { retryable: false, ..StepFailure::new(message) }
+    }
+}
+
+pub type StepResult = Result<Outcome, StepFailure>;
+
+/// A validated, ready-to-run step body performed by an adapter.
+pub trait Action: Send + Sync + Debug {
+    /// One line for `plan` and progress, with expressions as written.
+    fn describe(&self) -> String;
+
+    /// Whether a dry run may execute it for real: it changes nothing and
+    /// takes no time (a GET check).
+    fn dry_run_safe(&self) -> bool {
+        false
+    }
+
+    /// Whether a run interrupted during this step can pick it up again from
+    /// its checkpoint (re-attach to a Jenkins build) instead of starting over.
+    fn resumes_from_checkpoint(&self) -> bool {
+        false
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult>;
+
+    /// Called by the engine after the step timed out or the run was
+    /// interrupted while it ran (stop the remote build it started).
+    fn abort<'a>(&'a self, _run: &'a StepRun<'a>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// What the engine lends a running step (and an integration's notices).
+pub trait StepEnv: Send + Sync {
+    fn render(&self, template: &Template) -> Result<String, StepFailure>;
+    /// A shell command: values become environment variables it refers to.
+    fn render_shell(&self, template: &Template) -> Result<(String, Vec<(String, String)>), StepFailure>;
+    /// Output to show under the step: a line, or several separated by `\n`
+    /// (the engine redacts it).
+    fn log(&self, key: &str, line: &str);
+    /// Records progress that must survive a crash (a build number) in the
+    /// journal before the step goes on; a resumed step reads it back.
+    fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure>;
+    fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>>;
+    /// Run-wide state of an integration (the Slack thread), journaled.
+    fn record(&self, integration: &str, name: &str, value: &str);
+    fn recorded(&self, integration: &str, name: &str) -> Option<String>;
+    fn warn(&self, message: &str);
+    /// The text with every secret masked (for messages sent elsewhere).
+    fn redact(&self, text: &str) -> String;
+    /// The run's current state, for notices.
+    fn state_label(&self) -> String;
+    /// Whether this is the second validation pass, verifying a rollback.
+    fn verifying_rollback(&self) -> bool;
+    fn runbook_name(&self) -> &str;
+    fn var(&self, name: &str) -> Option<String>;
+    fn workdir(&self) -> &Path;
+    fn run_dir(&self) -> Option<&Path>;
+    fn run_id(&self) -> &str;
+    fn actor(&self) -> &str;
+}
+
+/// The context of one execution of one step.
+pub struct StepRun<'a> {
+    pub key: &'a str,
+    pub step: &'a Step,
+    pub attempt: u32,
+    pub env: &'a dyn StepEnv,
+}
+
+impl StepRun<'_> {
+    pub fn log(&self, line: &str) {
+        self.env.log(self.key, line);
+    }
+}
