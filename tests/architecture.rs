@@ -15,7 +15,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("src/runbook", &["adapter", "engine", "plan", "ui", "commands", "config", "cli"]),
     // Adapters know nothing of the engine or the UI.
     ("src/adapter", &["engine", "plan", "ui", "commands", "config", "cli"]),
-    ("src/plan.rs", &["adapter", "engine", "ui", "commands", "config", "cli"]),
+    ("src/plan", &["adapter", "engine", "ui", "commands", "config", "cli"]),
     // The engine emits events and asks a Prompter: it never prints or prompts.
     ("src/engine", &["adapter", "ui", "commands", "config", "cli"]),
     // The UI reads events and questions; of the runbook only its text primitives.

@@ -96,18 +96,33 @@ fn failed_validation_rolls_s3_back_to_exactly_what_it_was() {
 }
 
 #[test]
-fn rollback_without_a_promote_is_a_no_op_that_says_so() {
+fn rollback_of_a_promote_that_never_ran_is_a_no_op_that_says_so() {
     let rt = moto::runtime();
     let s3 = rt.block_on(moto::s3());
     let bucket = moto::unique("web");
     rt.block_on(moto::bucket(&s3, &bucket, LIVE));
     let sb = Sandbox::new();
     let yaml = runbook(&format!(
-        "execute:\n  - run: exit 1\nvalidate:\n  - s3.check: {{ bucket: {bucket}, prefix: live/, expect: [index.html] }}\nrollback:\n  - s3.rollback: {{ bucket: {bucket}, to: live/ }}\n"
+        "execute:\n  - run: exit 1\n  - s3.promote: {{ bucket: {bucket}, from: releases/2.0/, to: live }}\nvalidate:\n  - s3.check: {{ bucket: {bucket}, prefix: live/, expect: [index.html] }}\nrollback:\n  - s3.rollback: {{ bucket: {bucket}, to: live/ }}\n"
     ));
     let r = run(&sb, &yaml, &[]);
     r.expect_code(3);
     assert!(r.stdout.contains("nothing to restore"), "{}", r.stdout);
+}
+
+#[test]
+fn a_rollback_naming_a_prefix_no_promote_changes_is_refused_before_the_run() {
+    // Before: `s3.rollback` of `live-site/` after a promote to `live/` found
+    // nothing recorded and "succeeded" at restoring nothing.
+    let sb = Sandbox::new();
+    let yaml = runbook(
+        "execute:\n  - s3.promote: { bucket: web, from: releases/2.0/, to: live/ }\nrollback:\n  - s3.rollback: { bucket: web, to: live-site/ }\n",
+    );
+    let r = run(&sb, &yaml, &[]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("`s3.rollback` restores s3 web/live-site/, which no step in `execute` changes"), "{}", r.stderr);
+    assert!(r.stderr.contains("release.yaml:8:5"), "{}", r.stderr);
+    assert!(!sb.path().join(".relctl/runs").exists(), "nothing may run");
 }
 
 #[test]

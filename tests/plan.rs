@@ -135,3 +135,55 @@ fn malformed_var_flag_is_a_usage_error() {
     run.expect_code(2);
     assert!(run.stderr.contains("--var version: expected KEY=VALUE"), "{}", run.stderr);
 }
+
+const ECS: &str = "version: 1
+name: ecs-release
+vars:
+  cluster: prod
+integrations:
+  aws: { region: us-east-1 }
+execute:
+  - id: deploy
+    ecs.deploy: { cluster: \"${{ vars.cluster }}\", service: checkout, task_definition: \"checkout:7\" }
+validate:
+  - ecs.check: { cluster: prod, service: checkout }
+rollback:
+  - ecs.rollback: { cluster: prod, service: checkout }
+";
+
+#[test]
+fn plan_shows_default_deadlines_the_rollback_target_and_the_verification_pass() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", ECS);
+    let run = sb.relctl(&["plan", "release.yaml"]);
+    run.expect_code(0);
+    let line = |key: &str| run.stdout.lines().find(|l| l.trim_start().starts_with(key)).unwrap_or_default().to_string();
+    assert!(
+        line("execute.0").ends_with("(timeout 30m by default, records ecs prod/checkout for the rollback)"),
+        "{}",
+        run.stdout
+    );
+    assert!(line("rollback.0").ends_with("(timeout 30m by default, restores ecs prod/checkout)"), "{}", run.stdout);
+    assert!(
+        line("verify.0").contains("check ECS prod/checkout is healthy and stable  (timeout 10m by default)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_rollback_target_built_from_vars_that_matches_no_deploy_is_refused() {
+    // `--var cluster=staging` deploys staging/checkout; the rollback names
+    // prod/checkout, which nothing in this run changes.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", ECS);
+    let run = sb.relctl(&["plan", "release.yaml", "--var", "cluster=staging"]);
+    run.expect_code(2);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains("rollback.0 (`ecs.rollback`) restores ecs prod/checkout, which no step in `execute` changes"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("`execute` changes staging/checkout (execute.0)"), "{}", run.stderr);
+}

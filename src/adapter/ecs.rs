@@ -24,11 +24,16 @@ use crate::runbook::node::Node;
 use crate::step::PhaseName;
 use crate::step::{
     Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
-    check_keys, duration_setting,
+    TargetDecl, TargetUse, check_keys, duration_setting, joined,
 };
 
 const SYSTEM: &str = "ECS";
 const DEFAULT_POLL: Duration = Duration::from_secs(5);
+/// How long a rollout (deploy or rollback) may take without `timeout:`:
+/// three times the AWS CLI's `services-stable` waiter (40 polls 15 s apart).
+const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long `ecs.check` may wait for health checks without `timeout:`.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 pub struct DeployKind;
 pub struct CheckKind;
@@ -43,8 +48,12 @@ struct Target {
     poll: Duration,
 }
 
-fn previous_name(cluster: &str, service: &str) -> String {
-    format!("previous:{cluster}/{service}")
+impl Target {
+    /// The service as a rollback target: what ecs.deploy records and
+    /// ecs.rollback restores.
+    fn rollback(&self, uses: TargetUse) -> TargetDecl {
+        TargetDecl { uses, system: "ecs", parts: vec![self.cluster.clone(), self.service.clone()], resource: joined }
+    }
 }
 
 fn parse_target(spec: &StepSpec<'_>, kind: &str, extra: &[&str], cx: &mut dyn ParseContext) -> Option<Target> {
@@ -376,7 +385,8 @@ impl DeployAction {
                 }
                 // The rollback target, journaled before anything changes.
                 let previous = r.primary_task_definition;
-                env.record("ecs", &previous_name(&ecs.cluster, &ecs.service), &previous);
+                let saved = self.target.rollback(TargetUse::Saves).resolve(|t| env.render(t))?;
+                env.save_target(&saved, &previous)?;
                 env.checkpoint(run.key, BTreeMap::from([("previous_task_definition_arn".to_string(), previous.clone())]))?;
                 cp.insert("previous_task_definition_arn".into(), previous.clone());
                 previous
@@ -433,6 +443,14 @@ impl Action for DeployAction {
         format!("deploy {} to ECS {}", what, self.target.describe())
     }
 
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(ROLLOUT_TIMEOUT)
+    }
+
+    fn rollback_target(&self) -> Option<TargetDecl> {
+        Some(self.target.rollback(TargetUse::Saves))
+    }
+
     fn resumes_from_checkpoint(&self) -> bool {
         true
     }
@@ -466,7 +484,7 @@ impl RollbackAction {
         let ecs = self.target.connect(env).await?;
         let target = match &self.to {
             Some(t) => ecs.resolve_task_definition(&env.render(t)?).await?,
-            None => match env.recorded("ecs", &previous_name(&ecs.cluster, &ecs.service)) {
+            None => match env.saved_target(&self.target.rollback(TargetUse::Restores).resolve(|t| env.render(t))?) {
                 Some(p) => p,
                 None => {
                     return Ok(Outcome {
@@ -500,6 +518,15 @@ impl Action for RollbackAction {
     fn describe(&self) -> String {
         let to = self.to.as_ref().map_or_else(|| "the task definition recorded before the deploy".to_string(), Template::display);
         format!("roll ECS {} back to {to}", self.target.describe())
+    }
+
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(ROLLOUT_TIMEOUT)
+    }
+
+    fn rollback_target(&self) -> Option<TargetDecl> {
+        // With `to:` it names its own target and needs nothing recorded.
+        self.to.is_none().then(|| self.target.rollback(TargetUse::Restores))
     }
 
     fn resumes_from_checkpoint(&self) -> bool {
@@ -663,6 +690,10 @@ fn short(arn: &str) -> String {
 impl Action for CheckAction {
     fn describe(&self) -> String {
         format!("check ECS {} is healthy and stable", self.target.describe())
+    }
+
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(CHECK_TIMEOUT)
     }
 
     fn dry_run_safe(&self) -> bool {

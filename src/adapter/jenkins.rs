@@ -33,6 +33,9 @@ use crate::step::{
 
 const SYSTEM: &str = "Jenkins";
 const DEFAULT_POLL: Duration = Duration::from_secs(2);
+/// How long a build (queue included) may take without `timeout:`; then it
+/// is stopped and the step fails. Longer jobs say so in the runbook.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// How often a dropped console stream is picked up again before the step fails.
 const MAX_CONSOLE_RESUMES: u32 = 5;
 /// Following a running build rides out a Jenkins restart of a few minutes.
@@ -709,6 +712,10 @@ impl Action for JenkinsAction {
 
     fn resumes_from_checkpoint(&self) -> bool {
         true
+    }
+
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(BUILD_TIMEOUT)
     }
 
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {

@@ -21,7 +21,7 @@ use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
     Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
-    check_keys,
+    TargetDecl, TargetUse, check_keys,
 };
 
 const SYSTEM: &str = "S3";
@@ -53,8 +53,15 @@ struct Backup {
     objects: Listing,
 }
 
-fn backup_name(bucket: &str, to: &str) -> String {
-    format!("backup:{bucket}/{to}")
+/// `s3://bucket/prefix/` as a rollback target: what s3.promote records and
+/// s3.rollback restores. The prefix is normalized as the steps use it.
+fn rollback_target(uses: TargetUse, bucket: &Template, to: &Template) -> TargetDecl {
+    TargetDecl {
+        uses,
+        system: "s3",
+        parts: vec![bucket.clone(), to.clone()],
+        resource: |p| format!("{}/{}", p[0], prefix_of(&p[1])),
+    }
 }
 
 fn client(config: &aws_config::SdkConfig) -> Client {
@@ -257,9 +264,9 @@ impl PromoteAction {
                 return Err(StepFailure::final_(format!("{SYSTEM}: `last` names {l}, which s3://{bucket}/{from} does not have")));
             }
         }
-        let name = backup_name(&bucket, &to);
+        let target = rollback_target(TargetUse::Saves, &self.bucket, &self.to).resolve(|t| env.render(t))?;
         // A resumed promote must not back up its own half-done copy: keep the first backup.
-        let backup = match env.recorded("s3", &name).and_then(|b| serde_json::from_str::<Backup>(&b).ok()) {
+        let backup = match env.saved_target(&target).and_then(|b| serde_json::from_str::<Backup>(&b).ok()) {
             Some(b) => {
                 run.log(&format!("live state was recorded before the interruption ({} objects)", b.objects.len()));
                 b
@@ -270,7 +277,7 @@ impl PromoteAction {
                 let b = Backup { bucket: bucket.clone(), to: to.clone(), prefix: backup_prefix.clone(), objects: live };
                 let pairs = b.objects.keys().map(|k| (format!("{to}{k}"), format!("{backup_prefix}{k}"))).collect();
                 let n = copy_all(&s3, &bucket, pairs, self.parallelism).await?;
-                env.record("s3", &name, &serde_json::to_string(&b).expect("backup serializes"));
+                env.save_target(&target, &serde_json::to_string(&b).expect("backup serializes"))?;
                 run.log(&format!("backed up {n} live objects to s3://{bucket}/{backup_prefix}"));
                 b
             }
@@ -301,6 +308,10 @@ impl PromoteAction {
 impl Action for PromoteAction {
     fn describe(&self) -> String {
         format!("promote s3://{}/{} → {}", self.bucket.display(), self.from.display(), self.to.display())
+    }
+
+    fn rollback_target(&self) -> Option<TargetDecl> {
+        Some(rollback_target(TargetUse::Saves, &self.bucket, &self.to))
     }
 
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
@@ -336,8 +347,8 @@ impl RollbackAction {
         let env = run.env;
         let bucket = env.render(&self.bucket)?;
         let to = prefix_of(&env.render(&self.to)?);
-        let Some(backup) = env.recorded("s3", &backup_name(&bucket, &to)).and_then(|b| serde_json::from_str::<Backup>(&b).ok())
-        else {
+        let target = rollback_target(TargetUse::Restores, &self.bucket, &self.to).resolve(|t| env.render(t))?;
+        let Some(backup) = env.saved_target(&target).and_then(|b| serde_json::from_str::<Backup>(&b).ok()) else {
             return Ok(Outcome {
                 summary: Some(format!("nothing to restore: no promote changed s3://{bucket}/{to} in this run")),
                 ..Outcome::default()
@@ -379,6 +390,10 @@ impl RollbackAction {
 impl Action for RollbackAction {
     fn describe(&self) -> String {
         format!("restore s3://{}/{} to its state before the promote", self.bucket.display(), self.to.display())
+    }
+
+    fn rollback_target(&self) -> Option<TargetDecl> {
+        Some(rollback_target(TargetUse::Restores, &self.bucket, &self.to))
     }
 
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {

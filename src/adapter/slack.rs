@@ -251,8 +251,9 @@ impl SlackSettings {
             .await?;
         let ts = answer.ts.ok_or_else(|| RemoteError::new(SYSTEM, "chat.postMessage", None, "no `ts` in the answer"))?;
         let channel = answer.channel.unwrap_or(channel);
-        env.record("slack", THREAD_TS, &ts);
-        env.record("slack", THREAD_CHANNEL, &channel);
+        let journaled = |f: crate::step::StepFailure| RemoteError::new(SYSTEM, "chat.postMessage", None, f.message);
+        env.record("slack", THREAD_TS, &ts).map_err(journaled)?;
+        env.record("slack", THREAD_CHANNEL, &channel).map_err(journaled)?;
         Ok((channel, ts))
     }
 
@@ -357,7 +358,8 @@ impl SlackSettings {
                 };
                 let why = comment.clone().or_else(|| reason.clone()).map(|c| format!(": {c}")).unwrap_or_default();
                 if self.mode == Mode::WebApi {
-                    env.record("slack", DECIDED, &format!("{verdict} by {who}"));
+                    env.record("slack", DECIDED, &format!("{verdict} by {who}"))
+                        .map_err(|f| RemoteError::new(SYSTEM, "chat.update", None, f.message))?;
                 }
                 let updated = self.update_parent(env, false, None).await;
                 if self.notify {

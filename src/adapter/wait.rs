@@ -55,6 +55,11 @@ impl Action for WaitAction {
         }
     }
 
+    /// The pause itself, and a minute for the last alarm query to answer.
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(self.duration.saturating_add(Duration::from_secs(60)))
+    }
+
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
         Box::pin(async move {
             let Some((query, every)) = &self.watch else {

@@ -12,9 +12,9 @@ use tokio::sync::watch;
 
 use super::approval::{ApprovalPolicy, Ruling};
 use super::journal::{Journal, JournalError, Replay};
-use super::state::{InvalidTransition, PhaseResult, PhaseRun, key_prefix, phase_run, transition};
+use super::state::{InvalidTransition, PhaseResult, PhaseRun, phase_run, transition};
 use crate::event::{Event, Observer, RunState, StepStatus, now};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedStep};
 use crate::question::{Answer, AnsweredBy, Prompter, Question, QuestionKind};
 use crate::redact::Redactor;
 use crate::runbook::duration::format_duration;
@@ -238,12 +238,12 @@ impl Engine {
     }
 
     async fn run_phase(&self, state: RunState, phase: PhaseRun) -> Result<PhaseEnd, EngineError> {
-        let prefix = key_prefix(state);
-        let rb = self.plan.runbook.clone();
+        let plan = self.plan.clone();
+        let Some(to_run) = plan.stage(state) else { return Ok(PhaseEnd::Done(PhaseResult::Passed)) };
         match phase {
-            PhaseRun::Sequential(name) => {
-                for (i, step) in rb.phase(name).iter().enumerate() {
-                    match self.run_step(format!("{prefix}.{i}"), step, false).await? {
+            PhaseRun::Sequential(_) => {
+                for planned in &to_run.steps {
+                    match self.run_step(planned, false).await? {
                         StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
                         StepEnd::Failed { tolerated: false } => return Ok(PhaseEnd::Done(PhaseResult::Failed)),
                         _ => {}
@@ -253,15 +253,15 @@ impl Engine {
             }
             PhaseRun::BestEffort(name) => {
                 let mut failed = false;
-                for (i, step) in rb.phase(name).iter().enumerate() {
+                for planned in &to_run.steps {
                     // Finalize failures are warnings; rollback goes on with the
                     // remaining steps (restore S3 even if ECS failed) but the
                     // rollback as a whole has failed.
                     let tolerate = name == PhaseName::Finalize;
-                    match self.run_step(format!("{prefix}.{i}"), step, tolerate).await? {
+                    match self.run_step(planned, tolerate).await? {
                         StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
                         StepEnd::Failed { tolerated } if !tolerated || tolerate => {
-                            failed = failed || !step.continue_on_failure;
+                            failed = failed || !planned.step.continue_on_failure;
                         }
                         _ => {}
                     }
@@ -270,14 +270,15 @@ impl Engine {
             }
             PhaseRun::Validation | PhaseRun::Verification => {
                 self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
-                let steps = rb.phase(PhaseName::Validate);
-                let is_gate = |s: &Step| s.body.is_gate();
                 let mut checked = 0;
-                for (i, step) in steps.iter().enumerate().filter(|(_, s)| !is_gate(s)) {
-                    match self.run_step(format!("{prefix}.{i}"), step, false).await? {
+                for planned in &to_run.steps {
+                    match self.run_step(planned, false).await? {
                         StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
                         StepEnd::Failed { tolerated: false } => {
-                            self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(step.label());
+                            self.failed_checks
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .push(planned.step.label());
                         }
                         StepEnd::Succeeded => checked += 1,
                         _ => {}
@@ -295,12 +296,11 @@ impl Engine {
                     }
                     return Ok(PhaseEnd::Done(if failed { PhaseResult::Failed } else { PhaseResult::Passed }));
                 }
-                let gates: Vec<_> = steps.iter().enumerate().filter(|(_, s)| is_gate(s)).collect();
-                if gates.is_empty() {
+                if to_run.gates.is_empty() {
                     return Ok(PhaseEnd::Done(if failed { PhaseResult::NoGo } else { PhaseResult::Go }));
                 }
-                for (i, step) in gates {
-                    match self.run_step(format!("{prefix}.{i}"), step, false).await? {
+                for planned in &to_run.gates {
+                    match self.run_step(planned, false).await? {
                         StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
                         StepEnd::Succeeded | StepEnd::Skipped | StepEnd::Failed { tolerated: true } => {}
                         StepEnd::Failed { tolerated: false } => return Ok(PhaseEnd::Done(PhaseResult::NoGo)),
@@ -311,25 +311,26 @@ impl Engine {
         }
     }
 
-    fn run_step<'a>(&'a self, key: String, step: &'a Step, tolerate: bool) -> BoxFuture<'a, Result<StepEnd, EngineError>> {
+    fn run_step<'a>(&'a self, planned: &'a PlannedStep, tolerate: bool) -> BoxFuture<'a, Result<StepEnd, EngineError>> {
         Box::pin(async move {
+            let (key, step) = (&planned.key, &planned.step);
             let label = self.label(step);
-            if let Some(end) = self.reuse_from_journal(&key, step, &label).await? {
+            if let Some(end) = self.reuse_from_journal(key, step, &label).await? {
                 return Ok(end);
             }
             if let Some(when) = &step.when {
                 let run_it = match self.render(when, Quoting::None) {
                     Ok(r) => expr::is_truthy(&r.text),
-                    Err(f) => return self.finish(&key, step, &label, Err(f), Duration::ZERO, tolerate),
+                    Err(f) => return self.finish(key, step, &label, Err(f), Duration::ZERO, tolerate),
                 };
                 if !run_it {
-                    self.emit(skipped(&key, step, &label, format!("skipped: `when: {}` is false", when.display())))?;
+                    self.emit(skipped(key, step, &label, format!("skipped: `when: {}` is false", when.display())))?;
                     return Ok(StepEnd::Skipped);
                 }
             }
             let dry_run = self.cfg.policy.dry_run;
             if dry_run && !step.body.dry_run_safe() {
-                self.emit(skipped(&key, step, &label, format!("dry run: would {}", self.describe_resolved(step))))?;
+                self.emit(skipped(key, step, &label, format!("dry run: would {}", self.describe_resolved(step))))?;
                 return Ok(StepEnd::Skipped);
             }
             // A dry run walks the happy path: read-only checks run once, for information.
@@ -346,13 +347,13 @@ impl Engine {
                     at: now(),
                 })?;
                 let started = Instant::now();
-                let run = StepRun { key: &key, step, attempt, env: self };
+                let run = StepRun { key, step, attempt, env: self };
                 let execution = async {
-                    match step.timeout {
-                        Some(limit) => tokio::time::timeout(limit, self.perform(&run))
+                    match planned.deadline {
+                        Some(d) => tokio::time::timeout(d.limit, self.perform(&run, planned))
                             .await
-                            .map_or(Execution::TimedOut(limit), Execution::Done),
-                        None => Execution::Done(self.perform(&run).await),
+                            .map_or(Execution::TimedOut(d.limit), Execution::Done),
+                        None => Execution::Done(self.perform(&run, planned).await),
                     }
                 };
                 let execution = tokio::select! {
@@ -388,7 +389,7 @@ impl Engine {
                     attempt += 1;
                     continue;
                 }
-                return self.finish(&key, step, &label, result, started.elapsed(), tolerate);
+                return self.finish(key, step, &label, result, started.elapsed(), tolerate);
             }
         })
     }

@@ -57,19 +57,6 @@ pub fn phase_run(state: RunState) -> Option<PhaseRun> {
     })
 }
 
-/// The journal key prefix of the steps a state runs.
-pub fn key_prefix(state: RunState) -> &'static str {
-    match state {
-        RunState::Checklist => "checklist",
-        RunState::Execute => "execute",
-        RunState::Validate => "validate",
-        RunState::RollingBack => "rollback",
-        RunState::VerifyingRollback => "verify",
-        RunState::Finalize => "finalize",
-        _ => "",
-    }
-}
-
 /// The next state after a phase ends.
 pub fn transition(from: RunState, result: PhaseResult) -> Result<RunState, InvalidTransition> {
     use PhaseResult as R;

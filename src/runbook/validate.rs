@@ -118,6 +118,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
     secrets.dedup();
     v.position.clear();
     v.check_references(&vars);
+    super::rollback_targets::check(&phases, &mut v.diagnostics);
     if v.diagnostics.is_empty() {
         Ok(Runbook {
             name,

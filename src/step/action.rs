@@ -8,7 +8,9 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 
-use super::Step;
+use std::time::Duration;
+
+use super::{RollbackTarget, Step, TargetDecl};
 use crate::runbook::expr::Template;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -60,6 +62,18 @@ pub trait Action: Send + Sync + Debug {
         false
     }
 
+    /// How long the step may take when the runbook sets no `timeout`: every
+    /// kind that waits on something (a build, a rollout, a pause) has one, so
+    /// a stuck remote cannot hold a release forever. The plan shows it.
+    fn default_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The resource this step records before changing it, or restores.
+    fn rollback_target(&self) -> Option<TargetDecl> {
+        None
+    }
+
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult>;
 
     /// Called by the engine after the step timed out or the run was
@@ -81,9 +95,18 @@ pub trait StepEnv: Send + Sync {
     /// journal before the step goes on; a resumed step reads it back.
     fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure>;
     fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>>;
-    /// Run-wide state of an integration (the Slack thread), journaled.
-    fn record(&self, integration: &str, name: &str, value: &str);
+    /// Run-wide state of an integration (the Slack thread), journaled
+    /// before the step goes on.
+    fn record(&self, integration: &str, name: &str, value: &str) -> Result<(), StepFailure>;
     fn recorded(&self, integration: &str, name: &str) -> Option<String>;
+    /// Journals what a rollback of `target` will restore, before it changes.
+    fn save_target(&self, target: &RollbackTarget, state: &str) -> Result<(), StepFailure> {
+        self.record(target.system, &target.record_name(), state)
+    }
+    /// What was saved for `target` in this run, if anything changed it.
+    fn saved_target(&self, target: &RollbackTarget) -> Option<String> {
+        self.recorded(target.system, &target.record_name())
+    }
     fn warn(&self, message: &str);
     /// The text with every secret masked (for messages sent elsewhere).
     fn redact(&self, text: &str) -> String;

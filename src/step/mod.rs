@@ -11,6 +11,7 @@
 mod action;
 mod kind;
 mod settings;
+mod target;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use action::{Action, BoxFuture, Outcome, StepEnv, StepFailure, StepResult, S
 pub use kind::{Integration, IntegrationKind, ParseContext, Registry, StepKind, StepSpec};
 use serde::{Deserialize, Serialize};
 pub use settings::{check_keys, duration_setting};
+pub use target::{RollbackTarget, TargetDecl, TargetUse, joined, unmatched};
 
 use crate::runbook::diagnostic::Span;
 use crate::runbook::expr::Template;

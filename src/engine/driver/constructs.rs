@@ -5,12 +5,13 @@
 use futures_util::future::join_all;
 
 use super::{Engine, StepEnd};
+use crate::plan::PlannedStep;
 use crate::question::{Answer, AnsweredBy, Question, QuestionKind};
-use crate::step::{Ask, BoxFuture, Outcome, Step, StepBody, StepFailure, StepResult, StepRun};
+use crate::step::{Ask, BoxFuture, Outcome, StepBody, StepFailure, StepResult, StepRun};
 
 impl Engine {
     /// Runs a step's body once: an adapter's action, or a construct.
-    pub(super) fn perform<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+    pub(super) fn perform<'a>(&'a self, run: &'a StepRun<'a>, planned: &'a PlannedStep) -> BoxFuture<'a, StepResult> {
         match &run.step.body {
             StepBody::Action(action) => action.execute(run),
             StepBody::Confirm(ask) => Box::pin(self.question(run, ask, QuestionKind::Confirm, ("confirmed", "refused"))),
@@ -18,9 +19,9 @@ impl Engine {
                 let failed_checks = self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
                 self.question(run, ask, QuestionKind::Gate { failed_checks }, ("go", "no-go")).await
             }),
-            StepBody::Parallel(steps) => Box::pin(async move {
-                self.run_children(run.key, steps).await?;
-                Ok(Outcome { summary: Some(format!("{} steps succeeded", steps.len())), ..Outcome::default() })
+            StepBody::Parallel(_) => Box::pin(async move {
+                self.run_children(&planned.children).await?;
+                Ok(Outcome { summary: Some(format!("{} steps succeeded", planned.children.len())), ..Outcome::default() })
             }),
         }
     }
@@ -32,11 +33,10 @@ impl Engine {
         answer_result(&answer, words.0, words.1)
     }
 
-    async fn run_children(&self, parent: &str, steps: &[Step]) -> Result<(), StepFailure> {
-        let runs = steps.iter().enumerate().map(|(i, s)| self.run_step(format!("{parent}.{i}"), s, false));
-        let ends = join_all(runs).await;
+    async fn run_children(&self, steps: &[PlannedStep]) -> Result<(), StepFailure> {
+        let ends = join_all(steps.iter().map(|p| self.run_step(p, false))).await;
         let mut failed = Vec::new();
-        for (end, step) in ends.into_iter().zip(steps) {
+        for (end, step) in ends.into_iter().zip(steps.iter().map(|p| &p.step)) {
             match end {
                 Ok(StepEnd::Failed { tolerated: false }) => failed.push(step.label()),
                 Ok(StepEnd::Interrupted) => failed.push(format!("{} (interrupted)", step.label())),

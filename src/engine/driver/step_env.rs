@@ -92,12 +92,13 @@ impl StepEnv for Engine {
         self.checkpoints.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
     }
 
-    fn record(&self, integration: &str, name: &str, value: &str) {
+    fn record(&self, integration: &str, name: &str, value: &str) -> Result<(), StepFailure> {
         self.integration_state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert((integration.to_string(), name.to_string()), value.to_string());
-        let _ = self.emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() });
+        self.emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() })
+            .map_err(|e| StepFailure::final_(e.to_string()))
     }
 
     fn recorded(&self, integration: &str, name: &str) -> Option<String> {
