@@ -144,3 +144,42 @@ fn values_in_heredocs_comments_and_nested_substitutions_never_run() {
     }
     assert_eq!(sb.read("out.txt"), format!("{value}\nbuilt {value}\n"));
 }
+
+/// A simple command runs without a shell; its values must still arrive as
+/// one argument each, literally, as they would through the shell.
+#[test]
+fn values_in_a_command_run_without_a_shell_are_one_literal_argument_each() {
+    let sb = Sandbox::new();
+    sb.write("args.sh", "#!/bin/sh\nfor a in \"$@\"; do printf '<%s>\\n' \"$a\"; done > args.txt\n");
+    std::fs::set_permissions(sb.path().join("args.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: direct\nvars:\n  v: x\nexecute:\n  - run: ./args.sh --version=${{ vars.v }} plain ${{ vars.v }}\n",
+    );
+    let value = "1.0 $(touch pwned) `touch pwned2`; touch pwned3 | * ~ \"'";
+    sb.relctl(&["run", "release.yaml", "--non-interactive", "--var", &format!("v={value}")]).expect_code(0);
+    assert_eq!(sb.read("args.txt"), format!("<--version={value}>\n<plain>\n<{value}>\n"));
+    for f in ["pwned", "pwned2", "pwned3"] {
+        assert!(!sb.path().join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn a_program_that_does_not_exist_fails_as_it_would_in_bash() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: missing\nchecklist:\n  - run: ./no-such-tool --flag\n");
+    let r = sb.relctl(&["run", "release.yaml", "--non-interactive"]);
+    r.expect_code(1);
+    assert!(r.stdout.contains("exited with code 127: ./no-such-tool: command not found"), "{}", r.stdout);
+}
+
+#[test]
+fn a_script_without_a_shebang_still_runs_as_a_shell_script() {
+    // execve refuses it (ENOEXEC); bash runs such a file as a script.
+    let sb = Sandbox::new();
+    sb.write("noshebang.sh", "echo ran \"$1\" > ran.txt\n");
+    std::fs::set_permissions(sb.path().join("noshebang.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    sb.write("release.yaml", "version: 1\nname: noshebang\nexecute:\n  - run: ./noshebang.sh ok\n");
+    sb.relctl(&["run", "release.yaml", "--non-interactive"]).expect_code(0);
+    assert_eq!(sb.read("ran.txt"), "ran ok\n");
+}

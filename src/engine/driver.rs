@@ -10,18 +10,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::approval::{ApprovalPolicy, Ruling};
-use super::journal::{Journal, JournalError, Replay};
+use super::approval::ApprovalPolicy;
+use super::journal::{Durability, Journal, JournalError, Replay};
 use super::state::{InvalidTransition, PhaseResult, PhaseRun, phase_run, transition};
 use crate::event::{Event, Observer, RunState, StepStatus, now};
 use crate::plan::{Plan, PlannedStep};
-use crate::question::{Answer, AnsweredBy, Prompter, Question, QuestionKind};
+use crate::question::{Prompter, Question, QuestionKind};
 use crate::redact::Redactor;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::{self, Quoting, Template};
 use crate::step::{BoxFuture, Outcome, PhaseName, Step, StepBody, StepFailure, StepRun};
 
 mod constructs;
+mod decide;
 mod step_env;
 use step_env::Unresolved;
 
@@ -179,7 +180,7 @@ impl Engine {
         }
         if let Some(j) = &self.journal
             && !matches!(event, Event::StepLog { .. })
-            && let Err(e) = j.append(&event)
+            && let Err(e) = j.append(&event, durability(&event))
         {
             let message = e.to_string();
             *self.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
@@ -192,6 +193,20 @@ impl Engine {
     }
 
     pub async fn run(&self) -> Result<RunEnd, EngineError> {
+        let end = self.walk().await;
+        // Every path that emits ends with a flushed event; this covers the others.
+        if let Some(j) = &self.journal {
+            j.sync()?;
+        }
+        end
+    }
+
+    /// Flushes the journal before a side effect that no event precedes.
+    fn sync(&self) -> Result<(), JournalError> {
+        self.journal.as_ref().map_or(Ok(()), Journal::sync)
+    }
+
+    async fn walk(&self) -> Result<RunEnd, EngineError> {
         let mut state = match &self.replay {
             Some(r) => {
                 self.milestone(Event::RunResumed {
@@ -483,82 +498,6 @@ impl Engine {
         }
     }
 
-    /// Asks the policy, then (if it defers) a person; records the decision.
-    async fn decide(&self, key: &str, mut question: Question, record: bool) -> Answer {
-        question.text = self.redactor.text(&question.text);
-        if let Some(previous) = self.replay.as_ref().and_then(|r| r.decisions.get(key)) {
-            return previous.clone();
-        }
-        let actor = self.cfg.actor.clone();
-        let answer = match self.cfg.policy.rule(&question, &actor) {
-            Ruling::Decided(a) => a,
-            Ruling::AskPerson if self.prompter.is_some() && record => {
-                let _ = self
-                    .milestone(Event::GateWaiting {
-                        key: key.to_string(),
-                        question: question.text.clone(),
-                        gate: matches!(question.kind, QuestionKind::Gate { .. }),
-                        approvers: question.approvers.clone(),
-                    })
-                    .await;
-                self.ask_person(&question, actor).await
-            }
-            Ruling::AskPerson => self.ask_person(&question, actor).await,
-        };
-        if record {
-            let _ = self
-                .milestone(Event::Decision {
-                    key: key.to_string(),
-                    id: question.id.clone(),
-                    question: question.text.clone(),
-                    gate: matches!(question.kind, QuestionKind::Gate { .. }),
-                    approved: answer.yes,
-                    actor: answer.actor.clone(),
-                    by: answer.by,
-                    comment: answer.comment.clone(),
-                    reason: answer.reason.clone(),
-                    at: now(),
-                })
-                .await;
-        }
-        answer
-    }
-
-    async fn ask_person(&self, question: &Question, actor: String) -> Answer {
-        match &self.prompter {
-            None => Answer {
-                yes: false,
-                actor: actor.clone(),
-                by: AnsweredBy::Policy,
-                comment: None,
-                reason: Some("no terminal to ask in".into()),
-            },
-            Some(p) => {
-                let p = p.clone();
-                let q = question.clone();
-                let who = actor.clone();
-                match tokio::task::spawn_blocking(move || p.ask(&q, &who)).await {
-                    Ok(Ok(reply)) => {
-                        Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, reason: None }
-                    }
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
-                        // Ctrl-C at a prompt (raw mode: no SIGINT) stops the run; it is not a "no".
-                        let _ = self.cancel.send(true);
-                        std::future::pending::<Answer>().await
-                    }
-                    Ok(Err(e)) => Answer {
-                        yes: false,
-                        actor,
-                        by: AnsweredBy::Policy,
-                        comment: None,
-                        reason: Some(format!("the prompt failed ({e}): failing closed")),
-                    },
-                    Err(e) => Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) },
-                }
-            }
-        }
-    }
-
     /// What a step would do, with the values this run would use where they are known.
     /// How progress names a step: its name or id, else what it does with
     /// this run's values (first line of a script).
@@ -586,6 +525,15 @@ impl Engine {
             self.redactor.add(s);
         }
         Ok(rendered)
+    }
+}
+
+/// A step's end is flushed with whatever comes next (see `journal`): nothing
+/// happens between the two that the disk must know of first.
+fn durability(event: &Event) -> Durability {
+    match event {
+        Event::StepFinished { .. } => Durability::BeforeNextSideEffect,
+        _ => Durability::Now,
     }
 }
 

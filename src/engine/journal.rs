@@ -1,9 +1,19 @@
 //! The append-only record of a run, one JSON event per line.
 //!
-//! Each event is written and flushed to disk before the engine takes the next
-//! side effect, so a crash or SIGKILL loses at most the event being written
-//! (a torn last line is ignored on read). [`Replay`] rebuilds what a resumed
-//! run needs to know from it.
+//! Each event is on disk before the engine takes the next side effect, so a
+//! crash or SIGKILL loses at most the events since the last one (a torn last
+//! line is ignored on read). [`Replay`] rebuilds what a resumed run needs to
+//! know from it.
+//!
+//! Most events are flushed (`fdatasync`) as they are written. A step's end
+//! ([`Durability::BeforeNextSideEffect`]) is written at once but flushed with
+//! the next event: what follows a step's end is either the next step's start,
+//! a state change or a decision, all flushed before they act, or the end of
+//! the run, which is flushed too. Nothing outside relctl can see the
+//! difference: a crash between the two leaves the same journal a crash just
+//! before the step's end was written leaves (the step unfinished, asked
+//! about on resume), a state that is already possible, and no side effect
+//! ever depends on the unflushed line. It halves the fsyncs per step.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -19,8 +29,19 @@ pub const FILE_NAME: &str = "journal.jsonl";
 
 #[derive(Debug)]
 pub struct Journal {
-    file: Mutex<File>,
+    /// The file, and whether it holds writes not flushed yet.
+    file: Mutex<(File, bool)>,
     path: PathBuf,
+}
+
+/// When the disk must have an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Before `append` returns.
+    Now,
+    /// With the next event flushed `Now` (or [`Journal::sync`]), which comes
+    /// before any side effect.
+    BeforeNextSideEffect,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,21 +65,37 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(|source| JournalError::Write { path: path.clone(), source })?;
-        Ok(Journal { file: Mutex::new(file), path })
+        Ok(Journal { file: Mutex::new((file, false)), path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Writes one event and waits until the disk has it.
-    pub fn append(&self, event: &Event) -> Result<(), JournalError> {
+    /// Writes one event; with [`Durability::Now`] waits until the disk has
+    /// it and everything written before it.
+    pub fn append(&self, event: &Event, durability: Durability) -> Result<(), JournalError> {
         let mut line = serde_json::to_vec(event).expect("events serialize");
         line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        file.write_all(&line)
-            .and_then(|()| file.sync_data())
-            .map_err(|source| JournalError::Write { path: self.path.clone(), source })
+        let mut guard = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (file, unflushed) = &mut *guard;
+        let written = file.write_all(&line).and_then(|()| match durability {
+            Durability::Now => file.sync_data(),
+            Durability::BeforeNextSideEffect => Ok(()),
+        });
+        *unflushed = durability == Durability::BeforeNextSideEffect;
+        written.map_err(|source| JournalError::Write { path: self.path.clone(), source })
+    }
+
+    /// Flushes what was written with [`Durability::BeforeNextSideEffect`].
+    pub fn sync(&self) -> Result<(), JournalError> {
+        let mut guard = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (file, unflushed) = &mut *guard;
+        if *unflushed {
+            file.sync_data().map_err(|source| JournalError::Write { path: self.path.clone(), source })?;
+            *unflushed = false;
+        }
+        Ok(())
     }
 
     /// Reads every complete event; a torn final line (a crash mid-write) is dropped.
@@ -215,25 +252,31 @@ mod tests {
     fn torn_last_line_is_ignored_and_unfinished_steps_found() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
-        j.append(&Event::RunStarted {
-            run_id: "r1".into(),
-            runbook: "rb".into(),
-            path: "rb.yaml".into(),
-            actor: "alice".into(),
-            vars: BTreeMap::new(),
-            dry_run: false,
-            at: "t".into(),
-        })
+        j.append(
+            &Event::RunStarted {
+                run_id: "r1".into(),
+                runbook: "rb".into(),
+                path: "rb.yaml".into(),
+                actor: "alice".into(),
+                vars: BTreeMap::new(),
+                dry_run: false,
+                at: "t".into(),
+            },
+            Durability::Now,
+        )
         .unwrap();
-        j.append(&Event::StateEntered { state: RunState::Execute, at: "t".into() }).unwrap();
-        j.append(&Event::StepStarted {
-            key: "execute.0".into(),
-            id: None,
-            label: "deploy".into(),
-            kind: "run".into(),
-            attempt: 1,
-            at: "t".into(),
-        })
+        j.append(&Event::StateEntered { state: RunState::Execute, at: "t".into() }, Durability::Now).unwrap();
+        j.append(
+            &Event::StepStarted {
+                key: "execute.0".into(),
+                id: None,
+                label: "deploy".into(),
+                kind: "run".into(),
+                attempt: 1,
+                at: "t".into(),
+            },
+            Durability::Now,
+        )
         .unwrap();
         drop(j);
         let path = dir.path().join(FILE_NAME);

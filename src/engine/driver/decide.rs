@@ -1,0 +1,96 @@
+//! Questions for a person: the approval policy first, then (when it defers
+//! and the run is interactive) the [`crate::question::Prompter`]; every
+//! decision on a confirm or gate is journaled with who, how and why.
+
+use super::Engine;
+use crate::engine::approval::Ruling;
+use crate::event::{Event, now};
+use crate::question::{Answer, AnsweredBy, Question, QuestionKind};
+
+impl Engine {
+    /// Asks the policy, then (if it defers) a person; records the decision.
+    pub(super) async fn decide(&self, key: &str, mut question: Question, record: bool) -> Answer {
+        question.text = self.redactor.text(&question.text);
+        if let Some(previous) = self.replay.as_ref().and_then(|r| r.decisions.get(key)) {
+            return previous.clone();
+        }
+        let actor = self.cfg.actor.clone();
+        let answer = match self.cfg.policy.rule(&question, &actor) {
+            Ruling::Decided(a) => a,
+            Ruling::AskPerson if self.prompter.is_some() && record => {
+                let _ = self
+                    .milestone(Event::GateWaiting {
+                        key: key.to_string(),
+                        question: question.text.clone(),
+                        gate: matches!(question.kind, QuestionKind::Gate { .. }),
+                        approvers: question.approvers.clone(),
+                    })
+                    .await;
+                self.ask_person(&question, actor).await
+            }
+            Ruling::AskPerson => self.ask_person(&question, actor).await,
+        };
+        if record {
+            let _ = self
+                .milestone(Event::Decision {
+                    key: key.to_string(),
+                    id: question.id.clone(),
+                    question: question.text.clone(),
+                    gate: matches!(question.kind, QuestionKind::Gate { .. }),
+                    approved: answer.yes,
+                    actor: answer.actor.clone(),
+                    by: answer.by,
+                    comment: answer.comment.clone(),
+                    reason: answer.reason.clone(),
+                    at: now(),
+                })
+                .await;
+        }
+        answer
+    }
+
+    async fn ask_person(&self, question: &Question, actor: String) -> Answer {
+        if let Err(e) = self.sync() {
+            *self.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+            return Answer {
+                yes: false,
+                actor,
+                by: AnsweredBy::Policy,
+                comment: None,
+                reason: Some("the journal cannot be written: failing closed".into()),
+            };
+        }
+        match &self.prompter {
+            None => Answer {
+                yes: false,
+                actor: actor.clone(),
+                by: AnsweredBy::Policy,
+                comment: None,
+                reason: Some("no terminal to ask in".into()),
+            },
+            Some(p) => {
+                let p = p.clone();
+                let q = question.clone();
+                let who = actor.clone();
+                match tokio::task::spawn_blocking(move || p.ask(&q, &who)).await {
+                    Ok(Ok(reply)) => {
+                        Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, reason: None }
+                    }
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        // Ctrl-C at a prompt (raw mode: no SIGINT) stops the run; it is not a "no".
+                        let _ = self.cancel.send(true);
+                        std::future::pending::<Answer>().await
+                    }
+                    Ok(Err(e)) => Answer {
+                        yes: false,
+                        actor,
+                        by: AnsweredBy::Policy,
+                        comment: None,
+                        reason: Some(format!("the prompt failed ({e}): failing closed")),
+                    },
+                    Err(e) => Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) },
+                }
+            }
+        }
+    }
+}
