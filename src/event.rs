@@ -161,6 +161,10 @@ pub enum Event {
         outputs: BTreeMap<String, String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+        /// What to do about a failure (the error's advice), kept apart from
+        /// the message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        help: Option<String>,
         /// The failure was allowed (`continue_on_failure`, finalize, rollback best effort).
         #[serde(default)]
         tolerated: bool,

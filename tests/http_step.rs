@@ -155,8 +155,10 @@ fn closed_port_says_it_could_not_connect() {
     let url = format!("http://127.0.0.1:{port}/health");
     run_step(&sb, &format!("  - http: {url}\n")).expect_code(3);
     let m = message(&sb);
-    assert!(m.starts_with(&format!("GET {url}: ")), "{m}");
-    assert!(m.contains("could not connect"), "{m}");
+    assert!(m.starts_with(&format!("HTTP: GET {url}: could not connect (")), "{m}");
+    let j = sb.journal();
+    let finished = events(&j, "step_finished").into_iter().find(|e| e["key"] == "execute.0").unwrap().clone();
+    assert_eq!(finished["help"], "check the URL and that the service is running and reachable from here");
 }
 
 #[test]

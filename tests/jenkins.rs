@@ -80,6 +80,11 @@ fn message(sb: &Sandbox, key: &str) -> String {
     finished(sb, key)["message"].as_str().unwrap_or_default().to_string()
 }
 
+/// The advice recorded with a failure, apart from its message.
+fn hint(sb: &Sandbox, key: &str) -> String {
+    finished(sb, key)["help"].as_str().unwrap_or_default().to_string()
+}
+
 #[test]
 fn a_successful_build_passes_and_its_outputs_reach_later_steps() {
     let jenkins = Jenkins::start();
@@ -149,11 +154,10 @@ fn failed_unstable_aborted_and_not_built_results_fail_the_step() {
         assert_eq!(done["status"], "failed");
         assert_eq!(done["outputs"]["result"], result, "outputs are kept on failure");
         let m = message(&sb, "execute.0");
-        assert!(m.contains(&format!("{JOB} #42: {result}")), "{m}");
-        assert!(m.contains(&format!("{}/job/deploy/job/checkout-prod/42/console", jenkins.url())), "{m}");
-        if result == "UNSTABLE" {
-            assert!(m.contains("allow_unstable: true"), "{m}");
-        }
+        assert!(m.starts_with(&format!("{JOB} #42: {result} in ")), "{m}");
+        let h = hint(&sb, "execute.0");
+        assert!(h.starts_with(&format!("see {}/job/deploy/job/checkout-prod/42/console", jenkins.url())), "{h}");
+        assert_eq!(h.contains("allow_unstable: true"), result == "UNSTABLE", "{h}");
         assert_eq!(jenkins.triggers().len(), 1, "a failed build is not retried by triggering again");
     }
 }
@@ -191,7 +195,7 @@ fn bad_credentials_get_403_and_a_message_naming_the_call_and_the_fix() {
     let m = message(&sb, "execute.0");
     assert!(m.contains(&format!("Jenkins: POST {TRIGGER}")), "{m}");
     assert!(m.contains("403"), "{m}");
-    assert!(m.contains("check `user` and the API `token`"), "{m}");
+    assert!(hint(&sb, "execute.0").contains("check `user` and the API `token`"), "{}", hint(&sb, "execute.0"));
     assert!(!r.all().contains("not-the-token"), "a wrong token is still a secret:\n{}", r.all());
     assert!(jenkins.builds().is_empty());
 }
@@ -200,12 +204,19 @@ fn bad_credentials_get_403_and_a_message_naming_the_call_and_the_fix() {
 fn a_wrong_job_path_is_404_naming_the_job() {
     let jenkins = Jenkins::start();
     let sb = Sandbox::new();
-    run(&sb, &runbook(&jenkins, DEPLOY, "")).expect_code(3);
+    let r = run(&sb, &runbook(&jenkins, DEPLOY, ""));
+    r.expect_code(3);
+    assert!(
+        r.stdout.contains(&format!("hint: no job `{JOB}` at this Jenkins")),
+        "the advice is shown under the failure:\n{}",
+        r.stdout
+    );
     let m = message(&sb, "execute.0");
     assert!(m.contains(&format!("Jenkins: POST {TRIGGER}")), "{m}");
     assert!(m.contains("404"), "{m}");
-    assert!(m.contains(&format!("no job `{JOB}`")), "{m}");
-    assert!(m.contains("check the job path"), "{m}");
+    let h = hint(&sb, "execute.0");
+    assert!(h.contains(&format!("no job `{JOB}`")), "{h}");
+    assert!(h.contains("check the job path"), "{h}");
     assert_eq!(jenkins.triggers().len(), 1, "a 404 is not retried");
 }
 
@@ -218,7 +229,7 @@ fn a_disabled_job_is_409_and_says_to_enable_it() {
     let m = message(&sb, "execute.0");
     assert!(m.contains(&format!("Jenkins: POST {TRIGGER}")), "{m}");
     assert!(m.contains("409"), "{m}");
-    assert!(m.contains("enable it in Jenkins"), "{m}");
+    assert!(hint(&sb, "execute.0").contains("enable it in Jenkins"), "{}", hint(&sb, "execute.0"));
 }
 
 #[test]

@@ -48,6 +48,13 @@ fn step_message(sb: &Sandbox, key: &str) -> String {
     e["message"].as_str().unwrap_or_default().to_string()
 }
 
+/// The advice recorded with a failure, apart from its message.
+fn step_hint(sb: &Sandbox, key: &str) -> String {
+    let j = sb.journal();
+    let e = events(&j, "step_finished").into_iter().find(|e| e["key"] == key).unwrap_or_else(|| panic!("{key} finished"));
+    e["help"].as_str().unwrap_or_default().to_string()
+}
+
 fn warnings(sb: &Sandbox) -> Vec<String> {
     events(&sb.journal(), "warning").iter().map(|e| e["message"].as_str().unwrap().to_string()).collect()
 }
@@ -133,7 +140,7 @@ rollback:
     let m = step_message(&sb, "execute.0");
     assert!(m.contains("Slack: chat.postMessage"), "{m}");
     assert!(m.contains("not_in_channel"), "{m}");
-    assert!(m.contains("invite the bot"), "{m}");
+    assert!(step_hint(&sb, "execute.0").contains("invite the bot"), "{}", step_hint(&sb, "execute.0"));
 }
 
 #[test]
@@ -146,7 +153,7 @@ fn a_slack_failure_in_the_checklist_aborts_before_any_change() {
     assert!(!sb.path().join("deployed").exists());
     let m = step_message(&sb, "checklist.0");
     assert!(m.contains("channel_not_found"), "{m}");
-    assert!(m.contains("check `channel`"), "{m}");
+    assert!(step_hint(&sb, "checklist.0").contains("check `channel`"), "{}", step_hint(&sb, "checklist.0"));
 }
 
 #[test]

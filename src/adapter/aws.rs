@@ -14,7 +14,10 @@ use tokio::sync::OnceCell;
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::Node;
-use crate::step::{Integration, IntegrationKind, ParseContext, StepEnv, StepFailure, check_keys};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::step::{AdapterError, Integration, IntegrationKind, ParseContext, RemoteKind, StepEnv, StepFailure, check_keys};
 
 pub struct AwsIntegrationKind;
 
@@ -98,7 +101,7 @@ impl AwsSettings {
             })
             .await;
         if config.region().is_none() {
-            return Err(StepFailure::final_(
+            return Err(StepFailure::refused(
                 "AWS: no region: set `region` under integrations.aws, or AWS_REGION, or a region in the profile",
             ));
         }
@@ -127,18 +130,98 @@ pub fn downcast(i: &Arc<dyn Integration>) -> &AwsSettings {
 }
 
 /// An SDK error as one line: the service's code and message, or the transport failure.
-pub fn sdk_error<E, R>(service: &str, call: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+/// An AWS SDK error as an [`AdapterError`], classified by the SDK's typed
+/// error (the variant, the service's error code, the HTTP status), never by
+/// searching its text. The message keeps the SDK's whole context.
+pub fn sdk_error<E>(service: &'static str, call: &str, e: &SdkError<E, HttpResponse>) -> AdapterError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let detail = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
-    let advice = if detail.contains("dispatch failure") || detail.contains("io error") {
-        " — cannot reach the endpoint: check endpoint_url / the network"
-    } else if detail.contains("AccessDenied") || detail.contains("InvalidAccessKeyId") || detail.contains("ExpiredToken") {
-        " — check the credentials (profile, SSO login, role) and their permissions"
-    } else {
-        ""
+    let kind = match e {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => RemoteKind::Transient,
+        SdkError::DispatchFailure(f) if f.is_timeout() => RemoteKind::Transient,
+        SdkError::DispatchFailure(_) => RemoteKind::Unreachable,
+        SdkError::ServiceError(s) => classify(e.code(), s.raw().status().as_u16()),
+        _ => RemoteKind::Rejected,
     };
-    format!("{service}: {call}: {detail}{advice}")
+    AdapterError::remote(service, call, kind, detail)
+}
+
+/// A service error by its code (the SDK's own retry classifier's lists for
+/// throttling and transient codes), then by its HTTP status.
+fn classify(code: Option<&str>, status: u16) -> RemoteKind {
+    const DENIED: &[&str] = &[
+        "AccessDenied",
+        "AccessDeniedException",
+        "AuthFailure",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "MissingAuthenticationToken",
+        "SignatureDoesNotMatch",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+    ];
+    const NOT_FOUND: &[&str] = &[
+        "ClusterNotFoundException",
+        "NoSuchBucket",
+        "NoSuchKey",
+        "NotFound",
+        "ResourceNotFound",
+        "ResourceNotFoundException",
+        "ServiceNotFoundException",
+    ];
+    const SERVER: &[&str] = &["InternalError", "InternalFailure", "ServerException", "ServiceUnavailable"];
+    match code {
+        Some(c) if THROTTLING_ERRORS.contains(&c) || TRANSIENT_ERRORS.contains(&c) || SERVER.contains(&c) => {
+            RemoteKind::Transient
+        }
+        Some(c) if DENIED.contains(&c) => RemoteKind::Denied,
+        Some(c) if NOT_FOUND.contains(&c) => RemoteKind::NotFound,
+        _ => match status {
+            500..=599 | 429 => RemoteKind::Transient,
+            401 | 403 => RemoteKind::Denied,
+            404 => RemoteKind::NotFound,
+            _ => RemoteKind::Rejected,
+        },
+    }
+}
+
+/// The AWS SDK's retry classifier lists (aws-runtime `retries::classifiers`).
+const THROTTLING_ERRORS: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+const TRANSIENT_ERRORS: &[&str] = &["RequestTimeout", "RequestTimeoutException"];
+
+#[cfg(test)]
+mod tests {
+    use super::{RemoteKind, classify};
+
+    #[test]
+    fn service_errors_are_classified_by_code_then_status() {
+        assert_eq!(classify(Some("ThrottlingException"), 400), RemoteKind::Transient);
+        assert_eq!(classify(Some("SlowDown"), 503), RemoteKind::Transient);
+        assert_eq!(classify(Some("AccessDeniedException"), 400), RemoteKind::Denied);
+        assert_eq!(classify(Some("ExpiredToken"), 400), RemoteKind::Denied);
+        assert_eq!(classify(Some("ClusterNotFoundException"), 400), RemoteKind::NotFound);
+        assert_eq!(classify(Some("NoSuchBucket"), 404), RemoteKind::NotFound);
+        assert_eq!(classify(Some("InvalidParameterException"), 400), RemoteKind::Rejected);
+        assert_eq!(classify(None, 502), RemoteKind::Transient);
+        assert_eq!(classify(None, 403), RemoteKind::Denied);
+    }
 }

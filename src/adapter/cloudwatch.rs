@@ -97,7 +97,7 @@ impl AlarmQuery {
                 Some(p) => req.alarm_name_prefix(p),
                 None => req.set_alarm_names(Some(names.clone())),
             };
-            let page = req.send().await.map_err(|e| StepFailure::new(sdk_error(SYSTEM, "DescribeAlarms", &e)))?;
+            let page = req.send().await.map_err(|e| StepFailure::from(sdk_error(SYSTEM, "DescribeAlarms", &e)))?;
             let metric = page.metric_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
             let composite = page.composite_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
             for (name, state, reason) in metric.chain(composite) {
@@ -138,7 +138,7 @@ impl AlarmQuery {
         if problems.is_empty() {
             Ok(format!("{} alarms OK", alarms.len()))
         } else {
-            Err(StepFailure::new(format!("{SYSTEM}: {}", problems.join("; "))))
+            Err(StepFailure::check(format!("{SYSTEM}: {}", problems.join("; "))))
         }
     }
 }

@@ -153,9 +153,9 @@ impl Ecs {
             .services(&self.service)
             .send()
             .await
-            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &self.call("DescribeServices"), &e)))?;
+            .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &self.call("DescribeServices"), &e)))?;
         if let Some(f) = out.failures().first() {
-            return Err(StepFailure::final_(format!(
+            return Err(StepFailure::refused(format!(
                 "{SYSTEM}: {}: {} — check the cluster and service names",
                 self.call("DescribeServices"),
                 f.reason().unwrap_or("not found")
@@ -164,13 +164,13 @@ impl Ecs {
         out.services()
             .first()
             .cloned()
-            .ok_or_else(|| StepFailure::final_(format!("{SYSTEM}: {}: no such service", self.call("DescribeServices"))))
+            .ok_or_else(|| StepFailure::refused(format!("{SYSTEM}: {}: no such service", self.call("DescribeServices"))))
     }
 
     async fn rollout(&self) -> Result<Rollout, StepFailure> {
         let service = self.service().await?;
         Rollout::of(&service).ok_or_else(|| {
-            StepFailure::final_(format!("{SYSTEM}: {}: the service has no PRIMARY deployment", self.call("DescribeServices")))
+            StepFailure::refused(format!("{SYSTEM}: {}: the service has no PRIMARY deployment", self.call("DescribeServices")))
         })
     }
 
@@ -182,7 +182,7 @@ impl Ecs {
             .task_definition(task_definition)
             .send()
             .await
-            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("DescribeTaskDefinition {task_definition}"), &e)))?;
+            .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &format!("DescribeTaskDefinition {task_definition}"), &e)))?;
         Ok(out
             .task_definition()
             .map(|td| {
@@ -203,11 +203,11 @@ impl Ecs {
             .task_definition(td)
             .send()
             .await
-            .map_err(|e| StepFailure::final_(sdk_error(SYSTEM, &format!("DescribeTaskDefinition {td}"), &e)))?;
+            .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &format!("DescribeTaskDefinition {td}"), &e)))?;
         out.task_definition()
             .and_then(|t| t.task_definition_arn())
             .map(str::to_string)
-            .ok_or_else(|| StepFailure::final_(format!("{SYSTEM}: DescribeTaskDefinition {td}: no ARN in the answer")))
+            .ok_or_else(|| StepFailure::refused(format!("{SYSTEM}: DescribeTaskDefinition {td}: no ARN in the answer")))
     }
 
     /// Registers a copy of `current` with `container`'s image replaced.
@@ -220,13 +220,13 @@ impl Ecs {
             .include(TaskDefinitionField::Tags)
             .send()
             .await
-            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &call, &e)))?;
+            .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &call, &e)))?;
         let tags = out.tags.filter(|t| !t.is_empty());
-        let td = out.task_definition.ok_or_else(|| StepFailure::final_(format!("{SYSTEM}: {call}: empty answer")))?;
+        let td = out.task_definition.ok_or_else(|| StepFailure::refused(format!("{SYSTEM}: {call}: empty answer")))?;
         let mut containers = td.container_definitions.clone().unwrap_or_default();
         let names: Vec<String> = containers.iter().filter_map(|c| c.name.clone()).collect();
         let Some(c) = containers.iter_mut().find(|c| c.name.as_deref() == Some(container)) else {
-            return Err(StepFailure::final_(format!(
+            return Err(StepFailure::refused(format!(
                 "{SYSTEM}: task definition {current} has no container `{container}` (it has {})",
                 names.join(", ")
             )));
@@ -256,11 +256,11 @@ impl Ecs {
             .set_tags(tags)
             .send()
             .await
-            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("RegisterTaskDefinition {family}"), &e)))?;
+            .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &format!("RegisterTaskDefinition {family}"), &e)))?;
         out.task_definition()
             .and_then(|t| t.task_definition_arn())
             .map(str::to_string)
-            .ok_or_else(|| StepFailure::final_(format!("{SYSTEM}: RegisterTaskDefinition {family}: no ARN in the answer")))
+            .ok_or_else(|| StepFailure::refused(format!("{SYSTEM}: RegisterTaskDefinition {family}: no ARN in the answer")))
     }
 
     async fn update(&self, task_definition: &str) -> Result<String, StepFailure> {
@@ -272,7 +272,7 @@ impl Ecs {
             .task_definition(task_definition)
             .send()
             .await
-            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &self.call("UpdateService"), &e)))?;
+            .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &self.call("UpdateService"), &e)))?;
         let primary = out.service().and_then(Rollout::of);
         Ok(primary.map(|p| p.primary_id).unwrap_or_default())
     }
@@ -284,7 +284,7 @@ impl Ecs {
         loop {
             let r = self.rollout().await?;
             if r.state == Some(DeploymentRolloutState::Failed) {
-                return Err(StepFailure::final_(format!(
+                return Err(StepFailure::refused(format!(
                     "{SYSTEM}: the rollout of {}/{} FAILED: {}{}",
                     self.cluster,
                     self.service,
@@ -293,7 +293,7 @@ impl Ecs {
                 )));
             }
             if r.primary_task_definition != target {
-                return Err(StepFailure::final_(format!(
+                return Err(StepFailure::refused(format!(
                     "{SYSTEM}: {}/{} is now deploying {} instead of {target} (a circuit-breaker rollback, or someone else's deployment){}",
                     self.cluster,
                     self.service,
@@ -376,7 +376,7 @@ impl DeployAction {
             None => {
                 let r = ecs.rollout().await?;
                 if r.deployments > 1 || r.state == Some(DeploymentRolloutState::InProgress) {
-                    return Err(StepFailure::final_(format!(
+                    return Err(StepFailure::refused(format!(
                         "{SYSTEM}: {}/{} already has a deployment in progress ({}); wait for it, then run again",
                         ecs.cluster,
                         ecs.service,
@@ -607,7 +607,7 @@ impl CheckAction {
             problems.push(format!("health checks not passing: {}", pending.join(", ")));
         }
         if !problems.is_empty() {
-            return Err(StepFailure::new(format!(
+            return Err(StepFailure::check(format!(
                 "{SYSTEM}: {}/{}: {}{}",
                 ecs.cluster,
                 ecs.service,
@@ -636,7 +636,7 @@ impl CheckAction {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &ecs.call("ListTasks"), &e)))?;
+                .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &ecs.call("ListTasks"), &e)))?;
             arns.extend(page.task_arns().iter().cloned());
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -655,7 +655,7 @@ impl CheckAction {
                 .set_tasks(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &ecs.call("DescribeTasks"), &e)))?;
+                .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &ecs.call("DescribeTasks"), &e)))?;
             for t in described.tasks() {
                 // Only tasks meant to be running count; stopping ones are on their way out.
                 if t.last_status() == Some("RUNNING") {

@@ -10,11 +10,13 @@ use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
-    Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, check_keys, duration_setting,
+    Action, AdapterError, BoxFuture, Outcome, ParseContext, RemoteKind, StepFailure, StepKind, StepResult, StepRun, StepSpec,
+    check_keys, duration_setting,
 };
 
 pub struct HttpKind;
 
+const SYSTEM: &str = "HTTP";
 const KEYS: &[&str] = &["url", "method", "headers", "body", "expect"];
 const EXPECT_KEYS: &[&str] = &["status", "body_contains", "json", "max_latency"];
 const BODY_OUTPUT_LIMIT: usize = 4096;
@@ -177,9 +179,16 @@ impl HttpAction {
             req = req.body(run.env.render(b)?);
         }
         let started = Instant::now();
-        let response = req.send().await.map_err(|e| StepFailure::new(describe_error(&what, &e)))?;
+        let response = req.send().await.map_err(|e| StepFailure::from(transport_error(&what, &e)))?;
         let status = response.status().as_u16();
-        let body = response.text().await.map_err(|e| StepFailure::new(format!("{what}: reading the body failed: {e}")))?;
+        let body = response.text().await.map_err(|e| {
+            StepFailure::from(AdapterError::remote(
+                SYSTEM,
+                what.clone(),
+                RemoteKind::Transient,
+                format!("reading the body failed: {e}"),
+            ))
+        })?;
         let latency = started.elapsed();
         let mut outputs = std::collections::BTreeMap::new();
         outputs.insert("status".to_string(), status.to_string());
@@ -228,26 +237,32 @@ impl HttpAction {
         if problems.is_empty() {
             Ok(Outcome { outputs, summary: Some(summary) })
         } else {
-            Err(StepFailure { message: format!("{what}: {}", problems.join("; ")), outputs, retryable: true })
+            Err(StepFailure { error: AdapterError::Check(format!("{what}: {}", problems.join("; "))), outputs })
         }
     }
 }
 
-fn describe_error(what: &str, e: &reqwest::Error) -> String {
+/// A request that got no answer: the kind says whether another attempt can
+/// help, the advice stays apart from the message.
+fn transport_error(what: &str, e: &reqwest::Error) -> AdapterError {
     let mut cause = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         cause = s.to_string();
         source = s.source();
     }
-    let advice = if e.is_timeout() {
-        "the service did not answer in time; check it is up, or raise the step's `timeout`"
+    let (kind, message, help) = if e.is_timeout() {
+        (RemoteKind::Transient, format!("no answer in time ({cause})"), "check the service is up, or raise the step's `timeout`")
     } else if e.is_connect() {
-        "could not connect; check the URL and that the service is running and reachable from here"
+        (
+            RemoteKind::Unreachable,
+            format!("could not connect ({cause})"),
+            "check the URL and that the service is running and reachable from here",
+        )
     } else {
-        "check the URL"
+        (RemoteKind::Transient, cause, "check the URL")
     };
-    format!("{what}: {cause} — {advice}")
+    AdapterError::remote(SYSTEM, what, kind, message).with_help(help)
 }
 
 fn lookup<'a>(doc: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {

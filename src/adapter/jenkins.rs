@@ -27,8 +27,8 @@ use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
-    Action, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun,
-    StepSpec, check_keys, duration_setting,
+    Action, AdapterError, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, RemoteKind, StepEnv, StepFailure,
+    StepKind, StepResult, StepRun, StepSpec, check_keys, duration_setting,
 };
 
 const SYSTEM: &str = "Jenkins";
@@ -359,18 +359,16 @@ impl Jenkins {
 /// Like [`explain`], and a trigger whose answer was lost may have queued a
 /// build anyway: say so rather than let someone trigger a second deploy.
 fn explain_trigger(e: RemoteError, job: &str) -> RemoteError {
-    let mut e = explain(e, job);
+    let e = explain(e, job);
     if e.status.is_none() && e.maybe_applied {
-        e.message = format!(
-            "{}; the build may have been queued anyway: look at {job} in Jenkins before running the step again",
-            e.message
-        );
+        return e
+            .with_help(format!("the build may have been queued anyway: look at {job} in Jenkins before running the step again"));
     }
     e
 }
 
-/// Turns HTTP failures into what to do about them.
-fn explain(mut e: RemoteError, job: &str) -> RemoteError {
+/// Jenkins' own advice for an HTTP failure.
+fn explain(e: RemoteError, job: &str) -> RemoteError {
     let advice = match e.status {
         Some(404) => format!("no job `{job}` at this Jenkins: check the job path (folders separated by `/`)"),
         Some(401 | 403) => {
@@ -384,13 +382,12 @@ fn explain(mut e: RemoteError, job: &str) -> RemoteError {
         Some(503) => "Jenkins is restarting or overloaded and did not come back: wait, then resume".into(),
         _ => return e,
     };
-    e.message = format!("{} — {advice}", e.message);
-    e
+    e.with_help(advice)
 }
 
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(failure)`
 fn failure(e: RemoteError) -> StepFailure {
-    StepFailure::new(e.to_string())
+    StepFailure::from(e)
 }
 
 impl JenkinsAction {
@@ -407,12 +404,12 @@ impl JenkinsAction {
             (Some(u), Some(t)) if !u.is_empty() && !t.is_empty() => Some((u, t)),
             (None, None) => None,
             (Some(u), Some(_)) if u.is_empty() => {
-                return Err(StepFailure::final_("integrations.jenkins: `user` is empty: set it (or the variable it names)"));
+                return Err(StepFailure::refused("integrations.jenkins: `user` is empty: set it (or the variable it names)"));
             }
             (Some(_), Some(_)) => {
-                return Err(StepFailure::final_("integrations.jenkins: `token` is empty: set it (or the secret it names)"));
+                return Err(StepFailure::refused("integrations.jenkins: `token` is empty: set it (or the secret it names)"));
             }
-            _ => return Err(StepFailure::final_("integrations.jenkins needs both `user` and `token` (or neither)")),
+            _ => return Err(StepFailure::refused("integrations.jenkins needs both `user` and `token` (or neither)")),
         };
         Ok(Jenkins { base, auth, crumb: s.crumb.clone(), poll: s.poll })
     }
@@ -454,7 +451,7 @@ impl JenkinsAction {
                             StepFailure,
                         >>(
                         )?;
-                        let queue_url = jenkins.trigger(&job, &params).await.map_err(|e| StepFailure::final_(e.to_string()))?;
+                        let queue_url = jenkins.trigger(&job, &params).await.map_err(failure)?;
                         // The build of an earlier attempt, if any, is no longer this step's.
                         env.checkpoint(
                             run.key,
@@ -487,10 +484,11 @@ impl JenkinsAction {
                 // Losing sight of a running build must not let the rollback run
                 // alongside it: stop it first (unless the runbook says not to).
                 if self.stop_on_cancel {
-                    match self.abort(run).await {
-                        Ok(()) => f.message.push_str(" — the build was stopped so that nothing runs alongside the rollback"),
-                        Err(e) => f.message.push_str(&format!(" — stopping the build failed too ({e}): check it in Jenkins")),
-                    }
+                    let stopped = match self.abort(run).await {
+                        Ok(()) => "the build was stopped so that nothing runs alongside the rollback".to_string(),
+                        Err(e) => format!("stopping the build failed too ({e}): check it in Jenkins"),
+                    };
+                    f.error = f.error.map_message(|m| format!("{m}; {stopped}"));
                 }
                 return Err(f);
             }
@@ -507,12 +505,14 @@ impl JenkinsAction {
             "SUCCESS" => Ok(Outcome { outputs, summary: Some(summary) }),
             "UNSTABLE" if self.allow_unstable => Ok(Outcome { outputs, summary: Some(summary) }),
             other => Err(StepFailure {
-                message: format!(
-                    "{summary} — see {build_url}console{}",
-                    if other == "UNSTABLE" { " (allow_unstable: true accepts it)" } else { "" }
-                ),
+                error: AdapterError::Refused {
+                    message: summary,
+                    help: Some(format!(
+                        "see {build_url}console{}",
+                        if other == "UNSTABLE" { " (allow_unstable: true accepts it)" } else { "" }
+                    )),
+                },
                 outputs,
-                retryable: false,
             }),
         }
     }
@@ -531,9 +531,13 @@ impl JenkinsAction {
             let item: QueueItem = match jenkins.get_json(&url, &call).await {
                 Ok(item) => item,
                 Err(e) if e.status == Some(404) => {
-                    return Err(StepFailure::final_(format!(
-                        "{SYSTEM}: {call}: the queue item is gone (Jenkins forgets items 5 minutes after they leave the queue) — find the build of {job} in the Jenkins UI"
-                    )));
+                    return Err(StepFailure::from(AdapterError::Remote {
+                        system: SYSTEM,
+                        call,
+                        message: "the queue item is gone (Jenkins forgets items 5 minutes after they leave the queue)".into(),
+                        kind: RemoteKind::NotFound,
+                        help: Some(format!("find the build of {job} in the Jenkins UI")),
+                    }));
                 }
                 Err(e) => return Err(failure(explain(e, job))),
             };
@@ -544,9 +548,12 @@ impl JenkinsAction {
                     Some(why) => format!("it was waiting because: {why}"),
                     None => "no reason given".into(),
                 };
-                return Err(StepFailure::final_(format!(
-                    "{SYSTEM}: {call}: the queued build of {job} was cancelled in Jenkins ({why}) — trigger it again when Jenkins can run it"
-                )));
+                return Err(StepFailure::from(
+                    AdapterError::refused(format!(
+                        "{SYSTEM}: {call}: the queued build of {job} was cancelled in Jenkins ({why})"
+                    ))
+                    .with_help("trigger it again when Jenkins can run it"),
+                ));
             }
             if let Some(exe) = item.executable {
                 return Ok((exe.number, with_slash(&absolute(&jenkins.base, &exe.url))));
@@ -578,7 +585,7 @@ impl JenkinsAction {
                 // From the start again on a re-attach: the file ends up whole either way.
                 Some(std::io::BufWriter::new(
                     std::fs::File::create(dir.join(name))
-                        .map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?,
+                        .map_err(|e| StepFailure::from(AdapterError::Journal(format!("cannot write the console log: {e}"))))?,
                 ))
             }
             None => None,
@@ -612,7 +619,12 @@ impl JenkinsAction {
                 // byte that did not arrive, a few times, before giving up.
                 dropped += 1;
                 if dropped > MAX_CONSOLE_RESUMES {
-                    return Err(StepFailure::new(format!("{SYSTEM}: {call}: the console stream kept breaking ({e})")));
+                    return Err(StepFailure::from(AdapterError::remote(
+                        SYSTEM,
+                        call,
+                        RemoteKind::Transient,
+                        format!("the console stream kept breaking ({e})"),
+                    )));
                 }
                 start += received;
                 tokio::time::sleep(jenkins.poll).await;
@@ -681,7 +693,8 @@ impl Console<'_, '_> {
             // Unchanged text is written as received, so the file is byte for byte
             // what Jenkins has (invalid UTF-8 included).
             let bytes = if masked == text { block } else { masked.as_bytes() };
-            f.write_all(bytes).map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?;
+            f.write_all(bytes)
+                .map_err(|e| StepFailure::from(AdapterError::Journal(format!("cannot write the console log: {e}"))))?;
         }
         let shown = masked.strip_suffix('\n').unwrap_or(&masked);
         self.run.log(shown.strip_suffix('\r').unwrap_or(shown));
@@ -694,7 +707,7 @@ impl Console<'_, '_> {
             self.write(&rest)?;
         }
         if let Some(mut f) = self.file.take() {
-            f.flush().map_err(|e| StepFailure::new(format!("cannot write the console log: {e}")))?;
+            f.flush().map_err(|e| StepFailure::from(AdapterError::Journal(format!("cannot write the console log: {e}"))))?;
         }
         Ok(())
     }
@@ -728,7 +741,7 @@ impl Action for JenkinsAction {
                 return Ok(());
             }
             let Some(checkpoint) = run.env.checkpoint_of(run.key) else { return Ok(()) };
-            let jenkins = self.connect(run.env).map_err(|f| f.message)?;
+            let jenkins = self.connect(run.env).map_err(|f| f.message())?;
             let recorded = |key: &str| checkpoint.get(key).filter(|v| !v.is_empty()).cloned();
             let mut build = recorded(BUILD_NUMBER).zip(recorded(BUILD_URL));
             if build.is_none()
@@ -738,7 +751,7 @@ impl Action for JenkinsAction {
                 jenkins.cancel_item(queue_url).await.map_err(|e| e.to_string())?;
                 run.env
                     .checkpoint(run.key, BTreeMap::from([(CANCELLED_ITEM.to_string(), queue_url.clone())]))
-                    .map_err(|f| f.message)?;
+                    .map_err(|f| f.message())?;
                 run.log(&format!("took {queue_url} out of the Jenkins queue"));
                 // It may have left the queue just before: then stop its build.
                 let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
@@ -751,7 +764,7 @@ impl Action for JenkinsAction {
                             run.key,
                             BTreeMap::from([(BUILD_NUMBER.to_string(), n.clone()), (BUILD_URL.to_string(), url.clone())]),
                         )
-                        .map_err(|f| f.message)?;
+                        .map_err(|f| f.message())?;
                 }
             }
             let Some((number, url)) = build else { return Ok(()) };
@@ -761,7 +774,9 @@ impl Action for JenkinsAction {
             jenkins.stop(&url).await.map_err(|e| e.to_string())?;
             // Recorded so that a retry or a resume starts a new build instead of
             // re-attaching to one that can only end ABORTED.
-            run.env.checkpoint(run.key, BTreeMap::from([(STOPPED_BUILD.to_string(), number.clone())])).map_err(|f| f.message)?;
+            run.env
+                .checkpoint(run.key, BTreeMap::from([(STOPPED_BUILD.to_string(), number.clone())]))
+                .map_err(|f| f.message())?;
             run.log(&format!("asked Jenkins to stop #{number}: {url}"));
             Ok(())
         })

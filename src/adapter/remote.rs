@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
+use crate::step::{AdapterError, RemoteKind, StepFailure};
+
 /// Longest `Retry-After` honoured; a server asking for more is treated as down.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,18 +28,65 @@ pub struct RemoteError {
     pub message: String,
     /// True when the request may have been applied (sent, answer lost).
     pub maybe_applied: bool,
+    /// No connection could be made.
+    pub unreachable: bool,
+    /// What to do about it, when the system knows better than the status.
+    pub help: Option<String>,
     retry_after: Option<Duration>,
 }
 
+/// One line for a warning (a notice not sent): the error and its advice.
 impl std::fmt::Display for RemoteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}: {}", self.system, self.call, self.message)
+        write!(f, "{}: {}: {}", self.system, self.call, self.message)?;
+        match AdapterError::from(self.clone()).help() {
+            Some(h) => write!(f, " ({h})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The step-level error: the kind follows the status (or how the
+/// connection failed), and the advice stays apart from the message.
+impl From<RemoteError> for AdapterError {
+    fn from(e: RemoteError) -> Self {
+        let kind = match e.status {
+            Some(429 | 500 | 502 | 503 | 504) => RemoteKind::Transient,
+            Some(401 | 403) => RemoteKind::Denied,
+            Some(404) => RemoteKind::NotFound,
+            Some(_) => RemoteKind::Rejected,
+            None if e.unreachable => RemoteKind::Unreachable,
+            None if e.maybe_applied => RemoteKind::MaybeApplied,
+            None => RemoteKind::Transient,
+        };
+        AdapterError::Remote { system: e.system, call: e.call, message: e.message, kind, help: e.help }
+    }
+}
+
+impl From<RemoteError> for StepFailure {
+    fn from(e: RemoteError) -> Self {
+        AdapterError::from(e).into()
     }
 }
 
 impl RemoteError {
     pub fn new(system: &'static str, call: impl Into<String>, status: Option<u16>, message: impl Into<String>) -> Self {
-        RemoteError { system, call: call.into(), status, message: message.into(), maybe_applied: false, retry_after: None }
+        RemoteError {
+            system,
+            call: call.into(),
+            status,
+            message: message.into(),
+            maybe_applied: false,
+            unreachable: false,
+            help: None,
+            retry_after: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
     }
 
     fn retryable(&self, idempotent: bool) -> bool {
@@ -149,15 +198,16 @@ fn transport_error(system: &'static str, call: &str, e: &reqwest::Error) -> Remo
         cause = s.to_string();
         source = s.source();
     }
-    let (maybe_applied, advice) = if e.is_connect() {
-        (false, "cannot connect: check the URL and that the service is up and reachable from here")
+    let (maybe_applied, what) = if e.is_connect() {
+        (false, "cannot connect")
     } else if e.is_timeout() {
-        (true, "no answer in time: the service is slow or down")
+        (true, "no answer in time")
     } else {
         (true, "the connection failed mid-request")
     };
-    let mut err = RemoteError::new(system, call, None, format!("{cause} — {advice}"));
+    let mut err = RemoteError::new(system, call, None, format!("{what}: {cause}"));
     err.maybe_applied = maybe_applied;
+    err.unreachable = e.is_connect();
     err
 }
 

@@ -20,8 +20,8 @@ use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
-    Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
-    TargetDecl, TargetUse, check_keys,
+    Action, AdapterError, BoxFuture, Integration, Outcome, ParseContext, RemoteKind, StepEnv, StepFailure, StepKind, StepResult,
+    StepRun, StepSpec, TargetDecl, TargetUse, check_keys,
 };
 
 const SYSTEM: &str = "S3";
@@ -95,7 +95,7 @@ async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Listing, StepFa
             .set_continuation_token(token)
             .send()
             .await
-            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e)))?;
+            .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &format!("ListObjectsV2 s3://{bucket}/{prefix}"), &e)))?;
         for o in page.contents() {
             if let Some(key) = o.key() {
                 let rel = key.strip_prefix(prefix).unwrap_or(key).to_string();
@@ -117,7 +117,7 @@ async fn copy(s3: &Client, bucket: &str, from: &str, to: &str) -> Result<(), Ste
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("CopyObject s3://{bucket}/{from} → {to}"), &e)))
+        .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &format!("CopyObject s3://{bucket}/{from} → {to}"), &e)))
 }
 
 /// Copies `(from, to)` pairs with at most `parallelism` in flight.
@@ -137,25 +137,30 @@ async fn delete_all(s3: &Client, bucket: &str, keys: Vec<String>) -> Result<usiz
             .iter()
             .map(|k| ObjectIdentifier::builder().key(k).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StepFailure::final_(format!("{SYSTEM}: DeleteObjects: {e}")))?;
+            .map_err(|e| StepFailure::refused(format!("{SYSTEM}: DeleteObjects: {e}")))?;
         let delete = Delete::builder()
             .set_objects(Some(objects))
             .quiet(true)
             .build()
-            .map_err(|e| StepFailure::final_(format!("{SYSTEM}: DeleteObjects: {e}")))?;
+            .map_err(|e| StepFailure::refused(format!("{SYSTEM}: DeleteObjects: {e}")))?;
         let out = s3
             .delete_objects()
             .bucket(bucket)
             .delete(delete)
             .send()
             .await
-            .map_err(|e| StepFailure::new(sdk_error(SYSTEM, &format!("DeleteObjects s3://{bucket}"), &e)))?;
+            .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &format!("DeleteObjects s3://{bucket}"), &e)))?;
         if let Some(err) = out.errors().first() {
-            return Err(StepFailure::new(format!(
-                "{SYSTEM}: DeleteObjects s3://{bucket}/{}: {} {}",
-                err.key().unwrap_or_default(),
-                err.code().unwrap_or_default(),
-                err.message().unwrap_or_default()
+            return Err(StepFailure::from(AdapterError::remote(
+                SYSTEM,
+                format!("DeleteObjects s3://{bucket}"),
+                RemoteKind::Rejected,
+                format!(
+                    "{}: {} {}",
+                    err.key().unwrap_or_default(),
+                    err.code().unwrap_or_default(),
+                    err.message().unwrap_or_default()
+                ),
             )));
         }
     }
@@ -250,18 +255,20 @@ impl PromoteAction {
         let bucket = env.render(&self.bucket)?;
         let (from, to) = (prefix_of(&env.render(&self.from)?), prefix_of(&env.render(&self.to)?));
         if from == to || from.starts_with(&to) || to.starts_with(&from) {
-            return Err(StepFailure::final_(format!("{SYSTEM}: `from` ({from}) and `to` ({to}) must not overlap")));
+            return Err(StepFailure::refused(format!("{SYSTEM}: `from` ({from}) and `to` ({to}) must not overlap")));
         }
         let last: Vec<String> = self.last.iter().map(|t| env.render(t)).collect::<Result<_, _>>()?;
         let release = list(&s3, &bucket, &from).await?;
         if release.is_empty() {
-            return Err(StepFailure::final_(format!(
+            return Err(StepFailure::refused(format!(
                 "{SYSTEM}: s3://{bucket}/{from} is empty: nothing to promote (wrong version?)"
             )));
         }
         for l in &last {
             if !release.contains_key(l) {
-                return Err(StepFailure::final_(format!("{SYSTEM}: `last` names {l}, which s3://{bucket}/{from} does not have")));
+                return Err(StepFailure::refused(format!(
+                    "{SYSTEM}: `last` names {l}, which s3://{bucket}/{from} does not have"
+                )));
             }
         }
         let target = rollback_target(TargetUse::Saves, &self.bucket, &self.to).resolve(|t| env.render(t))?;
@@ -371,7 +378,7 @@ impl RollbackAction {
         if after.len() != backup.objects.len() || backup.objects.iter().any(|(k, o)| differs(k, o)) {
             let missing = backup.objects.iter().filter(|(k, o)| differs(k, o)).count();
             let extra = after.keys().filter(|k| !backup.objects.contains_key(*k)).count();
-            return Err(StepFailure::new(format!(
+            return Err(StepFailure::check(format!(
                 "{SYSTEM}: s3://{bucket}/{to} does not match what it held before the promote ({missing} objects differ, {extra} extra)"
             )));
         }
@@ -462,7 +469,7 @@ impl CheckAction {
             problems.push(format!("{} objects under s3://{bucket}/{prefix}, expected at least {min}", objects.len()));
         }
         if !problems.is_empty() {
-            return Err(StepFailure::new(format!("{SYSTEM}: {}", problems.join("; "))));
+            return Err(StepFailure::check(format!("{SYSTEM}: {}", problems.join("; "))));
         }
         let outputs = BTreeMap::from([("objects".to_string(), objects.len().to_string())]);
         Ok(Outcome { outputs, summary: Some(format!("{} objects under s3://{bucket}/{prefix}", objects.len())) })

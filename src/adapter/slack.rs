@@ -152,11 +152,11 @@ impl SlackSettings {
 
     async fn api(&self, env: &dyn StepEnv, method: &str, body: serde_json::Value) -> Result<ApiAnswer, RemoteError> {
         let base = match &self.api_url {
-            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, method, None, f.message))?,
+            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, method, None, f.message()))?,
             None => DEFAULT_API.to_string(),
         };
         let token = match &self.token {
-            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, method, None, f.message))?,
+            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, method, None, f.message()))?,
             None => String::new(),
         };
         let url = format!("{}/{method}", base.trim_end_matches('/'));
@@ -181,14 +181,14 @@ impl SlackSettings {
             .map_err(|e| RemoteError::new(SYSTEM, method, None, format!("unexpected answer ({e})")))?;
         if !answer.ok {
             let error = answer.error.clone().unwrap_or_else(|| "unknown_error".into());
-            return Err(RemoteError::new(SYSTEM, method, Some(200), format!("`{error}` — {}", advice(&error))));
+            return Err(RemoteError::new(SYSTEM, method, Some(200), format!("`{error}`")).with_help(advice(&error)));
         }
         Ok(answer)
     }
 
     async fn webhook(&self, env: &dyn StepEnv, text: &str) -> Result<(), RemoteError> {
         let url = match &self.webhook {
-            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, "webhook", None, f.message))?,
+            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, "webhook", None, f.message()))?,
             None => return Err(RemoteError::new(SYSTEM, "webhook", None, "no webhook configured")),
         };
         let body = serde_json::json!({ "text": text });
@@ -202,12 +202,8 @@ impl SlackSettings {
         let answer = response?.text().await.unwrap_or_default();
         if answer.trim() != "ok" {
             let error = answer.trim().chars().take(100).collect::<String>();
-            return Err(RemoteError::new(
-                SYSTEM,
-                "POST webhook",
-                Some(200),
-                format!("`{error}` — check the webhook URL (it may be revoked)"),
-            ));
+            return Err(RemoteError::new(SYSTEM, "POST webhook", Some(200), format!("`{error}`"))
+                .with_help("check the webhook URL (it may be revoked)"));
         }
         Ok(())
     }
@@ -251,7 +247,7 @@ impl SlackSettings {
             .await?;
         let ts = answer.ts.ok_or_else(|| RemoteError::new(SYSTEM, "chat.postMessage", None, "no `ts` in the answer"))?;
         let channel = answer.channel.unwrap_or(channel);
-        let journaled = |f: crate::step::StepFailure| RemoteError::new(SYSTEM, "chat.postMessage", None, f.message);
+        let journaled = |f: crate::step::StepFailure| RemoteError::new(SYSTEM, "chat.postMessage", None, f.message());
         env.record("slack", THREAD_TS, &ts).map_err(journaled)?;
         env.record("slack", THREAD_CHANNEL, &channel).map_err(journaled)?;
         Ok((channel, ts))
@@ -259,7 +255,7 @@ impl SlackSettings {
 
     fn channel(&self, env: &dyn StepEnv) -> Result<String, RemoteError> {
         match &self.channel {
-            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, "chat.postMessage", None, f.message)),
+            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, "chat.postMessage", None, f.message())),
             None => Err(RemoteError::new(SYSTEM, "chat.postMessage", None, "no channel configured")),
         }
     }
@@ -359,7 +355,7 @@ impl SlackSettings {
                 let why = comment.clone().or_else(|| reason.clone()).map(|c| format!(": {c}")).unwrap_or_default();
                 if self.mode == Mode::WebApi {
                     env.record("slack", DECIDED, &format!("{verdict} by {who}"))
-                        .map_err(|f| RemoteError::new(SYSTEM, "chat.update", None, f.message))?;
+                        .map_err(|f| RemoteError::new(SYSTEM, "chat.update", None, f.message()))?;
                 }
                 let updated = self.update_parent(env, false, None).await;
                 if self.notify {
@@ -469,9 +465,9 @@ impl Action for SlackAction {
                     run.env.warn(&format!("message not posted: {e}"));
                     Ok(Outcome { summary: Some("not posted (warning)".into()), ..Outcome::default() })
                 }
-                // Slack's own refusals (`channel_not_found`, ...) stay the same on a retry.
-                Err(e) if e.status == Some(200) => Err(StepFailure::final_(e.to_string())),
-                Err(e) => Err(StepFailure::new(e.to_string())),
+                // Slack's own refusals (`channel_not_found`, ...) come with
+                // HTTP 200: Rejected, the same on a retry.
+                Err(e) => Err(StepFailure::from(e)),
             }
         })
     }

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use super::cloudwatch::AlarmQuery;
 use crate::runbook::duration::format_duration;
-use crate::step::{Action, BoxFuture, Outcome, ParseContext, StepKind, StepResult, StepRun, StepSpec, duration_setting};
+use crate::step::{
+    Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec,
+    duration_setting,
+};
 
 /// How often `watch:` looks at the alarms during the wait.
 const DEFAULT_WATCH_EVERY: Duration = Duration::from_secs(15);
@@ -71,11 +74,8 @@ impl Action for WaitAction {
                 // ALARM for a while: the bake gives it time to clear, and the
                 // rollback is verified only if it has by the end.
                 tokio::time::sleep(self.duration).await;
-                let summary = query.check(run.env).await.map_err(|mut f| {
-                    f.message = format!("still firing after the bake: {}", f.message);
-                    f.retryable = false;
-                    f
-                })?;
+                // Another bake would not tell more: the attempt is final.
+                let summary = query.check(run.env).await.map_err(|f| final_(f, "still firing after the bake"))?;
                 return Ok(Outcome {
                     summary: Some(format!("waited {}, then {summary}", format_duration(self.duration))),
                     ..Outcome::default()
@@ -83,11 +83,7 @@ impl Action for WaitAction {
             }
             let end = tokio::time::Instant::now() + self.duration;
             loop {
-                query.check(run.env).await.map_err(|mut f| {
-                    f.message = format!("during the bake: {}", f.message);
-                    f.retryable = false;
-                    f
-                })?;
+                query.check(run.env).await.map_err(|f| final_(f, "during the bake"))?;
                 let now = tokio::time::Instant::now();
                 if now >= end {
                     break;
@@ -100,4 +96,10 @@ impl Action for WaitAction {
             })
         })
     }
+}
+
+/// A failure during or after the bake, with when it happened; not retried.
+fn final_(f: StepFailure, when: &str) -> StepFailure {
+    let help = f.error.help();
+    StepFailure { error: AdapterError::Refused { message: format!("{when}: {}", f.error), help }, outputs: f.outputs }
 }

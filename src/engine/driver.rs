@@ -19,7 +19,7 @@ use crate::question::{Prompter, Question, QuestionKind};
 use crate::redact::Redactor;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::{self, Quoting, Template};
-use crate::step::{BoxFuture, Outcome, PhaseName, Step, StepBody, StepFailure, StepRun};
+use crate::step::{AdapterError, BoxFuture, Outcome, PhaseName, Step, StepBody, StepFailure, StepRun};
 
 mod constructs;
 mod decide;
@@ -379,7 +379,7 @@ impl Engine {
                     Execution::Done(r) => r,
                     Execution::TimedOut(limit) => {
                         self.abort(&run).await;
-                        Err(StepFailure::new(format!("timed out after {}", format_duration(limit))))
+                        Err(AdapterError::TimedOut(limit).into())
                     }
                     Execution::Cancelled => {
                         self.abort(&run).await;
@@ -388,14 +388,14 @@ impl Engine {
                 };
                 if let Err(f) = &result
                     && attempt < attempts
-                    && f.retryable
+                    && f.retryable()
                 {
                     let delay = step.retry.delay_before(attempt + 1);
                     self.emit(Event::StepRetrying {
                         key: key.clone(),
                         attempt,
                         delay_ms: delay.as_millis() as u64,
-                        error: f.message.clone(),
+                        error: f.message(),
                     })?;
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
@@ -440,6 +440,7 @@ impl Engine {
                 status: StepStatus::Succeeded,
                 outputs: BTreeMap::new(),
                 message: Some(format!("assumed done by {} (--assume-done)", self.cfg.actor)),
+                help: None,
                 tolerated: false,
                 duration_ms: 0,
                 at: now(),
@@ -467,11 +468,11 @@ impl Engine {
         elapsed: Duration,
         tolerate: bool,
     ) -> Result<StepEnd, EngineError> {
-        let (status, outputs, message, end) = match result {
-            Ok(o) => (StepStatus::Succeeded, o.outputs, o.summary, StepEnd::Succeeded),
+        let (status, outputs, message, help, end) = match result {
+            Ok(o) => (StepStatus::Succeeded, o.outputs, o.summary, None, StepEnd::Succeeded),
             Err(f) => {
                 let tolerated = tolerate || step.continue_on_failure;
-                (StepStatus::Failed, f.outputs, Some(f.message), StepEnd::Failed { tolerated })
+                (StepStatus::Failed, f.outputs, Some(f.error.to_string()), f.error.help(), StepEnd::Failed { tolerated })
             }
         };
         if let Some(id) = &step.id {
@@ -484,6 +485,7 @@ impl Engine {
             status,
             outputs,
             message,
+            help,
             tolerated: matches!(end, StepEnd::Failed { tolerated: true }),
             duration_ms: elapsed.as_millis() as u64,
             at: now(),
@@ -520,7 +522,7 @@ impl Engine {
     }
 
     fn render(&self, t: &Template, quoting: Quoting) -> Result<crate::runbook::expr::Rendered, StepFailure> {
-        let rendered = t.render(self, quoting).map_err(StepFailure::final_)?;
+        let rendered = t.render(self, quoting).map_err(StepFailure::refused)?;
         for s in &rendered.secrets {
             self.redactor.add(s);
         }
@@ -545,6 +547,7 @@ fn skipped(key: &str, step: &Step, label: &str, message: String) -> Event {
         status: StepStatus::Skipped,
         outputs: BTreeMap::new(),
         message: Some(message),
+        help: None,
         tolerated: false,
         duration_ms: 0,
         at: now(),

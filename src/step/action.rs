@@ -10,7 +10,7 @@ use std::pin::Pin;
 
 use std::time::Duration;
 
-use super::{RollbackTarget, Step, TargetDecl};
+use super::{AdapterError, RollbackTarget, Step, TargetDecl};
 use crate::runbook::expr::Template;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -23,23 +23,37 @@ pub struct Outcome {
     pub summary: Option<String>,
 }
 
-/// Why a step did not succeed. `outputs` keeps what it produced before
-/// failing, since a rollback often needs it (the previous version).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Why a step did not succeed, and what it produced before failing
+/// (`outputs`), since a rollback often needs it (the previous version).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepFailure {
-    pub message: String,
+    pub error: AdapterError,
     pub outputs: BTreeMap<String, String>,
-    /// False when trying again cannot help (a refused confirm, a no-go).
-    pub retryable: bool,
 }
 
 impl StepFailure {
-    pub fn new(message: impl Into<String>) -> Self {
-        StepFailure { message: message.into(), outputs: BTreeMap::new(), retryable: true }
+    /// What the step checks does not hold (may hold on a later attempt).
+    pub fn check(message: impl Into<String>) -> Self {
+        AdapterError::Check(message.into()).into()
     }
 
-    pub fn final_(message: impl Into<String>) -> Self {
-        StepFailure { retryable: false, ..StepFailure::new(message) }
+    /// Trying again cannot help.
+    pub fn refused(message: impl Into<String>) -> Self {
+        AdapterError::refused(message).into()
+    }
+
+    pub fn retryable(&self) -> bool {
+        self.error.retryable()
+    }
+
+    pub fn message(&self) -> String {
+        self.error.to_string()
+    }
+}
+
+impl From<AdapterError> for StepFailure {
+    fn from(error: AdapterError) -> Self {
+        StepFailure { error, outputs: BTreeMap::new() }
     }
 }
 

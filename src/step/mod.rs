@@ -9,6 +9,7 @@
 //! be one.
 
 mod action;
+mod error;
 mod kind;
 mod settings;
 mod target;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use action::{Action, BoxFuture, Outcome, StepEnv, StepFailure, StepResult, StepRun};
+pub use error::{AdapterError, RemoteKind};
 pub use kind::{Integration, IntegrationKind, ParseContext, Registry, StepKind, StepSpec};
 use serde::{Deserialize, Serialize};
 pub use settings::{check_keys, duration_setting};

@@ -40,9 +40,12 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             ),
             console::StyledObject::yellow,
         ),
-        Event::StepFinished { label, status, message, tolerated, duration_ms, .. } => {
+        Event::StepFinished { label, status, message, help, tolerated, duration_ms, .. } => {
             let took = format_duration(std::time::Duration::from_millis(*duration_ms));
-            let msg = message.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
+            let mut msg = message.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
+            if let Some(h) = help {
+                msg.push_str(&format!("\n      hint: {h}"));
+            }
             match (status, tolerated) {
                 (StepStatus::Succeeded, _) => paint(format!("  ✓ {label}  ({took}){msg}"), console::StyledObject::green),
                 (StepStatus::Failed, true) => {

@@ -22,7 +22,7 @@ use tokio::process::Command;
 
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
-use crate::step::{Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
+use crate::step::{Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
 
 pub struct RunKind;
 
@@ -106,7 +106,7 @@ impl RunAction {
         }
         let output_file = output_path(run);
         let cannot_start =
-            |e: std::io::Error| StepFailure::final_(format!("cannot start {:?} in {}: {e}", self.shell, cwd.display()));
+            |e: std::io::Error| StepFailure::refused(format!("cannot start {:?} in {}: {e}", self.shell, cwd.display()));
         let child = match &self.direct {
             None => self.prepare(run, self.shell_command(run)?, &cwd, &output_file)?.spawn().map_err(cannot_start)?,
             Some(words) => {
@@ -119,10 +119,10 @@ impl RunAction {
                     Ok(child) => child,
                     // What bash says, and exits with, for a program it cannot run.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Err(StepFailure::new(format!("exited with code 127: {}: command not found", argv[0])));
+                        return Err(AdapterError::Command(format!("exited with code 127: {}: command not found", argv[0])).into());
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                        return Err(StepFailure::new(format!("exited with code 126: {}: Permission denied", argv[0])));
+                        return Err(AdapterError::Command(format!("exited with code 126: {}: Permission denied", argv[0])).into());
                     }
                     // A script without `#!`: bash runs it as a shell script.
                     Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
@@ -217,7 +217,7 @@ async fn follow(run: &StepRun<'_>, mut child: tokio::process::Child, output_file
     }
     let outputs = read_outputs(output_file);
     let _ = std::fs::remove_file(output_file);
-    let status = status.map_err(|e| StepFailure::new(format!("waiting for the command failed: {e}")))?;
+    let status = status.map_err(|e| StepFailure::from(AdapterError::Command(format!("waiting for the command failed: {e}"))))?;
     if status.success() {
         return Ok(Outcome { outputs, summary: None });
     }
@@ -228,7 +228,7 @@ async fn follow(run: &StepRun<'_>, mut child: tokio::process::Child, output_file
     };
     let tail = last_err.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let message = if tail.trim().is_empty() { why } else { format!("{why}: {}", tail.trim()) };
-    Err(StepFailure { message, outputs, retryable: true })
+    Err(StepFailure { error: AdapterError::Command(message), outputs })
 }
 
 /// Reads lines from one pipe into `tx`; remembers the last stderr line.

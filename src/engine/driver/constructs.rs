@@ -47,7 +47,7 @@ impl Engine {
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(StepFailure::final_(format!("{} of {} parallel steps failed: {}", failed.len(), steps.len(), failed.join(", "))))
+            Err(StepFailure::refused(format!("{} of {} parallel steps failed: {}", failed.len(), steps.len(), failed.join(", "))))
         }
     }
 }
@@ -64,6 +64,6 @@ fn answer_result(answer: &Answer, yes: &str, no: &str) -> StepResult {
         Ok(Outcome { summary: Some(format!("{yes} by {who}{comment}")), ..Outcome::default() })
     } else {
         let why = answer.reason.clone().unwrap_or_else(|| format!("{no} by {who}{comment}"));
-        Err(StepFailure::final_(why))
+        Err(StepFailure::refused(why))
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::Engine;
 use crate::event::{Event, RunState};
 use crate::runbook::expr::{Quoting, Reference, Scope, Template, Value};
-use crate::step::{StepEnv, StepFailure};
+use crate::step::{AdapterError, StepEnv, StepFailure};
 
 /// For showing what a step would do: values not known yet (outputs of steps
 /// a dry run did not run) stay visible as `<steps.ID.outputs.KEY>`.
@@ -85,7 +85,7 @@ impl StepEnv for Engine {
             .entry(key.to_string())
             .or_default()
             .extend(data.clone());
-        self.emit(Event::StepCheckpoint { key: key.to_string(), data }).map_err(|e| StepFailure::final_(e.to_string()))
+        self.emit(Event::StepCheckpoint { key: key.to_string(), data }).map_err(|e| AdapterError::Journal(e.to_string()).into())
     }
 
     fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>> {
@@ -98,7 +98,7 @@ impl StepEnv for Engine {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert((integration.to_string(), name.to_string()), value.to_string());
         self.emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() })
-            .map_err(|e| StepFailure::final_(e.to_string()))
+            .map_err(|e| AdapterError::Journal(e.to_string()).into())
     }
 
     fn recorded(&self, integration: &str, name: &str) -> Option<String> {
