@@ -1,0 +1,215 @@
+//! Following a triggered build: through the queue until it starts, its
+//! console streamed in constant memory (resumed after a dropped
+//! connection), then its result.
+
+use std::io::Write;
+use std::time::Duration;
+
+use super::super::remote::{self, Repeat};
+use crate::step::{AdapterError, RemoteKind, StepFailure, StepRun};
+
+use super::client::{Build, Jenkins, QueueItem, absolute, explain, failure, with_slash};
+use super::{CONSOLE_BURST, FOLLOW, JenkinsAction, MAX_CONSOLE_RESUMES, MAX_PARTIAL_LINE, SYSTEM};
+
+impl JenkinsAction {
+    pub(super) async fn wait_for_queue(
+        &self,
+        run: &StepRun<'_>,
+        jenkins: &Jenkins,
+        job: &str,
+        queue_url: &str,
+    ) -> Result<(u64, String), StepFailure> {
+        let url = format!("{queue_url}api/json");
+        let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
+        let mut last_why = None;
+        loop {
+            let item: QueueItem = match jenkins.get_json(&url, &call).await {
+                Ok(item) => item,
+                Err(e) if e.status == Some(404) => {
+                    return Err(StepFailure::from(AdapterError::Remote {
+                        system: SYSTEM,
+                        call,
+                        message: "the queue item is gone (Jenkins forgets items 5 minutes after they leave the queue)".into(),
+                        kind: RemoteKind::NotFound,
+                        help: Some(format!("find the build of {job} in the Jenkins UI")),
+                    }));
+                }
+                Err(e) => return Err(failure(explain(e, job))),
+            };
+            if item.cancelled {
+                // A cancelled item no longer says why it waited; the last reason seen is
+                // usually why someone cancelled it (no executor, a blocked resource).
+                let why = match item.why.or(last_why) {
+                    Some(why) => format!("it was waiting because: {why}"),
+                    None => "no reason given".into(),
+                };
+                return Err(StepFailure::from(
+                    AdapterError::refused(format!(
+                        "{SYSTEM}: {call}: the queued build of {job} was cancelled in Jenkins ({why})"
+                    ))
+                    .with_help("trigger it again when Jenkins can run it"),
+                ));
+            }
+            if let Some(exe) = item.executable {
+                return Ok((exe.number, with_slash(&absolute(&jenkins.base, &exe.url))));
+            }
+            if item.why != last_why {
+                if let Some(why) = &item.why {
+                    run.log(&format!("waiting in the queue: {why}"));
+                }
+                last_why = item.why;
+            }
+            tokio::time::sleep(jenkins.poll).await;
+        }
+    }
+
+    /// Follows `progressiveText` until Jenkins says there is no more, writing
+    /// the console to a file in the run directory and to the step's output,
+    /// a chunk at a time (constant memory whatever the log size).
+    pub(super) async fn stream_console(
+        &self,
+        run: &StepRun<'_>,
+        jenkins: &Jenkins,
+        job: &str,
+        number: u64,
+        build_url: &str,
+    ) -> Result<(), StepFailure> {
+        let file = match run.env.run_dir() {
+            Some(dir) => {
+                let name = format!("{}-{}-{number}.console.log", run.key, job.replace('/', "_"));
+                // From the start again on a re-attach: the file ends up whole either way.
+                Some(std::io::BufWriter::new(
+                    std::fs::File::create(dir.join(name))
+                        .map_err(|e| StepFailure::from(AdapterError::Journal(format!("cannot write the console log: {e}"))))?,
+                ))
+            }
+            None => None,
+        };
+        let mut console = Console { run, file, partial: Vec::new() };
+        let call = format!("GET {}logText/progressiveText", build_url.trim_start_matches(&jenkins.base));
+        let mut start: u64 = 0;
+        let mut dropped = 0;
+        loop {
+            let url = format!("{build_url}logText/progressiveText?start={start}");
+            let mut response =
+                remote::send_streaming(SYSTEM, &call, Repeat::Safe, FOLLOW, || jenkins.request(reqwest::Method::GET, &url))
+                    .await
+                    .map_err(|e| failure(explain(e, job)))?;
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let more = header("X-More-Data").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let next: Option<u64> = header("X-Text-Size").and_then(|v| v.parse().ok());
+            let mut received = 0u64;
+            let broken = loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        received += chunk.len() as u64;
+                        console.push(&chunk)?;
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            if let Some(e) = broken {
+                // The connection dropped mid-answer: ask again from the first
+                // byte that did not arrive, a few times, before giving up.
+                dropped += 1;
+                if dropped > MAX_CONSOLE_RESUMES {
+                    return Err(StepFailure::from(AdapterError::remote(
+                        SYSTEM,
+                        call,
+                        RemoteKind::Transient,
+                        format!("the console stream kept breaking ({e})"),
+                    )));
+                }
+                start += received;
+                tokio::time::sleep(jenkins.poll).await;
+                continue;
+            }
+            start = next.unwrap_or(start + received);
+            if !more {
+                break;
+            }
+            // A build still writing its log: ask again after the poll interval,
+            // at once when a big answer suggests more is already there.
+            if received < CONSOLE_BURST {
+                tokio::time::sleep(jenkins.poll).await;
+            }
+        }
+        console.finish()
+    }
+
+    pub(super) async fn wait_for_result(
+        &self,
+        jenkins: &Jenkins,
+        build_url: &str,
+        job: &str,
+        number: u64,
+    ) -> Result<Build, StepFailure> {
+        let url = format!("{build_url}api/json?tree=building,result,duration");
+        let call = format!("GET {}api/json", build_url.trim_start_matches(&jenkins.base));
+        loop {
+            let build: Build = jenkins.get_json(&url, &call).await.map_err(|e| failure(explain(e, job)))?;
+            if !build.building && build.result.is_some() {
+                return Ok(build);
+            }
+            tracing::debug!("{job} #{number} still building");
+            tokio::time::sleep(jenkins.poll.min(Duration::from_millis(500))).await;
+        }
+    }
+}
+
+/// Where the console goes: the step's output (a block of whole lines per
+/// event) and the file, both with secrets masked.
+struct Console<'a, 'r> {
+    run: &'a StepRun<'r>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    /// The start of a line whose end has not arrived yet.
+    partial: Vec<u8>,
+}
+
+impl Console<'_, '_> {
+    fn push(&mut self, chunk: &[u8]) -> Result<(), StepFailure> {
+        self.partial.extend_from_slice(chunk);
+        let cut = match self.partial.iter().rposition(|b| *b == b'\n') {
+            Some(end) => end + 1,
+            // A line without end in sight (progress bars, binary output) goes on
+            // in pieces, cut between characters, so memory stays bounded.
+            None if self.partial.len() > MAX_PARTIAL_LINE => {
+                let mut cut = MAX_PARTIAL_LINE;
+                while cut > MAX_PARTIAL_LINE - 4 && (self.partial[cut] & 0xC0) == 0x80 {
+                    cut -= 1;
+                }
+                cut
+            }
+            None => return Ok(()),
+        };
+        let block: Vec<u8> = self.partial.drain(..cut).collect();
+        self.write(&block)
+    }
+
+    fn write(&mut self, block: &[u8]) -> Result<(), StepFailure> {
+        let text = String::from_utf8_lossy(block);
+        let masked = self.run.env.redact(&text);
+        if let Some(f) = self.file.as_mut() {
+            // Unchanged text is written as received, so the file is byte for byte
+            // what Jenkins has (invalid UTF-8 included).
+            let bytes = if masked == text { block } else { masked.as_bytes() };
+            f.write_all(bytes)
+                .map_err(|e| StepFailure::from(AdapterError::Journal(format!("cannot write the console log: {e}"))))?;
+        }
+        let shown = masked.strip_suffix('\n').unwrap_or(&masked);
+        self.run.log(shown.strip_suffix('\r').unwrap_or(shown));
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), StepFailure> {
+        if !self.partial.is_empty() {
+            let rest = std::mem::take(&mut self.partial);
+            self.write(&rest)?;
+        }
+        if let Some(mut f) = self.file.take() {
+            f.flush().map_err(|e| StepFailure::from(AdapterError::Journal(format!("cannot write the console log: {e}"))))?;
+        }
+        Ok(())
+    }
+}
