@@ -48,7 +48,6 @@ const FOLLOW: RetryPolicy = RetryPolicy { attempts: 10, min_delay: Duration::fro
 const CONSOLE_BURST: u64 = 256 * 1024;
 /// Longest console text held while waiting for the end of its line.
 const MAX_PARTIAL_LINE: usize = 1 << 20;
-/// Checkpoint keys.
 
 pub struct JenkinsIntegrationKind;
 pub struct JenkinsKind;

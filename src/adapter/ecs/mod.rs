@@ -1,0 +1,79 @@
+//! `ecs.deploy`, `ecs.check`, `ecs.rollback`: an ECS service's rollout.
+//!
+//! Deploy records the PRIMARY deployment's task definition (the rollback
+//! target) in the journal before it changes anything, registers a new
+//! revision when given an image, updates the service, and waits until it is
+//! stable — stricter than `aws ecs wait services-stable`: the PRIMARY
+//! deployment is on the target task definition, its rollout COMPLETED (where
+//! ECS reports one), it is the only deployment, and running == desired. A
+//! circuit-breaker FAILED rollout stops the wait at once with ECS's reason
+//! and latest events; success is never reported while ECS is rolling back.
+//! relctl never deregisters task definitions.
+
+mod check;
+mod deploy;
+mod rollback;
+mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::aws::{self};
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::Template;
+use crate::step::{Integration, ParseContext, StepSpec, TargetDecl, TargetUse, check_keys, duration_setting, joined};
+
+const SYSTEM: &str = "ECS";
+const DEFAULT_POLL: Duration = Duration::from_secs(5);
+/// How long a rollout (deploy or rollback) may take without `timeout:`:
+/// three times the AWS CLI's `services-stable` waiter (40 polls 15 s apart).
+const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long `ecs.check` may wait for health checks without `timeout:`.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+pub struct DeployKind;
+pub struct CheckKind;
+pub struct RollbackKind;
+
+/// The service a step acts on, and how often it looks at it.
+#[derive(Debug)]
+struct Target {
+    aws: Arc<dyn Integration>,
+    cluster: Template,
+    service: Template,
+    poll: Duration,
+}
+
+impl Target {
+    /// The service as a rollback target: what ecs.deploy records and
+    /// ecs.rollback restores.
+    fn rollback(&self, uses: TargetUse) -> TargetDecl {
+        TargetDecl { uses, system: "ecs", parts: vec![self.cluster.clone(), self.service.clone()], resource: joined }
+    }
+}
+
+fn parse_target(spec: &StepSpec<'_>, kind: &str, extra: &[&str], cx: &mut dyn ParseContext) -> Option<Target> {
+    let aws = aws::settings(cx, spec.key.span, kind);
+    let v = spec.value;
+    if v.as_map().is_none() {
+        cx.diagnostics().push(
+            Diagnostic::new(v.span, format!("`{kind}` takes a mapping, found {}", v.type_name()))
+                .hint("e.g. `{ cluster: prod, service: checkout }`"),
+        );
+        return None;
+    }
+    let mut keys = vec!["cluster", "service", "poll"];
+    keys.extend_from_slice(extra);
+    check_keys(v, &keys, &format!("`{kind}`"), cx);
+    let field = |name: &str, cx: &mut dyn ParseContext| match v.get(name) {
+        Some(n) => cx.template(n, &format!("`{name}`")),
+        None => {
+            cx.diagnostics().push(Diagnostic::new(spec.key.span, format!("`{kind}` needs `{name}`")));
+            None
+        }
+    };
+    let cluster = field("cluster", cx);
+    let service = field("service", cx);
+    let poll = duration_setting(v.get("poll"), cx).unwrap_or(DEFAULT_POLL);
+    Some(Target { aws: aws?, cluster: cluster?, service: service?, poll })
+}
