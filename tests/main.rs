@@ -16,6 +16,7 @@ mod lock;
 mod plan;
 mod pty;
 mod quickstart;
+mod reports;
 mod resume;
 mod secrets;
 mod slack;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::adapter;
 use crate::config::{Display, GateSettings, OutputMode, ResumeRequest, RunRequest};
 use crate::engine::approval::ApprovalPolicy;
-use crate::engine::driver::{Engine, EngineConfig, RunEnd};
+use crate::engine::driver::{Engine, EngineConfig, RunEnd, Wiring};
 use crate::engine::journal::{Journal, Replay};
 use crate::engine::lock::{Holder, RunLock};
 use crate::engine::run_dir::{OUTPUT_LOG, RUNBOOK_COPY, RunDir};
@@ -161,7 +161,8 @@ impl Session<'_> {
             rerun,
             assume_done,
         };
-        let engine = Engine::new(plan, cfg, observers, journal, prompter, Arc::new(Redactor::default()), cancel, replay);
+        let wiring = Wiring { observers, journal, prompter, redactor: Arc::new(Redactor::default()), cancel };
+        let engine = Engine::new(plan, cfg, wiring, replay);
         Ok(match engine.run().await? {
             RunEnd::Finished(state) => state.exit_code().code(),
             RunEnd::Interrupted(state) => state.exit_code().code(),

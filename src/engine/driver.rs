@@ -59,6 +59,17 @@ pub struct EngineConfig {
     pub assume_done: Vec<String>,
 }
 
+/// What the engine reports to and asks through; the session wires it.
+pub struct Wiring {
+    pub observers: Vec<Arc<dyn Observer>>,
+    pub journal: Option<Journal>,
+    /// A person to ask, when the run is interactive.
+    pub prompter: Option<Arc<dyn Prompter>>,
+    pub redactor: Arc<Redactor>,
+    /// Set to true to stop the run (Ctrl-C, SIGTERM).
+    pub cancel: watch::Sender<bool>,
+}
+
 pub struct Engine {
     plan: Plan,
     cfg: EngineConfig,
@@ -67,13 +78,24 @@ pub struct Engine {
     prompter: Option<Arc<dyn Prompter>>,
     redactor: Arc<Redactor>,
     cancel: watch::Sender<bool>,
+    /// What the journal says of an interrupted run being resumed.
     replay: Option<Replay>,
-    outputs: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
-    failed_checks: Mutex<Vec<String>>,
-    fatal: Mutex<Option<JournalError>>,
-    checkpoints: Mutex<HashMap<String, BTreeMap<String, String>>>,
-    integration_state: Mutex<HashMap<(String, String), String>>,
-    state: Mutex<RunState>,
+    /// What the run has learnt so far, behind one lock.
+    memory: Mutex<Memory>,
+}
+
+/// The run's state as it goes, shared by concurrent (parallel) steps.
+#[derive(Default)]
+struct Memory {
+    state: Option<RunState>,
+    /// Outputs by step id, for `${{ steps.ID.outputs.KEY }}`.
+    outputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// Labels of the validate checks that failed in this pass.
+    failed_checks: Vec<String>,
+    /// A journal write that failed where it could not be returned at once.
+    fatal: Option<JournalError>,
+    checkpoints: HashMap<String, BTreeMap<String, String>>,
+    integration_state: HashMap<(String, String), String>,
 }
 
 /// How long an integration notice may hold the run up (a slow chat must not
@@ -101,49 +123,28 @@ enum PhaseEnd {
 }
 
 impl Engine {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        plan: Plan,
-        cfg: EngineConfig,
-        observers: Vec<Arc<dyn Observer>>,
-        journal: Option<Journal>,
-        prompter: Option<Arc<dyn Prompter>>,
-        redactor: Arc<Redactor>,
-        cancel: watch::Sender<bool>,
-        replay: Option<Replay>,
-    ) -> Engine {
+    pub fn new(plan: Plan, cfg: EngineConfig, wiring: Wiring, replay: Option<Replay>) -> Engine {
         for secret in plan.secrets.values() {
-            redactor.add(secret);
+            wiring.redactor.add(secret);
         }
-        let mut outputs = BTreeMap::new();
+        let mut memory = Memory { state: Some(RunState::Checklist), ..Memory::default() };
         if let Some(r) = &replay {
             for rec in r.steps.values() {
                 if let Some(id) = &rec.id {
-                    outputs.insert(id.clone(), rec.outputs.clone());
+                    memory.outputs.insert(id.clone(), rec.outputs.clone());
                 }
             }
+            memory.checkpoints.clone_from(&r.checkpoints);
+            memory.integration_state.clone_from(&r.integration_state);
+            memory.state = Some(r.state);
         }
-        let (checkpoints, integration_state) = match &replay {
-            Some(r) => (r.checkpoints.clone(), r.integration_state.clone()),
-            None => (HashMap::new(), HashMap::new()),
-        };
-        let state = replay.as_ref().map_or(RunState::Checklist, |r| r.state);
-        Engine {
-            plan,
-            cfg,
-            observers,
-            journal,
-            prompter,
-            redactor,
-            cancel,
-            replay,
-            outputs: Mutex::new(outputs),
-            failed_checks: Mutex::new(Vec::new()),
-            fatal: Mutex::new(None),
-            checkpoints: Mutex::new(checkpoints),
-            integration_state: Mutex::new(integration_state),
-            state: Mutex::new(state),
-        }
+        let Wiring { observers, journal, prompter, redactor, cancel } = wiring;
+        Engine { plan, cfg, observers, journal, prompter, redactor, cancel, replay, memory: Mutex::new(memory) }
+    }
+
+    /// The run's memory; never held across an await.
+    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Journals an event, then lets each integration react to it (Slack
@@ -183,7 +184,7 @@ impl Engine {
             && let Err(e) = j.append(&event, durability(&event))
         {
             let message = e.to_string();
-            *self.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+            self.memory().fatal = Some(e);
             return Err(JournalError::Write { path: j.path().to_path_buf(), source: std::io::Error::other(message) });
         }
         for o in &self.observers {
@@ -241,11 +242,11 @@ impl Engine {
                     return Ok(RunEnd::Interrupted(state));
                 }
             };
-            if let Some(e) = self.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            if let Some(e) = self.memory().fatal.take() {
                 return Err(e.into());
             }
             state = transition(state, result)?;
-            *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = state;
+            self.memory().state = Some(state);
             self.milestone(Event::StateEntered { state, at: now() }).await?;
         }
         self.milestone(Event::RunFinished { state, exit_code: state.exit_code().code(), at: now() }).await?;
@@ -284,22 +285,19 @@ impl Engine {
                 Ok(PhaseEnd::Done(if failed { PhaseResult::Failed } else { PhaseResult::Passed }))
             }
             PhaseRun::Validation | PhaseRun::Verification => {
-                self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+                self.memory().failed_checks.clear();
                 let mut checked = 0;
                 for planned in &to_run.steps {
                     match self.run_step(planned, false).await? {
                         StepEnd::Interrupted => return Ok(PhaseEnd::Interrupted),
                         StepEnd::Failed { tolerated: false } => {
-                            self.failed_checks
-                                .lock()
-                                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                                .push(planned.step.label());
+                            self.memory().failed_checks.push(planned.step.label());
                         }
                         StepEnd::Succeeded => checked += 1,
                         _ => {}
                     }
                 }
-                let failed = !self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty();
+                let failed = !self.memory().failed_checks.is_empty();
                 if phase == PhaseRun::Verification {
                     if checked == 0 && !failed && !self.cfg.policy.dry_run {
                         // Nothing looked at the rolled-back system: that is not verified.
@@ -421,7 +419,7 @@ impl Engine {
                 StepStatus::Skipped => StepEnd::Skipped,
                 StepStatus::Failed => {
                     if replay.state == RunState::Validate || replay.state == RunState::VerifyingRollback {
-                        self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(label.to_string());
+                        self.memory().failed_checks.push(label.to_string());
                     }
                     StepEnd::Failed { tolerated: rec.tolerated }
                 }
@@ -476,7 +474,7 @@ impl Engine {
             }
         };
         if let Some(id) = &step.id {
-            self.outputs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.clone(), outputs.clone());
+            self.memory().outputs.insert(id.clone(), outputs.clone());
         }
         self.emit(Event::StepFinished {
             key: key.to_string(),

@@ -8,3 +8,6 @@ pub mod journal;
 pub mod lock;
 pub mod run_dir;
 pub mod state;
+
+#[cfg(test)]
+mod tests;

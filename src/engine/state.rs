@@ -146,16 +146,30 @@ mod tests {
 
     #[test]
     fn every_path_from_checklist_ends_in_a_terminal_state() {
-        // Walk the whole graph: no cycles, every branch terminates.
-        let mut stack = vec![(S::Checklist, 0)];
-        while let Some((s, depth)) = stack.pop() {
-            assert!(depth < 10, "cycle through {s:?}");
-            for r in RESULTS {
-                if let Ok(next) = transition(s, r) {
-                    stack.push((next, depth + 1));
-                }
+        // Walk every path: each must end in a terminal state within as many
+        // steps as there are states (no cycle), no non-terminal state may be
+        // a dead end, and every outcome must be reachable.
+        let mut ends = std::collections::BTreeSet::new();
+        let mut stack = vec![vec![S::Checklist]];
+        while let Some(path) = stack.pop() {
+            let here = *path.last().unwrap();
+            assert!(path.len() <= S::ALL.len(), "a cycle: {path:?}");
+            let next: Vec<RunState> = RESULTS.iter().filter_map(|r| transition(here, *r).ok()).collect();
+            if here.is_terminal() {
+                assert!(next.is_empty(), "{here:?} is terminal yet leads on");
+                ends.insert(format!("{here:?}"));
+                continue;
+            }
+            assert!(!next.is_empty(), "{here:?} is a dead end: {path:?}");
+            for n in next {
+                let mut longer = path.clone();
+                longer.push(n);
+                stack.push(longer);
             }
         }
+        let every_end: std::collections::BTreeSet<String> =
+            S::ALL.iter().filter(|s| s.is_terminal()).map(|s| format!("{s:?}")).collect();
+        assert_eq!(ends, every_end, "every outcome is reachable from the checklist");
     }
 
     #[test]

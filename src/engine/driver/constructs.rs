@@ -16,7 +16,7 @@ impl Engine {
             StepBody::Action(action) => action.execute(run),
             StepBody::Confirm(ask) => Box::pin(self.question(run, ask, QuestionKind::Confirm, ("confirmed", "refused"))),
             StepBody::Gate(ask) => Box::pin(async move {
-                let failed_checks = self.failed_checks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                let failed_checks = self.memory().failed_checks.clone();
                 self.question(run, ask, QuestionKind::Gate { failed_checks }, ("go", "no-go")).await
             }),
             StepBody::Parallel(_) => Box::pin(async move {

@@ -51,7 +51,7 @@ impl Engine {
 
     async fn ask_person(&self, question: &Question, actor: String) -> Answer {
         if let Err(e) = self.sync() {
-            *self.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+            self.memory().fatal = Some(e);
             return Answer {
                 yes: false,
                 actor,

@@ -34,7 +34,8 @@ impl Scope for Engine {
                 None => Err(format!("secret `{name}` is not set: export {name}")),
             },
             Reference::StepOutput { step, key } => {
-                let outputs = self.outputs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let memory = self.memory();
+                let outputs = &memory.outputs;
                 match outputs.get(step).and_then(|o| o.get(key)) {
                     Some(v) => plain(v.clone()),
                     None if outputs.contains_key(step) => Err(format!(
@@ -79,34 +80,22 @@ impl StepEnv for Engine {
     }
 
     fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure> {
-        self.checkpoints
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(key.to_string())
-            .or_default()
-            .extend(data.clone());
+        self.memory().checkpoints.entry(key.to_string()).or_default().extend(data.clone());
         self.emit(Event::StepCheckpoint { key: key.to_string(), data }).map_err(|e| AdapterError::Journal(e.to_string()).into())
     }
 
     fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>> {
-        self.checkpoints.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
+        self.memory().checkpoints.get(key).cloned()
     }
 
     fn record(&self, integration: &str, name: &str, value: &str) -> Result<(), StepFailure> {
-        self.integration_state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((integration.to_string(), name.to_string()), value.to_string());
+        self.memory().integration_state.insert((integration.to_string(), name.to_string()), value.to_string());
         self.emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() })
             .map_err(|e| AdapterError::Journal(e.to_string()).into())
     }
 
     fn recorded(&self, integration: &str, name: &str) -> Option<String> {
-        self.integration_state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&(integration.to_string(), name.to_string()))
-            .cloned()
+        self.memory().integration_state.get(&(integration.to_string(), name.to_string())).cloned()
     }
 
     fn redact(&self, text: &str) -> String {
@@ -118,11 +107,11 @@ impl StepEnv for Engine {
     }
 
     fn verifying_rollback(&self) -> bool {
-        *self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner) == RunState::VerifyingRollback
+        self.memory().state == Some(RunState::VerifyingRollback)
     }
 
     fn state_label(&self) -> String {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).label().to_string()
+        self.memory().state.map_or("", RunState::label).to_string()
     }
 
     fn runbook_name(&self) -> &str {
