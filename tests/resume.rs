@@ -129,6 +129,13 @@ fn a_torn_last_journal_line_does_not_stop_resume() {
     std::fs::write(&journal, text).unwrap();
     sb.write("release-two", "");
     sb.relctl(&["resume", "--non-interactive"]).expect_code(0);
+    // Resumed where the intact journal ends: nothing finished ran again,
+    // the cut-off (idempotent) step ran to its end, and the run finished.
+    let marks = sb.read("marks.txt");
+    assert_eq!(count(&marks, "one"), 1, "{marks}");
+    assert_eq!(count(&marks, "two-start"), 2, "{marks}");
+    assert_eq!(count(&marks, "two-end"), 1, "{marks}");
+    assert_eq!(count(&marks, "fin"), 1, "{marks}");
 }
 
 #[test]

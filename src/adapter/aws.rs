@@ -17,7 +17,7 @@ use crate::runbook::node::Node;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use crate::step::{AdapterError, Integration, IntegrationKind, ParseContext, RemoteKind, StepEnv, StepFailure, check_keys};
+use crate::step::{AdapterError, Integration, IntegrationKind, ParseContext, RemoteKind, Settings, StepEnv, StepFailure};
 
 pub struct AwsIntegrationKind;
 
@@ -35,15 +35,10 @@ impl IntegrationKind for AwsIntegrationKind {
     }
 
     fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>> {
-        if node.as_map().is_none() {
-            cx.diagnostics()
-                .push(Diagnostic::new(node.span, "`aws` settings must be a mapping").hint("e.g. `aws: { region: us-east-1 }`"));
-            return None;
-        }
-        check_keys(node, &["region", "profile", "endpoint_url"], "the `aws` settings", cx);
-        let region = node.get("region").and_then(|n| cx.template(n, "`region`"));
-        let profile = node.get("profile").and_then(|n| cx.template(n, "`profile`"));
-        let endpoint_url = node.get("endpoint_url").and_then(|n| cx.template(n, "`endpoint_url`"));
+        let v = Settings::mapping(node, "aws", &["region", "profile", "endpoint_url"], "e.g. `aws: { region: us-east-1 }`", cx)?;
+        let region = v.template("region", cx);
+        let profile = v.template("profile", cx);
+        let endpoint_url = v.template("endpoint_url", cx);
         Some(Arc::new(AwsSettings { region, profile, endpoint_url, config: OnceCell::new() }))
     }
 }
@@ -126,7 +121,7 @@ pub fn settings(
 }
 
 pub fn downcast(i: &Arc<dyn Integration>) -> &AwsSettings {
-    i.as_any().downcast_ref().expect("aws settings")
+    i.settings()
 }
 
 /// An SDK error as one line: the service's code and message, or the transport failure.

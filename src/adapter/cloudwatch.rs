@@ -12,11 +12,11 @@ use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
 use super::aws::{self, sdk_error};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
-use crate::runbook::node::{Node, NodeKind};
+use crate::runbook::node::Node;
 use crate::step::PhaseName;
 use crate::step::{
-    Action, BoxFuture, Integration, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun, StepSpec,
-    check_keys,
+    Action, BoxFuture, Integration, Outcome, ParseContext, Settings, StepEnv, StepFailure, StepKind, StepResult, StepRun,
+    StepSpec,
 };
 
 const SYSTEM: &str = "CloudWatch";
@@ -41,20 +41,10 @@ impl AlarmQuery {
         cx: &mut dyn ParseContext,
     ) -> Option<AlarmQuery> {
         let aws = aws::settings(cx, key_span, "cloudwatch.alarms");
-        if node.as_map().is_none() {
-            cx.diagnostics().push(
-                Diagnostic::new(node.span, format!("alarms are given as a mapping, found {}", node.type_name()))
-                    .hint("e.g. `{ prefix: \"checkout-prod-\" }` or `{ names: [a, b] }`"),
-            );
-            return None;
-        }
-        check_keys(node, &["names", "prefix", "expect"], "`cloudwatch.alarms`", cx);
-        let names = match node.get("names").map(|n| (n, &n.kind)) {
-            None => Vec::new(),
-            Some((_, NodeKind::Seq(items))) => items.iter().filter_map(|n| cx.template(n, "alarm name")).collect(),
-            Some((n, _)) => cx.template(n, "alarm name").into_iter().collect(),
-        };
-        let prefix = node.get("prefix").and_then(|n| cx.template(n, "`prefix`"));
+        let example = "e.g. `{ prefix: \"checkout-prod-\" }` or `{ names: [a, b] }`";
+        let v = Settings::mapping(node, "cloudwatch.alarms", &["names", "prefix", "expect"], example, cx)?;
+        let names = v.templates("names", cx);
+        let prefix = v.template("prefix", cx);
         if names.is_empty() == prefix.is_none() {
             cx.diagnostics().push(
                 Diagnostic::new(node.span, "give the alarms by `names` or by `prefix` (one of them)")

@@ -10,8 +10,8 @@ use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
-    Action, AdapterError, BoxFuture, Outcome, ParseContext, RemoteKind, StepFailure, StepKind, StepResult, StepRun, StepSpec,
-    check_keys, duration_setting,
+    Action, AdapterError, BoxFuture, Outcome, ParseContext, RemoteKind, Settings, StepFailure, StepKind, StepResult, StepRun,
+    StepSpec,
 };
 
 pub struct HttpKind;
@@ -46,20 +46,10 @@ impl StepKind for HttpKind {
             let url = cx.template(v, "`http`")?;
             return Some(Arc::new(HttpAction::get(url)));
         }
-        if v.as_map().is_none() {
-            cx.diagnostics().push(
-                Diagnostic::new(v.span, format!("`http` takes a URL or a mapping, found {}", v.type_name()))
-                    .hint("e.g. `http: { url: https://app/health, expect: { status: 200 } }`"),
-            );
-            return None;
-        }
-        check_keys(v, KEYS, "an `http` step", cx);
-        let Some(url_node) = v.get("url") else {
-            cx.diagnostics().push(Diagnostic::new(spec.key.span, "an `http` step needs a `url`").hint("add `url: https://...`"));
-            return None;
-        };
-        let url = cx.template(url_node, "`url`");
-        let method = match v.get("method") {
+        let example = "e.g. `http: { url: https://app/health, expect: { status: 200 } }` or `http: https://app/health`";
+        let s = Settings::mapping(v, "http", KEYS, example, cx)?;
+        let url = s.required("url", cx);
+        let method = match s.get("method") {
             None => reqwest::Method::GET,
             Some(n) => match n.as_str().map(str::to_ascii_uppercase).and_then(|m| reqwest::Method::from_bytes(m.as_bytes()).ok())
             {
@@ -72,7 +62,7 @@ impl StepKind for HttpKind {
             },
         };
         let mut headers = Vec::new();
-        if let Some(h) = v.get("headers") {
+        if let Some(h) = s.get("headers") {
             match h.as_map() {
                 Some(map) => {
                     for (k, n) in map {
@@ -84,9 +74,9 @@ impl StepKind for HttpKind {
                 None => cx.diagnostics().error(h.span, "`headers` must map header names to values"),
             }
         }
-        let body = v.get("body").and_then(|n| cx.template(n, "`body`"));
+        let body = s.template("body", cx);
         let mut action = HttpAction { url: url?, method, headers, body, ..HttpAction::get(Template::literal("")) };
-        if let Some(e) = v.get("expect") {
+        if let Some(e) = s.get("expect") {
             parse_expect(e, &mut action, cx);
         }
         Some(Arc::new(action))
@@ -94,12 +84,11 @@ impl StepKind for HttpKind {
 }
 
 fn parse_expect(e: &Node, action: &mut HttpAction, cx: &mut dyn ParseContext) {
-    if e.as_map().is_none() {
-        cx.diagnostics().error(e.span, format!("`expect` must be a mapping, found {}", e.type_name()));
+    let Some(expect) = Settings::mapping(e, "expect", EXPECT_KEYS, "e.g. `expect: { status: 200, json: { status: ok } }`", cx)
+    else {
         return;
-    }
-    check_keys(e, EXPECT_KEYS, "`expect`", cx);
-    if let Some(s) = e.get("status") {
+    };
+    if let Some(s) = expect.get("status") {
         let codes: Option<Vec<u16>> = match &s.kind {
             NodeKind::Int(i) => u16::try_from(*i).ok().map(|c| vec![c]),
             NodeKind::Seq(items) => items
@@ -119,8 +108,8 @@ fn parse_expect(e: &Node, action: &mut HttpAction, cx: &mut dyn ParseContext) {
             ),
         }
     }
-    action.body_contains = e.get("body_contains").and_then(|n| cx.template(n, "`body_contains`"));
-    action.max_latency = duration_setting(e.get("max_latency"), cx);
+    action.body_contains = expect.template("body_contains", cx);
+    action.max_latency = expect.duration("max_latency", cx);
     if let Some(j) = e.get("json") {
         if j.as_map().is_none() {
             cx.diagnostics().push(

@@ -16,12 +16,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::aws::{self, sdk_error};
-use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
-use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
-    Action, AdapterError, BoxFuture, Integration, Outcome, ParseContext, RemoteKind, StepEnv, StepFailure, StepKind, StepResult,
-    StepRun, StepSpec, TargetDecl, TargetUse, check_keys,
+    Action, AdapterError, BoxFuture, Integration, Outcome, ParseContext, RemoteKind, Settings, StepEnv, StepFailure, StepKind,
+    StepResult, StepRun, StepSpec, TargetDecl, TargetUse,
 };
 
 const SYSTEM: &str = "S3";
@@ -172,35 +170,6 @@ fn prefix_of(text: &str) -> String {
     if t.is_empty() || t.ends_with('/') { t.to_string() } else { format!("{t}/") }
 }
 
-fn string_list(node: &Node, what: &str, cx: &mut dyn ParseContext) -> Vec<Template> {
-    match &node.kind {
-        NodeKind::Seq(items) => items.iter().filter_map(|n| cx.template(n, what)).collect(),
-        _ => cx.template(node, what).into_iter().collect(),
-    }
-}
-
-fn required(node: &Node, key: &str, kind: &str, cx: &mut dyn ParseContext) -> Option<Template> {
-    match node.get(key) {
-        Some(n) => cx.template(n, &format!("`{key}`")),
-        None => {
-            cx.diagnostics().push(Diagnostic::new(node.span, format!("`{kind}` needs `{key}`")));
-            None
-        }
-    }
-}
-
-fn mapping(spec: &StepSpec<'_>, kind: &str, keys: &[&str], cx: &mut dyn ParseContext) -> bool {
-    if spec.value.as_map().is_none() {
-        cx.diagnostics().push(
-            Diagnostic::new(spec.value.span, format!("`{kind}` takes a mapping, found {}", spec.value.type_name()))
-                .hint(format!("keys: {}", keys.join(", "))),
-        );
-        return false;
-    }
-    check_keys(spec.value, keys, &format!("`{kind}`"), cx);
-    true
-}
-
 #[derive(Debug)]
 struct PromoteAction {
     aws: Arc<dyn Integration>,
@@ -219,30 +188,14 @@ impl StepKind for PromoteKind {
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
         let aws = aws::settings(cx, spec.key.span, "s3.promote");
-        if !mapping(spec, "s3.promote", &["bucket", "from", "to", "last", "delete_stale", "parallelism"], cx) {
-            return None;
-        }
-        let v = spec.value;
-        let bucket = required(v, "bucket", "s3.promote", cx);
-        let from = required(v, "from", "s3.promote", cx);
-        let to = required(v, "to", "s3.promote", cx);
-        let last = v.get("last").map(|n| string_list(n, "`last`", cx)).unwrap_or_default();
-        let delete_stale = match v.get("delete_stale").map(|n| &n.kind) {
-            None => true,
-            Some(NodeKind::Bool(b)) => *b,
-            Some(_) => {
-                cx.diagnostics().error(v.get("delete_stale").map_or(v.span, |n| n.span), "`delete_stale` must be true or false");
-                true
-            }
-        };
-        let parallelism = match v.get("parallelism").map(|n| (n, &n.kind)) {
-            None => DEFAULT_PARALLELISM,
-            Some((_, NodeKind::Int(i))) if (1..=64).contains(i) => *i as usize,
-            Some((n, _)) => {
-                cx.diagnostics().error(n.span, "`parallelism` must be a whole number from 1 to 64");
-                DEFAULT_PARALLELISM
-            }
-        };
+        let keys = ["bucket", "from", "to", "last", "delete_stale", "parallelism"];
+        let v = Settings::mapping(spec.value, "s3.promote", &keys, "e.g. `{ bucket: web, from: releases/2.0/, to: live/ }`", cx)?;
+        let bucket = v.required("bucket", cx);
+        let from = v.required("from", cx);
+        let to = v.required("to", cx);
+        let last = v.templates("last", cx);
+        let delete_stale = v.flag("delete_stale", true, cx);
+        let parallelism = v.count("parallelism", 1..=64, DEFAULT_PARALLELISM as i64, cx) as usize;
         Some(Arc::new(PromoteAction { aws: aws?, bucket: bucket?, from: from?, to: to?, last, delete_stale, parallelism }))
     }
 }
@@ -280,7 +233,7 @@ impl PromoteAction {
             }
             None => {
                 let live = list(&s3, &bucket, &to).await?;
-                let backup_prefix = format!("relctl-backups/{}/{to}", env.run_id());
+                let backup_prefix = format!("relctl-backups/{}/{to}", env.info().run_id);
                 let b = Backup { bucket: bucket.clone(), to: to.clone(), prefix: backup_prefix.clone(), objects: live };
                 let pairs = b.objects.keys().map(|k| (format!("{to}{k}"), format!("{backup_prefix}{k}"))).collect();
                 let n = copy_all(&s3, &bucket, pairs, self.parallelism).await?;
@@ -340,11 +293,9 @@ impl StepKind for RollbackKind {
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
         let aws = aws::settings(cx, spec.key.span, "s3.rollback");
-        if !mapping(spec, "s3.rollback", &["bucket", "to"], cx) {
-            return None;
-        }
-        let bucket = required(spec.value, "bucket", "s3.rollback", cx);
-        let to = required(spec.value, "to", "s3.rollback", cx);
+        let v = Settings::mapping(spec.value, "s3.rollback", &["bucket", "to"], "e.g. `{ bucket: web, to: live/ }`", cx)?;
+        let bucket = v.required("bucket", cx);
+        let to = v.required("to", cx);
         Some(Arc::new(RollbackAction { aws: aws?, bucket: bucket?, to: to? }))
     }
 }
@@ -424,21 +375,13 @@ impl StepKind for CheckKind {
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
         let aws = aws::settings(cx, spec.key.span, "s3.check");
-        if !mapping(spec, "s3.check", &["bucket", "prefix", "expect", "min_objects"], cx) {
-            return None;
-        }
-        let v = spec.value;
-        let bucket = required(v, "bucket", "s3.check", cx);
-        let prefix = v.get("prefix").map_or_else(|| Some(Template::literal("")), |n| cx.template(n, "`prefix`"));
-        let expect = v.get("expect").map(|n| string_list(n, "`expect`", cx)).unwrap_or_default();
-        let min_objects = match v.get("min_objects").map(|n| (n, &n.kind)) {
-            None => None,
-            Some((_, NodeKind::Int(i))) if *i >= 0 => Some(*i as usize),
-            Some((n, _)) => {
-                cx.diagnostics().error(n.span, "`min_objects` must be a whole number");
-                None
-            }
-        };
+        let keys = ["bucket", "prefix", "expect", "min_objects"];
+        let v =
+            Settings::mapping(spec.value, "s3.check", &keys, "e.g. `{ bucket: web, prefix: live/, expect: [index.html] }`", cx)?;
+        let bucket = v.required("bucket", cx);
+        let prefix = if v.get("prefix").is_some() { v.template("prefix", cx) } else { Some(Template::literal("")) };
+        let expect = v.templates("expect", cx);
+        let min_objects = v.get("min_objects").map(|_| v.count("min_objects", 0..=i64::MAX, 0, cx) as usize);
         Some(Arc::new(CheckAction { aws: aws?, bucket: bucket?, prefix: prefix?, expect, min_objects }))
     }
 }

@@ -22,8 +22,8 @@ use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::PhaseName;
 use crate::step::{
-    Action, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, StepEnv, StepFailure, StepKind, StepResult, StepRun,
-    StepSpec, check_keys,
+    Action, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, Settings, StepEnv, StepFailure, StepKind, StepResult,
+    StepRun, StepSpec,
 };
 
 const SYSTEM: &str = "Slack";
@@ -65,26 +65,14 @@ impl IntegrationKind for SlackIntegrationKind {
     }
 
     fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>> {
-        if node.as_map().is_none() {
-            cx.diagnostics().push(
-                Diagnostic::new(node.span, "`slack` settings must be a mapping")
-                    .hint("e.g. `slack: { channel: \"#releases\", token: ${{ secrets.SLACK_BOT_TOKEN }} }`"),
-            );
-            return None;
-        }
-        check_keys(node, &["channel", "token", "webhook", "api_url", "notify"], "the `slack` settings", cx);
-        let channel = node.get("channel").and_then(|n| cx.template(n, "`channel`"));
-        let token = node.get("token").and_then(|n| cx.template(n, "`token`"));
-        let webhook = node.get("webhook").and_then(|n| cx.template(n, "`webhook`"));
-        let api_url = node.get("api_url").and_then(|n| cx.template(n, "`api_url`"));
-        let notify = match node.get("notify").map(|n| (n, &n.kind)) {
-            None => false,
-            Some((_, NodeKind::Bool(b))) => *b,
-            Some((n, _)) => {
-                cx.diagnostics().error(n.span, "`notify` must be true or false");
-                false
-            }
-        };
+        let keys = ["channel", "token", "webhook", "api_url", "notify"];
+        let example = "e.g. `slack: { channel: \"#releases\", token: ${{ secrets.SLACK_BOT_TOKEN }} }`";
+        let v = Settings::mapping(node, "slack", &keys, example, cx)?;
+        let channel = v.template("channel", cx);
+        let token = v.template("token", cx);
+        let webhook = v.template("webhook", cx);
+        let api_url = v.template("api_url", cx);
+        let notify = v.flag("notify", false, cx);
         let mode = match (&token, &webhook) {
             (Some(_), None) => Mode::WebApi,
             (None, Some(_)) => Mode::Webhook,
@@ -210,15 +198,16 @@ impl SlackSettings {
 
     fn parent_text(env: &dyn StepEnv, interrupted: bool, waiting: Option<&str>) -> String {
         let version = env.var("version").map(|v| format!(" {v}")).unwrap_or_default();
-        let mut state = env.state_label();
-        let icon = match state.as_str() {
+        let now = env.state();
+        let mut state = now.label().to_string();
+        let icon = match now {
             _ if interrupted => ":double_vertical_bar:",
-            "RELEASED" | "RELEASED (with warnings)" => ":white_check_mark:",
-            "ROLLED BACK" => ":leftwards_arrow_with_hook:",
-            "ROLLBACK FAILED" => ":rotating_light:",
-            "ABORTED" => ":no_entry:",
-            "ROLLING BACK" | "VERIFYING ROLLBACK" => ":warning:",
-            _ => ":rocket:",
+            RunState::Released | RunState::ReleasedWithWarnings => ":white_check_mark:",
+            RunState::RolledBack => ":leftwards_arrow_with_hook:",
+            RunState::RollbackFailed => ":rotating_light:",
+            RunState::Aborted => ":no_entry:",
+            RunState::RollingBack | RunState::VerifyingRollback => ":warning:",
+            RunState::Checklist | RunState::Execute | RunState::Validate | RunState::Finalize => ":rocket:",
         };
         if interrupted {
             state.push_str(" (interrupted: `relctl resume` continues it)");
@@ -229,9 +218,9 @@ impl SlackSettings {
         let decided = env.recorded("slack", DECIDED).map(|d| format!(" — {d}")).unwrap_or_default();
         env.redact(&format!(
             "{icon} *{}{version}*: {state}{decided} (run {} by {})",
-            env.runbook_name(),
-            env.run_id(),
-            env.actor()
+            env.info().runbook,
+            env.info().run_id,
+            env.info().actor
         ))
     }
 
@@ -293,7 +282,7 @@ impl SlackSettings {
     }
 
     async fn notice(&self, event: &Event, env: &dyn StepEnv) -> Result<(), RemoteError> {
-        let name = env.runbook_name().to_string();
+        let name = env.info().runbook.clone();
         let version = env.var("version").map(|v| format!(" {v}")).unwrap_or_default();
         match event {
             Event::RunStarted { actor, .. } if self.notify => {
@@ -418,23 +407,9 @@ impl StepKind for SlackKind {
         let (text, broadcast) = match &v.kind {
             NodeKind::Str(_) => (cx.template(v, "`slack`"), false),
             NodeKind::Map(_) => {
-                check_keys(v, &["text", "broadcast"], "a `slack` step", cx);
-                let text = match v.get("text") {
-                    Some(t) => cx.template(t, "`text`"),
-                    None => {
-                        cx.diagnostics().push(Diagnostic::new(spec.key.span, "a `slack` step needs `text`"));
-                        None
-                    }
-                };
-                let broadcast = match v.get("broadcast").map(|n| (n, &n.kind)) {
-                    None => false,
-                    Some((_, NodeKind::Bool(b))) => *b,
-                    Some((n, _)) => {
-                        cx.diagnostics().error(n.span, "`broadcast` must be true or false");
-                        false
-                    }
-                };
-                (text, broadcast)
+                let s =
+                    Settings::mapping(v, "slack", &["text", "broadcast"], "e.g. `slack: { text: ..., broadcast: true }`", cx)?;
+                (s.required("text", cx), s.flag("broadcast", false, cx))
             }
             _ => {
                 cx.diagnostics().push(
@@ -455,7 +430,7 @@ impl Action for SlackAction {
 
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
         Box::pin(async move {
-            let settings: &SlackSettings = self.settings.as_any().downcast_ref().expect("slack settings");
+            let settings: &SlackSettings = self.settings.settings();
             let text = run.env.render(&self.text)?;
             match settings.post(run.env, &text, self.broadcast).await {
                 Ok(()) => Ok(Outcome { summary: Some("posted".into()), ..Outcome::default() }),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cloudwatch::AlarmQuery;
+use crate::event::RunState;
 use crate::runbook::duration::format_duration;
 use crate::step::{
     Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec,
@@ -69,7 +70,7 @@ impl Action for WaitAction {
                 tokio::time::sleep(self.duration).await;
                 return Ok(Outcome { summary: Some(format!("waited {}", format_duration(self.duration))), ..Outcome::default() });
             };
-            if run.env.verifying_rollback() {
+            if run.env.state() == RunState::VerifyingRollback {
                 // After a rollback the alarm that sent us here may still be in
                 // ALARM for a while: the bake gives it time to clear, and the
                 // rollback is verified only if it has by the end.

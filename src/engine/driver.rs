@@ -19,12 +19,12 @@ use crate::question::{Prompter, Question, QuestionKind};
 use crate::redact::Redactor;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::{self, Quoting, Template};
-use crate::step::{AdapterError, BoxFuture, Outcome, PhaseName, Step, StepBody, StepFailure, StepRun};
+use crate::step::{AdapterError, BoxFuture, Outcome, PhaseName, RunInfo, Step, StepBody, StepFailure, StepRun};
 
 mod constructs;
 mod decide;
 mod step_env;
-use step_env::Unresolved;
+use step_env::{Handle, Unresolved};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -80,6 +80,7 @@ pub struct Engine {
     cancel: watch::Sender<bool>,
     /// What the journal says of an interrupted run being resumed.
     replay: Option<Replay>,
+    info: RunInfo,
     /// What the run has learnt so far, behind one lock.
     memory: Mutex<Memory>,
 }
@@ -139,7 +140,14 @@ impl Engine {
             memory.state = Some(r.state);
         }
         let Wiring { observers, journal, prompter, redactor, cancel } = wiring;
-        Engine { plan, cfg, observers, journal, prompter, redactor, cancel, replay, memory: Mutex::new(memory) }
+        let info = RunInfo {
+            run_id: cfg.run_id.clone(),
+            actor: cfg.actor.clone(),
+            runbook: plan.runbook.name.clone(),
+            workdir: cfg.workdir.clone(),
+            run_dir: cfg.run_dir.clone(),
+        };
+        Engine { plan, cfg, observers, journal, prompter, redactor, cancel, replay, info, memory: Mutex::new(memory) }
     }
 
     /// The run's memory; never held across an await.
@@ -152,7 +160,7 @@ impl Engine {
     async fn milestone(&self, event: Event) -> Result<(), JournalError> {
         self.emit(event.clone())?;
         for (name, integration) in &self.plan.runbook.integrations {
-            let warning = match tokio::time::timeout(NOTICE_LIMIT, integration.on_event(&event, self)).await {
+            let warning = match tokio::time::timeout(NOTICE_LIMIT, integration.on_event(&event, &Handle(self))).await {
                 Ok(Ok(())) => continue,
                 Ok(Err(e)) => format!("{name} notice not sent: {e}"),
                 Err(_) => format!("{name} notice not sent: no answer within {}", format_duration(NOTICE_LIMIT)),
@@ -360,7 +368,8 @@ impl Engine {
                     at: now(),
                 })?;
                 let started = Instant::now();
-                let run = StepRun { key, step, attempt, env: self };
+                let handle = Handle(self);
+                let run = StepRun { key, step, attempt, env: &handle };
                 let execution = async {
                     match planned.deadline {
                         Some(d) => tokio::time::timeout(d.limit, self.perform(&run, planned))

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::future::Future;
-use std::path::Path;
+use std::path::PathBuf;
 use std::pin::Pin;
 
 use std::time::Duration;
 
 use super::{AdapterError, RollbackTarget, Step, TargetDecl};
+use crate::event::RunState;
 use crate::runbook::expr::Template;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -97,7 +98,8 @@ pub trait Action: Send + Sync + Debug {
     }
 }
 
-/// What the engine lends a running step (and an integration's notices).
+/// What the engine lends a running step (and an integration's notices): a
+/// narrow handle, not the engine.
 pub trait StepEnv: Send + Sync {
     fn render(&self, template: &Template) -> Result<String, StepFailure>;
     /// A shell command: values become environment variables it refers to.
@@ -124,16 +126,26 @@ pub trait StepEnv: Send + Sync {
     fn warn(&self, message: &str);
     /// The text with every secret masked (for messages sent elsewhere).
     fn redact(&self, text: &str) -> String;
-    /// The run's current state, for notices.
-    fn state_label(&self) -> String;
-    /// Whether this is the second validation pass, verifying a rollback.
-    fn verifying_rollback(&self) -> bool;
-    fn runbook_name(&self) -> &str;
+    /// The state the run is in (verifying a rollback is the second pass
+    /// of the validate checks).
+    fn state(&self) -> RunState;
     fn var(&self, name: &str) -> Option<String>;
-    fn workdir(&self) -> &Path;
-    fn run_dir(&self) -> Option<&Path>;
-    fn run_id(&self) -> &str;
-    fn actor(&self) -> &str;
+    /// Which run this is, and where it keeps its files.
+    fn info(&self) -> &RunInfo;
+}
+
+/// Which run a step belongs to; fixed for the whole run.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub run_id: String,
+    /// Who runs the release.
+    pub actor: String,
+    /// The runbook's `name`.
+    pub runbook: String,
+    /// Where `run` steps start (the runbook's directory).
+    pub workdir: PathBuf,
+    /// The run's directory (journal, output.log, console logs); none in a dry run.
+    pub run_dir: Option<PathBuf>,
 }
 
 /// The context of one execution of one step.

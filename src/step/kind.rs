@@ -28,6 +28,17 @@ pub trait Integration: Send + Sync + Debug {
     }
 }
 
+impl dyn Integration {
+    /// The settings as the kind that parsed them knows them.
+    ///
+    /// # Panics
+    /// When `T` is not the type this integration's kind produced: a step
+    /// kind asking for another system's settings is a bug.
+    pub fn settings<T: 'static>(&self) -> &T {
+        self.as_any().downcast_ref().unwrap_or_else(|| panic!("integration settings are not a {}", std::any::type_name::<T>()))
+    }
+}
+
 pub trait IntegrationKind: Send + Sync {
     fn name(&self) -> &'static str;
     fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>>;

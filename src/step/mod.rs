@@ -9,6 +9,7 @@
 //! be one.
 
 mod action;
+mod checkpoint;
 mod error;
 mod kind;
 mod settings;
@@ -17,11 +18,12 @@ mod target;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use action::{Action, BoxFuture, Outcome, StepEnv, StepFailure, StepResult, StepRun};
+pub use action::{Action, BoxFuture, Outcome, RunInfo, StepEnv, StepFailure, StepResult, StepRun};
+pub use checkpoint::{checkpoint_data, read_checkpoint};
 pub use error::{AdapterError, RemoteKind};
 pub use kind::{Integration, IntegrationKind, ParseContext, Registry, StepKind, StepSpec};
 use serde::{Deserialize, Serialize};
-pub use settings::{check_keys, duration_setting};
+pub use settings::{Settings, duration_setting};
 pub use target::{RollbackTarget, TargetDecl, TargetUse, joined, unmatched};
 
 use crate::runbook::diagnostic::Span;

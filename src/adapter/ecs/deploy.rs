@@ -12,9 +12,19 @@ use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::Node;
 use crate::step::{
-    Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, TargetDecl, TargetUse,
-    check_keys,
+    Action, BoxFuture, Outcome, ParseContext, Settings, StepFailure, StepKind, StepResult, StepRun, StepSpec, TargetDecl,
+    TargetUse, checkpoint_data, read_checkpoint,
 };
+
+/// What `ecs.deploy` journals as it goes, in order: the rollback target
+/// before anything changes, the revision it registered, the deployment.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Progress {
+    previous_task_definition_arn: Option<String>,
+    task_definition_arn: Option<String>,
+    deployment_id: Option<String>,
+}
 
 #[derive(Debug)]
 enum Change {
@@ -52,27 +62,18 @@ impl StepKind for DeployKind {
 }
 
 fn parse_image(node: &Node, cx: &mut dyn ParseContext) -> Option<Change> {
-    if node.as_map().is_none() {
-        cx.diagnostics().push(
-            Diagnostic::new(node.span, "`image` is a mapping")
-                .hint("e.g. `image: { container: app, image: \"registry/app:${{ vars.version }}\" }`"),
-        );
-        return None;
-    }
-    check_keys(node, &["container", "image"], "`image`", cx);
-    let (Some(c), Some(i)) = (node.get("container"), node.get("image")) else {
-        cx.diagnostics().push(Diagnostic::new(node.span, "`image` needs `container` and `image`"));
-        return None;
-    };
-    Some(Change::Image { container: cx.template(c, "`container`")?, image: cx.template(i, "`image`")? })
+    let example = "e.g. `image: { container: app, image: \"registry/app:${{ vars.version }}\" }`";
+    let v = Settings::mapping(node, "image", &["container", "image"], example, cx)?;
+    let (container, image) = (v.required("container", cx), v.required("image", cx));
+    Some(Change::Image { container: container?, image: image? })
 }
 
 impl DeployAction {
     async fn run(&self, run: &StepRun<'_>) -> StepResult {
         let env = run.env;
         let ecs = self.target.connect(env).await?;
-        let mut cp = env.checkpoint_of(run.key).unwrap_or_default();
-        let previous = match cp.get("previous_task_definition_arn") {
+        let mut cp: Progress = read_checkpoint(env.checkpoint_of(run.key).as_ref())?;
+        let previous = match &cp.previous_task_definition_arn {
             Some(p) => p.clone(),
             None => {
                 let r = ecs.rollout().await?;
@@ -88,12 +89,12 @@ impl DeployAction {
                 let previous = r.primary_task_definition;
                 let saved = self.target.rollback(TargetUse::Saves).resolve(|t| env.render(t))?;
                 env.save_target(&saved, &previous)?;
-                env.checkpoint(run.key, BTreeMap::from([("previous_task_definition_arn".to_string(), previous.clone())]))?;
-                cp.insert("previous_task_definition_arn".into(), previous.clone());
+                cp.previous_task_definition_arn = Some(previous.clone());
+                env.checkpoint(run.key, checkpoint_data(&cp))?;
                 previous
             }
         };
-        let target = match cp.get("task_definition_arn") {
+        let target = match &cp.task_definition_arn {
             Some(t) => t.clone(),
             None => {
                 let t = match &self.change {
@@ -105,18 +106,20 @@ impl DeployAction {
                     }
                     Change::TaskDefinition(td) => ecs.resolve_task_definition(&env.render(td)?).await?,
                 };
-                env.checkpoint(run.key, BTreeMap::from([("task_definition_arn".to_string(), t.clone())]))?;
+                cp.task_definition_arn = Some(t.clone());
+                env.checkpoint(run.key, checkpoint_data(&cp))?;
                 t
             }
         };
-        let deployment = match cp.get("deployment_id") {
+        let deployment = match &cp.deployment_id {
             Some(d) => {
                 run.log(&format!("re-attaching to deployment {d}"));
                 d.clone()
             }
             None => {
                 let d = ecs.update(&target).await?;
-                env.checkpoint(run.key, BTreeMap::from([("deployment_id".to_string(), d.clone())]))?;
+                cp.deployment_id = Some(d.clone());
+                env.checkpoint(run.key, checkpoint_data(&cp))?;
                 run.log(&format!("updated {}/{} to {target} (deployment {d})", ecs.cluster, ecs.service));
                 d
             }

@@ -18,10 +18,9 @@ mod service;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::aws::{self};
-use crate::runbook::diagnostic::Diagnostic;
+use super::aws;
 use crate::runbook::expr::Template;
-use crate::step::{Integration, ParseContext, StepSpec, TargetDecl, TargetUse, check_keys, duration_setting, joined};
+use crate::step::{Integration, ParseContext, Settings, StepSpec, TargetDecl, TargetUse, joined};
 
 const SYSTEM: &str = "ECS";
 const DEFAULT_POLL: Duration = Duration::from_secs(5);
@@ -54,26 +53,11 @@ impl Target {
 
 fn parse_target(spec: &StepSpec<'_>, kind: &str, extra: &[&str], cx: &mut dyn ParseContext) -> Option<Target> {
     let aws = aws::settings(cx, spec.key.span, kind);
-    let v = spec.value;
-    if v.as_map().is_none() {
-        cx.diagnostics().push(
-            Diagnostic::new(v.span, format!("`{kind}` takes a mapping, found {}", v.type_name()))
-                .hint("e.g. `{ cluster: prod, service: checkout }`"),
-        );
-        return None;
-    }
     let mut keys = vec!["cluster", "service", "poll"];
     keys.extend_from_slice(extra);
-    check_keys(v, &keys, &format!("`{kind}`"), cx);
-    let field = |name: &str, cx: &mut dyn ParseContext| match v.get(name) {
-        Some(n) => cx.template(n, &format!("`{name}`")),
-        None => {
-            cx.diagnostics().push(Diagnostic::new(spec.key.span, format!("`{kind}` needs `{name}`")));
-            None
-        }
-    };
-    let cluster = field("cluster", cx);
-    let service = field("service", cx);
-    let poll = duration_setting(v.get("poll"), cx).unwrap_or(DEFAULT_POLL);
+    let v = Settings::mapping(spec.value, kind, &keys, "e.g. `{ cluster: prod, service: checkout }`", cx)?;
+    let cluster = v.required("cluster", cx);
+    let service = v.required("service", cx);
+    let poll = v.duration("poll", cx).unwrap_or(DEFAULT_POLL);
     Some(Target { aws: aws?, cluster: cluster?, service: service?, poll })
 }

@@ -74,7 +74,7 @@ impl JenkinsAction {
         number: u64,
         build_url: &str,
     ) -> Result<(), StepFailure> {
-        let file = match run.env.run_dir() {
+        let file = match &run.env.info().run_dir {
             Some(dir) => {
                 let name = format!("{}-{}-{number}.console.log", run.key, job.replace('/', "_"));
                 // From the start again on a re-attach: the file ends up whole either way.

@@ -30,8 +30,8 @@ use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
-    Action, AdapterError, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, StepEnv, StepFailure, StepKind,
-    StepResult, StepRun, StepSpec, check_keys, duration_setting,
+    Action, AdapterError, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, Settings, StepEnv, StepFailure,
+    StepKind, StepResult, StepRun, StepSpec,
 };
 
 const SYSTEM: &str = "Jenkins";
@@ -80,22 +80,12 @@ impl IntegrationKind for JenkinsIntegrationKind {
     }
 
     fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>> {
-        if node.as_map().is_none() {
-            cx.diagnostics()
-                .push(Diagnostic::new(node.span, "`jenkins` settings must be a mapping").hint(
-                    "e.g. `jenkins: { url: https://jenkins.example.com, user: ..., token: ${{ secrets.JENKINS_TOKEN }} }`",
-                ));
-            return None;
-        }
-        check_keys(node, &["url", "user", "token", "poll"], "the `jenkins` settings", cx);
-        let Some(url) = node.get("url") else {
-            cx.diagnostics().push(Diagnostic::new(node.span, "the `jenkins` settings need a `url`").hint("the Jenkins base URL"));
-            return None;
-        };
-        let url = cx.template(url, "`url`")?;
-        let user = node.get("user").and_then(|n| cx.template(n, "`user`"));
-        let token = node.get("token").and_then(|n| cx.template(n, "`token`"));
-        let poll = duration_setting(node.get("poll"), cx).unwrap_or(DEFAULT_POLL);
+        let example = "e.g. `jenkins: { url: https://jenkins.example.com, user: ..., token: ${{ secrets.JENKINS_TOKEN }} }`";
+        let v = Settings::mapping(node, "jenkins", &["url", "user", "token", "poll"], example, cx)?;
+        let url = v.required("url", cx)?;
+        let user = v.template("user", cx);
+        let token = v.template("token", cx);
+        let poll = v.duration("poll", cx).unwrap_or(DEFAULT_POLL);
         Some(Arc::new(JenkinsSettings { url, user, token, poll, crumb: Arc::default() }))
     }
 }
@@ -126,19 +116,12 @@ impl StepKind for JenkinsKind {
         let (job, params, allow_unstable, stop_on_cancel) = match &v.kind {
             NodeKind::Str(_) => (cx.template(v, "`jenkins`"), Vec::new(), false, true),
             NodeKind::Map(_) => {
-                check_keys(v, &["job", "params", "allow_unstable", "stop_on_cancel"], "a `jenkins` step", cx);
-                let job = match v.get("job") {
-                    Some(j) => cx.template(j, "`job`"),
-                    None => {
-                        cx.diagnostics().push(
-                            Diagnostic::new(spec.key.span, "a `jenkins` step needs a `job`")
-                                .hint("e.g. `job: deploy/checkout-prod`"),
-                        );
-                        None
-                    }
-                };
+                let keys = ["job", "params", "allow_unstable", "stop_on_cancel"];
+                let example = "e.g. `jenkins: { job: deploy/checkout-prod, params: { VERSION: ... } }`";
+                let s = Settings::mapping(v, "jenkins", &keys, example, cx)?;
+                let job = s.required("job", cx);
                 let mut params = Vec::new();
-                if let Some(p) = v.get("params") {
+                if let Some(p) = s.get("params") {
                     match p.as_map() {
                         Some(map) => {
                             for (k, n) in map {
@@ -150,16 +133,8 @@ impl StepKind for JenkinsKind {
                         None => cx.diagnostics().error(p.span, "`params` must map parameter names to values"),
                     }
                 }
-                let flag = |name: &str, default: bool, cx: &mut dyn ParseContext| match v.get(name).map(|n| &n.kind) {
-                    None => default,
-                    Some(NodeKind::Bool(b)) => *b,
-                    Some(_) => {
-                        cx.diagnostics().error(v.get(name).map_or(v.span, |n| n.span), format!("`{name}` must be true or false"));
-                        default
-                    }
-                };
-                let allow_unstable = flag("allow_unstable", false, cx);
-                let stop_on_cancel = flag("stop_on_cancel", true, cx);
+                let allow_unstable = s.flag("allow_unstable", false, cx);
+                let stop_on_cancel = s.flag("stop_on_cancel", true, cx);
                 (job, params, allow_unstable, stop_on_cancel)
             }
             _ => {
@@ -176,7 +151,7 @@ impl StepKind for JenkinsKind {
 
 impl JenkinsAction {
     fn settings(&self) -> &JenkinsSettings {
-        self.settings.as_any().downcast_ref().expect("jenkins settings")
+        self.settings.settings()
     }
 
     fn connect(&self, env: &dyn StepEnv) -> Result<Jenkins, StepFailure> {

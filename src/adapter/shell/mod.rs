@@ -100,7 +100,7 @@ impl Action for RunAction {
 
 impl RunAction {
     async fn run(&self, run: &StepRun<'_>) -> StepResult {
-        let mut cwd = run.env.workdir().to_path_buf();
+        let mut cwd = run.env.info().workdir.clone();
         if let Some(dir) = &self.dir {
             cwd = cwd.join(run.env.render(dir)?);
         }
@@ -164,8 +164,8 @@ impl RunAction {
     ) -> Result<Command, StepFailure> {
         cmd.current_dir(cwd)
             .env("RELCTL_OUTPUT", output_file)
-            .env("RELCTL_RUN_ID", run.env.run_id())
-            .env("RELCTL_ACTOR", run.env.actor())
+            .env("RELCTL_RUN_ID", &run.env.info().run_id)
+            .env("RELCTL_ACTOR", &run.env.info().actor)
             .env("RELCTL_STEP", run.key)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -265,9 +265,9 @@ fn pump<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
 
 fn output_path(run: &StepRun<'_>) -> PathBuf {
     let name = format!("{}-{}.{}.out", run.key, run.attempt, std::process::id());
-    match run.env.run_dir() {
+    match &run.env.info().run_dir {
         Some(d) => d.join(name),
-        None => std::env::temp_dir().join(format!("relctl-{}-{name}", run.env.run_id())),
+        None => std::env::temp_dir().join(format!("relctl-{}-{name}", run.env.info().run_id)),
     }
 }
 

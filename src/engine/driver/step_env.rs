@@ -3,12 +3,11 @@
 //! checkpoints and integration state.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::Engine;
 use crate::event::{Event, RunState};
 use crate::runbook::expr::{Quoting, Reference, Scope, Template, Value};
-use crate::step::{AdapterError, StepEnv, StepFailure};
+use crate::step::{AdapterError, RunInfo, StepEnv, StepFailure};
 
 /// For showing what a step would do: values not known yet (outputs of steps
 /// a dry run did not run) stay visible as `<steps.ID.outputs.KEY>`.
@@ -50,75 +49,62 @@ impl Scope for Engine {
     }
 }
 
-impl StepEnv for Engine {
+/// The narrow handle a running step (or an integration's notice) gets: it
+/// renders, logs, records and reads what this run knows, and nothing else
+/// of the engine.
+pub(super) struct Handle<'a>(pub(super) &'a Engine);
+
+impl StepEnv for Handle<'_> {
     fn render(&self, template: &Template) -> Result<String, StepFailure> {
-        Engine::render(self, template, Quoting::None).map(|r| r.text)
+        self.0.render(template, Quoting::None).map(|r| r.text)
     }
 
     fn render_shell(&self, template: &Template) -> Result<(String, Vec<(String, String)>), StepFailure> {
-        Engine::render(self, template, Quoting::Shell).map(|r| (r.text, r.env))
+        self.0.render(template, Quoting::Shell).map(|r| (r.text, r.env))
     }
 
     fn log(&self, key: &str, line: &str) {
-        let _ = self.emit(Event::StepLog { key: key.to_string(), line: line.to_string() });
-    }
-
-    fn workdir(&self) -> &Path {
-        &self.cfg.workdir
-    }
-
-    fn run_dir(&self) -> Option<&Path> {
-        self.cfg.run_dir.as_deref()
-    }
-
-    fn run_id(&self) -> &str {
-        &self.cfg.run_id
-    }
-
-    fn actor(&self) -> &str {
-        &self.cfg.actor
+        // Output lines are not journaled: showing them cannot fail the run.
+        let _ = self.0.emit(Event::StepLog { key: key.to_string(), line: line.to_string() });
     }
 
     fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure> {
-        self.memory().checkpoints.entry(key.to_string()).or_default().extend(data.clone());
-        self.emit(Event::StepCheckpoint { key: key.to_string(), data }).map_err(|e| AdapterError::Journal(e.to_string()).into())
+        self.0.memory().checkpoints.entry(key.to_string()).or_default().extend(data.clone());
+        self.0.emit(Event::StepCheckpoint { key: key.to_string(), data }).map_err(|e| AdapterError::Journal(e.to_string()).into())
     }
 
     fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>> {
-        self.memory().checkpoints.get(key).cloned()
+        self.0.memory().checkpoints.get(key).cloned()
     }
 
     fn record(&self, integration: &str, name: &str, value: &str) -> Result<(), StepFailure> {
-        self.memory().integration_state.insert((integration.to_string(), name.to_string()), value.to_string());
-        self.emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() })
+        self.0.memory().integration_state.insert((integration.to_string(), name.to_string()), value.to_string());
+        self.0
+            .emit(Event::IntegrationState { integration: integration.into(), name: name.into(), value: value.into() })
             .map_err(|e| AdapterError::Journal(e.to_string()).into())
     }
 
     fn recorded(&self, integration: &str, name: &str) -> Option<String> {
-        self.memory().integration_state.get(&(integration.to_string(), name.to_string())).cloned()
+        self.0.memory().integration_state.get(&(integration.to_string(), name.to_string())).cloned()
     }
 
     fn redact(&self, text: &str) -> String {
-        self.redactor.text(text)
+        self.0.redactor.text(text)
     }
 
     fn warn(&self, message: &str) {
-        let _ = self.emit(Event::Warning { message: message.to_string() });
+        let _ = self.0.emit(Event::Warning { message: message.to_string() });
     }
 
-    fn verifying_rollback(&self) -> bool {
-        self.memory().state == Some(RunState::VerifyingRollback)
-    }
-
-    fn state_label(&self) -> String {
-        self.memory().state.map_or("", RunState::label).to_string()
-    }
-
-    fn runbook_name(&self) -> &str {
-        &self.plan.runbook.name
+    fn state(&self) -> RunState {
+        self.0.memory().state.unwrap_or(RunState::Checklist)
     }
 
     fn var(&self, name: &str) -> Option<String> {
-        self.plan.vars.get(name).cloned()
+        self.0.plan.vars.get(name).cloned()
+    }
+
+    fn info(&self) -> &RunInfo {
+        &self.0.info
     }
 }
