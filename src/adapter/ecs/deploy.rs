@@ -12,8 +12,8 @@ use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::Node;
 use crate::step::{
-    Action, BoxFuture, Outcome, ParseContext, Settings, StepFailure, StepKind, StepResult, StepRun, StepSpec, TargetDecl,
-    TargetUse, checkpoint_data, read_checkpoint,
+    Action, AdapterError, BoxFuture, Outcome, ParseContext, Settings, StepFailure, StepKind, StepResult, StepRun, StepSpec,
+    TargetDecl, TargetUse, checkpoint_data, read_checkpoint,
 };
 
 /// What `ecs.deploy` journals as it goes, in order: the rollback target
@@ -78,12 +78,15 @@ impl DeployAction {
             None => {
                 let r = ecs.rollout().await?;
                 if r.deployments > 1 || r.state == Some(DeploymentRolloutState::InProgress) {
-                    return Err(StepFailure::refused(format!(
-                        "{SYSTEM}: {}/{} already has a deployment in progress ({}); wait for it, then run again",
-                        ecs.cluster,
-                        ecs.service,
-                        r.progress()
-                    )));
+                    return Err(StepFailure::from(
+                        AdapterError::refused(format!(
+                            "{SYSTEM}: {}/{} already has a deployment in progress ({})",
+                            ecs.cluster,
+                            ecs.service,
+                            r.progress()
+                        ))
+                        .with_help("wait for it to finish, then run the step again"),
+                    ));
                 }
                 // The rollback target, journaled before anything changes.
                 let previous = r.primary_task_definition;

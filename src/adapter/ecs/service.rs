@@ -8,7 +8,7 @@ use aws_sdk_ecs::types::{DeploymentRolloutState, Service, TaskDefinitionField};
 
 use super::{SYSTEM, Target};
 use crate::adapter::aws::{self, sdk_error};
-use crate::step::{StepEnv, StepFailure, StepRun};
+use crate::step::{AdapterError, RemoteKind, StepEnv, StepFailure, StepRun};
 
 /// A resolved target for one execution.
 pub(super) struct Ecs {
@@ -83,11 +83,15 @@ impl Ecs {
             .await
             .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &self.call("DescribeServices"), &e)))?;
         if let Some(f) = out.failures().first() {
-            return Err(StepFailure::refused(format!(
-                "{SYSTEM}: {}: {} — check the cluster and service names",
-                self.call("DescribeServices"),
-                f.reason().unwrap_or("not found")
-            )));
+            return Err(StepFailure::from(
+                AdapterError::remote(
+                    SYSTEM,
+                    self.call("DescribeServices"),
+                    RemoteKind::NotFound,
+                    f.reason().unwrap_or("not found"),
+                )
+                .with_help("check the cluster and service names"),
+            ));
         }
         out.services()
             .first()

@@ -154,11 +154,11 @@ impl Jenkins {
                 &call,
                 Some(code),
                 format!(
-                    "HTTP {code}{}: Jenkins named no queue item for the build, so relctl cannot follow it — \
-                     look at {job} in Jenkins (it may have started) before running the step again",
+                    "HTTP {code}{}: Jenkins named no queue item for the build, so relctl cannot follow it",
                     location.map(|l| format!(" to {l}")).unwrap_or_default()
                 ),
-            )),
+            )
+            .with_help(format!("look at {job} in Jenkins (it may have started) before running the step again"))),
         }
     }
 
