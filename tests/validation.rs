@@ -391,3 +391,42 @@ finalize:
     assert_eq!(run.stdout, "release.yaml: ok (runbook `checkout-release`, 7 steps)\n");
     assert_eq!(run.stderr, "");
 }
+
+#[test]
+fn huge_durations_and_backoffs_are_errors_at_their_position_not_panics() {
+    // Before: `backoff: 1e308` validated and then panicked the run mid-execute
+    // with no rollback; `18446744073709551615s1s` panicked `validate`;
+    // `5124095576030432h` silently became 59m44s.
+    let out = problems(
+        "version: 1
+name: release
+execute:
+  - run: ./deploy.sh
+    timeout: 18446744073709551615s1s
+  - run: ./migrate.sh
+    timeout: 5124095576030432h
+  - run: ./warm.sh
+    retry: { attempts: 5, delay: 1s, backoff: 1e308 }
+  - run: ./notify.sh
+    retry: { attempts: 100, delay: 1h, backoff: 10 }
+",
+    );
+    assert!(out.contains("release.yaml:5:14"), "{out}");
+    assert!(out.contains("release.yaml:7:14"), "{out}");
+    assert_eq!(out.matches("is longer than a week (168h)").count(), 2, "{out}");
+    assert!(out.contains("`backoff` must be a number from 1 to 10"), "{out}");
+    assert!(out.contains("the last retry would wait longer than a week"), "{out}");
+}
+
+#[test]
+fn a_megabyte_of_expressions_parses_in_linear_time() {
+    // Before: the position of each expression re-scanned the text before it,
+    // so 1 MiB of `${{ vars.v }}` took over 10 s.
+    let many = "${{ vars.v }} ".repeat(1 << 16);
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &format!("version: 1\nname: big\nvars:\n  v: x\nexecute:\n  - run: \"echo {many}\"\n"));
+    let started = std::time::Instant::now();
+    sb.relctl(&["validate", "release.yaml"]).expect_code(0);
+    // A bound far above the linear cost (well under a second), far below the quadratic one.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+}

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// The longest duration a runbook may write: a week. Nothing in a release
+/// waits longer, and arithmetic on it (deadlines, backoff) cannot overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Parses a duration; the error says what was wrong in words a runbook author can act on.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -18,20 +22,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(format!("`{text}` is not a duration; use forms like 500ms, 5s, 10m, 1h30m"));
         }
-        let number: u64 = rest[..digits].parse().map_err(|_| format!("`{text}`: number too large"))?;
+        let too_long = || format!("`{text}` is longer than a week (168h), the longest a runbook may wait");
+        let number: u64 = rest[..digits].parse().map_err(|_| too_long())?;
         rest = &rest[digits..];
         let unit_len = rest.chars().take_while(char::is_ascii_alphabetic).count();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number * 60),
-            "h" => Duration::from_secs(number * 3600),
+        let seconds_per = match unit {
+            "ms" => None,
+            "s" => Some(1),
+            "m" => Some(60),
+            "h" => Some(3600),
             "" => return Err(format!("`{text}`: a number without a unit; units are ms, s, m, h")),
             other => return Err(format!("`{text}`: unknown unit `{other}`; units are ms, s, m, h")),
         };
-        total += part;
+        let part = match seconds_per {
+            None => Some(Duration::from_millis(number)),
+            Some(per) => number.checked_mul(per).map(Duration::from_secs),
+        };
+        total = part.and_then(|p| total.checked_add(p)).filter(|t| *t <= MAX_DURATION).ok_or_else(too_long)?;
     }
     Ok(total)
 }

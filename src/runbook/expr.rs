@@ -106,9 +106,11 @@ impl Template {
         let mut errors = Vec::new();
         let mut rest = raw;
         let mut consumed_chars = 0usize;
+        // Where the first line ends, counted once: re-scanning the text for
+        // every expression made parsing quadratic.
+        let first_newline = raw.chars().position(|c| c == '\n');
         let position = |char_offset: usize, len: usize| -> Span {
-            let before = &raw.chars().take(char_offset).collect::<String>();
-            if before.contains('\n') {
+            if first_newline.is_some_and(|n| n < char_offset) {
                 // Multi-line scalars: point at the scalar itself.
                 span
             } else {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::constructs;
 use super::diagnostic::{Diagnostic, Diagnostics, Span, suggest};
+use super::duration::MAX_DURATION;
 use super::expr::{Reference, Template};
 use super::model::{Runbook, VarDef};
 use super::node::{Node, NodeKind};
@@ -378,9 +379,12 @@ impl Validator<'_> {
                 },
                 "delay" => retry.delay = duration_setting(Some(n), self).unwrap_or(retry.delay),
                 "backoff" => match n.kind {
-                    NodeKind::Int(i) if i >= 1 => retry.backoff = i as f64,
-                    NodeKind::Float(f) if f >= 1.0 => retry.backoff = f,
-                    _ => self.diagnostics.error(n.span, "`backoff` must be a number ≥ 1 (the delay's multiplier)"),
+                    NodeKind::Int(i) if (1..=10).contains(&i) => retry.backoff = i as f64,
+                    NodeKind::Float(f) if (1.0..=10.0).contains(&f) => retry.backoff = f,
+                    _ => self.diagnostics.push(
+                        Diagnostic::new(n.span, "`backoff` must be a number from 1 to 10 (the delay's multiplier)")
+                            .hint("2 doubles the pause after each try"),
+                    ),
                 },
                 other => {
                     let hint = suggest(other, ["attempts", "delay", "backoff"])
@@ -388,6 +392,15 @@ impl Validator<'_> {
                     self.diagnostics.push(Diagnostic::new(k.span, format!("unknown key `{other}` in `retry`")).hint(hint));
                 }
             }
+        }
+        // The longest pause must fit in a week, like any duration a runbook writes.
+        let longest = retry.delay.as_secs_f64() * retry.backoff.powi(retry.attempts.saturating_sub(2) as i32);
+        if longest > MAX_DURATION.as_secs_f64() {
+            self.diagnostics.push(
+                Diagnostic::new(node.span, "the last retry would wait longer than a week (168h)")
+                    .hint("lower `delay`, `backoff` or `attempts`"),
+            );
+            retry.backoff = 1.0;
         }
         retry
     }

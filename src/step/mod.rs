@@ -70,7 +70,8 @@ impl Retry {
     /// The pause before try number `next` (2-based).
     pub fn delay_before(&self, next: u32) -> Duration {
         let factor = self.backoff.max(1.0).powi(next.saturating_sub(2) as i32);
-        self.delay.mul_f64(factor)
+        // Validation keeps it within a week; never panic on what slipped through.
+        Duration::try_from_secs_f64(self.delay.as_secs_f64() * factor).unwrap_or(Duration::MAX)
     }
 }
 
