@@ -190,3 +190,105 @@ fn slack_shows_the_run_waiting_at_the_gate_while_a_person_decides() {
     let parent = slack.parents().remove(0);
     assert!(parent.updates.last().unwrap().contains("GO by alice"), "{:?}", parent.updates);
 }
+
+const GATED: &str = r#"
+version: 1
+name: pty-gated
+approvers:
+  release_managers: [alice]
+checklist:
+  - id: approval
+    confirm: "Stakeholders approved?"
+    approvers: release_managers
+execute:
+  - run: echo deployed >> marks.txt
+validate:
+  - id: health
+    run: test -f healthy
+  - id: go
+    gate: "Go / no-go for pty-gated"
+    approvers: release_managers
+rollback:
+  - run: echo rolled-back >> marks.txt && touch healthy
+finalize:
+  - run: echo finalized >> marks.txt
+"#;
+
+/// Starts a run as alice in a pty and SIGKILLs it while `prompt` waits.
+fn kill_at(sb: &Sandbox, prompt: &str, answer_first: bool) {
+    sb.write("release.yaml", GATED);
+    let mut p = spawn(sb, &["run", "release.yaml", "--as", "alice"]);
+    if answer_first {
+        p.exp_string("[alice] Stakeholders approved?").unwrap();
+        press(&mut p, "y");
+    }
+    p.exp_string(prompt).unwrap();
+    p.process_mut().signal(rexpect::process::Signal::SIGKILL).unwrap();
+    let _ = p.process().wait();
+}
+
+#[test]
+fn a_gate_cut_off_by_a_kill_cannot_be_assumed_done_and_is_asked_again_on_resume() {
+    // Before: `resume --non-interactive --as mallory --assume-done go`
+    // released with exit 0, ran finalize and recorded no decision.
+    let sb = Sandbox::new();
+    kill_at(&sb, "Go / no-go for pty-gated", true);
+    let r = sb.relctl(&["resume", "--non-interactive", "--as", "mallory", "--assume-done", "go"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("--assume-done go: `go` is a gate, a question"), "{}", r.stderr);
+    assert!(r.stderr.contains("never assumed answered"), "{}", r.stderr);
+    let r = sb.relctl(&["resume", "--non-interactive", "--as", "mallory", "--rerun", "go"]);
+    r.expect_code(2);
+
+    // Resumed, the gate is asked again: mallory may not answer it, so no-go.
+    let r = sb.relctl(&["resume", "--non-interactive", "--as", "mallory", "--approve", "go"]);
+    r.expect_code(3);
+    assert_eq!(sb.read("marks.txt"), "deployed\nrolled-back\n", "finalize never ran");
+    let j = sb.journal();
+    let gate = events(&j, "decision").into_iter().find(|d| d["gate"] == true).expect("a recorded gate decision").clone();
+    assert_eq!(gate["approved"], false);
+    assert_eq!(gate["actor"], "mallory");
+    assert_eq!(gate["by"], "policy");
+    assert!(gate["reason"].as_str().unwrap().contains("mallory may not answer"), "{gate}");
+}
+
+#[test]
+fn a_checklist_confirm_cut_off_by_a_kill_is_asked_again_not_skipped() {
+    let sb = Sandbox::new();
+    kill_at(&sb, "[alice] Stakeholders approved?", false);
+    sb.relctl(&["resume", "--non-interactive", "--as", "mallory", "--assume-done", "approval"]).expect_code(2);
+    let r = sb.relctl(&["resume", "--non-interactive", "--as", "mallory", "--approve", "approval"]);
+    r.expect_code(1);
+    assert_eq!(sb.read("marks.txt"), "", "execute never ran without the approval");
+    let j = sb.journal();
+    let confirm = events(&j, "decision").into_iter().next().expect("a recorded decision").clone();
+    assert_eq!((confirm["approved"].as_bool(), confirm["actor"].as_str()), (Some(false), Some("mallory")));
+}
+
+#[test]
+fn keys_typed_before_the_gate_is_shown_do_not_answer_it() {
+    // Before: an Enter pressed during a long step was read by the go/no-go
+    // prompt the moment it appeared, answering "Go" for a person who never
+    // saw the question.
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: typeahead\nexecute:\n  - run: touch started; sleep 2\nvalidate:\n  - id: go\n    gate: \"Go / no-go for typeahead\"\nrollback:\n  - run: echo rolled-back >> marks.txt\nfinalize:\n  - run: echo finalized >> marks.txt\n",
+    );
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
+    wait_until("the long step to start", || sb.path().join("started").exists());
+    // Typed ahead while the step runs: Enter (would pick "Go"), and more.
+    p.send("\r\r y\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("Go / no-go for typeahead").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(events(&sb.journal(), "decision").is_empty(), "the gate was answered by keys typed before it was shown");
+    // Now the person answers: No-go.
+    press(&mut p, "\x1b[B");
+    p.exp_string("Comment for the record").unwrap();
+    press(&mut p, "");
+    p.exp_eof().unwrap();
+    // No check verifies the rollback here: a human is needed (4).
+    assert_eq!(exit_code(&p), 4);
+    assert_eq!(sb.read("marks.txt"), "rolled-back\n", "no-go, as the person chose");
+}

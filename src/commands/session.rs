@@ -97,6 +97,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let vars: Vec<(String, String)> = replay.vars.clone().into_iter().collect();
     let plan = Plan::build(Arc::new(rb), &vars, &|k| std::env::var(k).ok(), true)?;
     plan.check_approvals(&req.gates.approve)?;
+    plan.check_resume_flags(&req.rerun, &req.assume_done)?;
     let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let lock = RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &original))?;
     let journal = Journal::open(&run_dir.path)?;

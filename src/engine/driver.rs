@@ -434,8 +434,11 @@ impl Engine {
                 }
             }));
         }
-        let reattach =
-            matches!(&step.body, StepBody::Action(a) if a.resumes_from_checkpoint()) && replay.checkpoints.contains_key(key);
+        // A question has nothing to assume done: cut off before its answer,
+        // it is asked again under the same approver rules (a decision that
+        // was journaled stands). A parallel group re-enters; its steps decide.
+        let StepBody::Action(action) = &step.body else { return Ok(None) };
+        let reattach = action.resumes_from_checkpoint() && replay.checkpoints.contains_key(key);
         if !replay.unfinished.contains(key) || step.idempotent || reattach || named(&self.cfg.rerun) {
             return Ok(None);
         }

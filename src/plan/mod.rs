@@ -196,6 +196,33 @@ impl Plan {
         self.stages.iter().find(|s| s.state == state)
     }
 
+    /// `--rerun` and `--assume-done` are for steps that act and were cut off
+    /// mid-way. A gate or confirm is a question: it is asked again on
+    /// resume, never skipped or assumed answered.
+    pub fn check_resume_flags(&self, rerun: &[String], assume_done: &[String]) -> Result<(), PlanError> {
+        let mut problems = Vec::new();
+        for (flag, names) in [("--rerun", rerun), ("--assume-done", assume_done)] {
+            for name in names {
+                let question = self
+                    .stages
+                    .iter()
+                    .flat_map(|s| s.steps.iter().chain(&s.gates).flat_map(PlannedStep::walk))
+                    .find(|p| (p.key == *name || p.step.id.as_deref() == Some(name)) && p.step.body.ask().is_some());
+                if let Some(p) = question {
+                    let what = if p.step.body.is_gate() { "a gate" } else { "a confirm" };
+                    let approve =
+                        p.step.id.as_deref().map_or_else(|| "--approve all".to_string(), |id| format!("--approve {id}"));
+                    problems.push(format!(
+                        "{flag} {name}: `{name}` is {what}, a question, not a step that acts: it is asked again on resume \
+                         (at the terminal, or in CI answered by {approve} under the same approver rules), never {}",
+                        if flag == "--rerun" { "re-run blindly" } else { "assumed answered" }
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(PlanError { runbook: self.runbook.path.display().to_string(), problems }) }
+    }
+
     /// `--approve` values must name a confirm or gate (or be `all`): a typo
     /// would otherwise fail closed with no hint why.
     pub fn check_approvals(&self, approve: &[String]) -> Result<(), PlanError> {

@@ -26,9 +26,25 @@ fn to_io(e: dialoguer::Error) -> std::io::Error {
     }
 }
 
+/// Drops whatever was typed before the question was shown: a key pressed
+/// during a long step (or the Enter that answered the Ctrl-C prompt) must
+/// not answer a go/no-go nobody has read yet.
+fn discard_type_ahead() {
+    for fd in [libc::STDIN_FILENO, libc::STDERR_FILENO] {
+        // SAFETY: isatty and tcflush only look at the descriptor; a descriptor
+        // that is not a terminal is left alone.
+        unsafe {
+            if libc::isatty(fd) == 1 {
+                libc::tcflush(fd, libc::TCIFLUSH);
+            }
+        }
+    }
+}
+
 impl Prompter for TerminalPrompter {
     fn ask(&self, q: &Question, actor: &str) -> std::io::Result<Reply> {
         self.paused(|| {
+            discard_type_ahead();
             let theme = ColorfulTheme::default();
             match &q.kind {
                 QuestionKind::Confirm | QuestionKind::RerunUnfinished => {
