@@ -7,7 +7,21 @@ use std::path::{Path, PathBuf};
 /// (files under this path, modules they must not name)
 const RULES: &[(&str, &[&str])] = &[
     // The leaf contract: shared by everyone, depends on nobody above it.
-    ("src/step", &["adapter", "engine", "plan", "ui", "commands", "config", "cli"]),
+    (
+        "src/step",
+        &[
+            "adapter",
+            "engine",
+            "plan",
+            "ui",
+            "commands",
+            "config",
+            "cli",
+            "runbook::model",
+            "runbook::validate",
+            "runbook::constructs",
+        ],
+    ),
     ("src/event.rs", &["adapter", "engine", "plan", "ui", "commands", "config", "cli", "step", "runbook"]),
     ("src/question.rs", &["adapter", "engine", "plan", "ui", "commands", "config", "cli", "step", "runbook", "event"]),
     ("src/redact.rs", &["adapter", "engine", "plan", "ui", "commands", "config", "cli"]),
@@ -50,7 +64,10 @@ fn no_module_imports_against_the_layering() {
                     let named = code.contains(&format!("crate::{module}::"))
                         || code.contains(&format!("crate::{module};"))
                         || code.contains(&format!("crate::{{{module}"))
-                        || code.contains(&format!("crate::{module}}}"));
+                        || code.contains(&format!("crate::{module}}}"))
+                        || code.contains(&format!("super::super::{module}"))
+                        // `use crate::{a, engine::x}` names it after a comma.
+                        || (code.contains("crate::{") && code.contains(&format!(", {module}::")));
                     if named {
                         let shown = file.strip_prefix(root).unwrap().display().to_string();
                         problems.push(format!("{shown}:{}: names `{module}`: {}", n + 1, line.trim()));

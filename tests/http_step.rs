@@ -17,9 +17,7 @@ fn run_step(sb: &Sandbox, step: &str) -> Run {
 
 /// The message of the first execute step, from the journal.
 fn message(sb: &Sandbox) -> String {
-    let j = sb.journal();
-    let e = events(&j, "step_finished").into_iter().find(|e| e["key"] == "execute.0").expect("execute.0 finished");
-    e["message"].as_str().unwrap_or_default().to_string()
+    step_message(sb, "execute.0")
 }
 
 #[test]

@@ -71,20 +71,6 @@ fn assert_no_token(sb: &Sandbox, r: &Run) {
 }
 
 /// The journal's `step_finished` event for `key`.
-fn finished(sb: &Sandbox, key: &str) -> serde_json::Value {
-    let j = sb.journal();
-    events(&j, "step_finished").into_iter().find(|e| e["key"] == key).unwrap_or_else(|| panic!("{key} finished")).clone()
-}
-
-fn message(sb: &Sandbox, key: &str) -> String {
-    finished(sb, key)["message"].as_str().unwrap_or_default().to_string()
-}
-
-/// The advice recorded with a failure, apart from its message.
-fn hint(sb: &Sandbox, key: &str) -> String {
-    finished(sb, key)["help"].as_str().unwrap_or_default().to_string()
-}
-
 #[test]
 fn a_successful_build_passes_and_its_outputs_reach_later_steps() {
     let jenkins = Jenkins::start();
@@ -153,9 +139,9 @@ fn failed_unstable_aborted_and_not_built_results_fail_the_step() {
         let done = finished(&sb, "execute.0");
         assert_eq!(done["status"], "failed");
         assert_eq!(done["outputs"]["result"], result, "outputs are kept on failure");
-        let m = message(&sb, "execute.0");
+        let m = step_message(&sb, "execute.0");
         assert!(m.starts_with(&format!("{JOB} #42: {result} in ")), "{m}");
-        let h = hint(&sb, "execute.0");
+        let h = step_hint(&sb, "execute.0");
         assert!(h.starts_with(&format!("see {}/job/deploy/job/checkout-prod/42/console", jenkins.url())), "{h}");
         assert_eq!(h.contains("allow_unstable: true"), result == "UNSTABLE", "{h}");
         assert_eq!(jenkins.triggers().len(), 1, "a failed build is not retried by triggering again");
@@ -178,7 +164,7 @@ fn a_cancelled_queue_item_fails_naming_why_it_waited() {
     jenkins.job(JOB, Job::ending("SUCCESS").queued(1, "Waiting for next available executor on ‘prod’").cancelled());
     let sb = Sandbox::new();
     run(&sb, &runbook(&jenkins, DEPLOY, "")).expect_code(3);
-    let m = message(&sb, "execute.0");
+    let m = step_message(&sb, "execute.0");
     assert!(m.starts_with("Jenkins:"), "{m}");
     assert!(m.contains("cancelled"), "{m}");
     assert!(m.contains("Waiting for next available executor on ‘prod’"), "{m}");
@@ -192,10 +178,10 @@ fn bad_credentials_get_403_and_a_message_naming_the_call_and_the_fix() {
     let sb = Sandbox::new();
     let r = run_with_token(&sb, &runbook(&jenkins, DEPLOY, ""), "not-the-token");
     r.expect_code(3);
-    let m = message(&sb, "execute.0");
+    let m = step_message(&sb, "execute.0");
     assert!(m.contains(&format!("Jenkins: POST {TRIGGER}")), "{m}");
     assert!(m.contains("403"), "{m}");
-    assert!(hint(&sb, "execute.0").contains("check `user` and the API `token`"), "{}", hint(&sb, "execute.0"));
+    assert!(step_hint(&sb, "execute.0").contains("check `user` and the API `token`"), "{}", step_hint(&sb, "execute.0"));
     assert!(!r.all().contains("not-the-token"), "a wrong token is still a secret:\n{}", r.all());
     assert!(jenkins.builds().is_empty());
 }
@@ -211,10 +197,10 @@ fn a_wrong_job_path_is_404_naming_the_job() {
         "the advice is shown under the failure:\n{}",
         r.stdout
     );
-    let m = message(&sb, "execute.0");
+    let m = step_message(&sb, "execute.0");
     assert!(m.contains(&format!("Jenkins: POST {TRIGGER}")), "{m}");
     assert!(m.contains("404"), "{m}");
-    let h = hint(&sb, "execute.0");
+    let h = step_hint(&sb, "execute.0");
     assert!(h.contains(&format!("no job `{JOB}`")), "{h}");
     assert!(h.contains("check the job path"), "{h}");
     assert_eq!(jenkins.triggers().len(), 1, "a 404 is not retried");
@@ -226,10 +212,10 @@ fn a_disabled_job_is_409_and_says_to_enable_it() {
     jenkins.job(JOB, Job::ending("SUCCESS").disabled());
     let sb = Sandbox::new();
     run(&sb, &runbook(&jenkins, DEPLOY, "")).expect_code(3);
-    let m = message(&sb, "execute.0");
+    let m = step_message(&sb, "execute.0");
     assert!(m.contains(&format!("Jenkins: POST {TRIGGER}")), "{m}");
     assert!(m.contains("409"), "{m}");
-    assert!(hint(&sb, "execute.0").contains("enable it in Jenkins"), "{}", hint(&sb, "execute.0"));
+    assert!(step_hint(&sb, "execute.0").contains("enable it in Jenkins"), "{}", step_hint(&sb, "execute.0"));
 }
 
 #[test]
@@ -283,7 +269,7 @@ fn a_build_that_never_ends_is_stopped_when_the_step_times_out() {
     assert_eq!(stops.len(), 1, "stop called once");
     assert_eq!(stops[0].route(), "/job/deploy/job/checkout-prod/42/stop");
     assert_eq!(jenkins.result_of(JOB, 42).as_deref(), Some("ABORTED"));
-    assert!(message(&sb, "execute.0").contains("timed out after 2s"), "{}", message(&sb, "execute.0"));
+    assert!(step_message(&sb, "execute.0").contains("timed out after 2s"), "{}", step_message(&sb, "execute.0"));
 }
 
 #[test]

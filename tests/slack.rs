@@ -42,19 +42,6 @@ fn texts(messages: &[crate::support::slack::Message]) -> Vec<&str> {
     messages.iter().map(|m| m.text.as_str()).collect()
 }
 
-fn step_message(sb: &Sandbox, key: &str) -> String {
-    let j = sb.journal();
-    let e = events(&j, "step_finished").into_iter().find(|e| e["key"] == key).unwrap_or_else(|| panic!("{key} finished"));
-    e["message"].as_str().unwrap_or_default().to_string()
-}
-
-/// The advice recorded with a failure, apart from its message.
-fn step_hint(sb: &Sandbox, key: &str) -> String {
-    let j = sb.journal();
-    let e = events(&j, "step_finished").into_iter().find(|e| e["key"] == key).unwrap_or_else(|| panic!("{key} finished"));
-    e["help"].as_str().unwrap_or_default().to_string()
-}
-
 fn warnings(sb: &Sandbox) -> Vec<String> {
     events(&sb.journal(), "warning").iter().map(|e| e["message"].as_str().unwrap().to_string()).collect()
 }

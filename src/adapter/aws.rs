@@ -96,8 +96,9 @@ impl AwsSettings {
             })
             .await;
         if config.region().is_none() {
-            return Err(StepFailure::refused(
-                "AWS: no region: set `region` under integrations.aws, or AWS_REGION, or a region in the profile",
+            return Err(StepFailure::from(
+                AdapterError::refused("AWS: no region is configured")
+                    .with_help("set `region` under integrations.aws, or AWS_REGION, or a region in the profile"),
             ));
         }
         Ok(config)

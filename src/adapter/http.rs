@@ -11,7 +11,7 @@ use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
     Action, AdapterError, BoxFuture, Outcome, ParseContext, RemoteKind, Settings, StepFailure, StepKind, StepResult, StepRun,
-    StepSpec,
+    StepSpec, template_map,
 };
 
 pub struct HttpKind;
@@ -61,19 +61,7 @@ impl StepKind for HttpKind {
                 }
             },
         };
-        let mut headers = Vec::new();
-        if let Some(h) = s.get("headers") {
-            match h.as_map() {
-                Some(map) => {
-                    for (k, n) in map {
-                        if let Some(t) = cx.template(n, &format!("header `{}`", k.name)) {
-                            headers.push((k.name.clone(), t));
-                        }
-                    }
-                }
-                None => cx.diagnostics().error(h.span, "`headers` must map header names to values"),
-            }
-        }
+        let headers = template_map(s.get("headers"), "headers", "header", cx);
         let body = s.template("body", cx);
         let mut action = HttpAction { url: url?, method, headers, body, ..HttpAction::get(Template::literal("")) };
         if let Some(e) = s.get("expect") {
@@ -282,6 +270,11 @@ impl Action for HttpAction {
 
     fn dry_run_safe(&self) -> bool {
         self.method == reqwest::Method::GET || self.method == reqwest::Method::HEAD
+    }
+
+    /// The request's own limit (the whole exchange).
+    fn default_timeout(&self) -> Option<Duration> {
+        Some(DEFAULT_TIMEOUT)
     }
 
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::aws::{self, sdk_error};
 use crate::runbook::expr::Template;
 use crate::step::{
-    Action, AdapterError, BoxFuture, Integration, Outcome, ParseContext, RemoteKind, Settings, StepEnv, StepFailure, StepKind,
-    StepResult, StepRun, StepSpec, TargetDecl, TargetUse,
+    Action, AdapterError, BoxFuture, Integration, Outcome, ParseContext, RemoteKind, RollbackTarget, Settings, StepEnv,
+    StepFailure, StepKind, StepResult, StepRun, StepSpec, TargetDecl, TargetUse,
 };
 
 const SYSTEM: &str = "S3";
@@ -60,6 +60,22 @@ fn rollback_target(uses: TargetUse, bucket: &Template, to: &Template) -> TargetD
         parts: vec![bucket.clone(), to.clone()],
         resource: |p| format!("{}/{}", p[0], prefix_of(&p[1])),
     }
+}
+
+/// What the promote recorded before changing `target`. A record that does
+/// not read back is a damaged journal: an error, never "nothing to restore"
+/// (which would leave a half-promoted site live) or a fresh backup of a
+/// half-done copy.
+fn saved_backup(env: &dyn StepEnv, target: &RollbackTarget) -> Result<Option<Backup>, StepFailure> {
+    env.saved_target(target)
+        .map(|b| {
+            serde_json::from_str::<Backup>(&b).map_err(|e| {
+                StepFailure::from(AdapterError::Journal(format!(
+                    "the journal's record of {target} before the promote is damaged ({e})"
+                )))
+            })
+        })
+        .transpose()
 }
 
 fn client(config: &aws_config::SdkConfig) -> Client {
@@ -226,7 +242,7 @@ impl PromoteAction {
         }
         let target = rollback_target(TargetUse::Saves, &self.bucket, &self.to).resolve(|t| env.render(t))?;
         // A resumed promote must not back up its own half-done copy: keep the first backup.
-        let backup = match env.saved_target(&target).and_then(|b| serde_json::from_str::<Backup>(&b).ok()) {
+        let backup = match saved_backup(env, &target)? {
             Some(b) => {
                 run.log(&format!("live state was recorded before the interruption ({} objects)", b.objects.len()));
                 b
@@ -306,7 +322,7 @@ impl RollbackAction {
         let bucket = env.render(&self.bucket)?;
         let to = prefix_of(&env.render(&self.to)?);
         let target = rollback_target(TargetUse::Restores, &self.bucket, &self.to).resolve(|t| env.render(t))?;
-        let Some(backup) = env.saved_target(&target).and_then(|b| serde_json::from_str::<Backup>(&b).ok()) else {
+        let Some(backup) = saved_backup(env, &target)? else {
             return Ok(Outcome {
                 summary: Some(format!("nothing to restore: no promote changed s3://{bucket}/{to} in this run")),
                 ..Outcome::default()

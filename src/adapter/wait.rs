@@ -99,8 +99,13 @@ impl Action for WaitAction {
     }
 }
 
-/// A failure during or after the bake, with when it happened; not retried.
+/// A failure during or after the bake, with when it happened. An alarm that
+/// fired is final (another bake would not tell more); a failed query keeps
+/// its own kind, so a throttled call may still be retried.
 fn final_(f: StepFailure, when: &str) -> StepFailure {
-    let help = f.error.help();
-    StepFailure { error: AdapterError::Refused { message: format!("{when}: {}", f.error), help }, outputs: f.outputs }
+    let error = match f.error {
+        AdapterError::Check(m) => AdapterError::refused(format!("{when}: {m}")),
+        other => other.map_message(|m| format!("{when}: {m}")),
+    };
+    StepFailure { error, outputs: f.outputs }
 }

@@ -95,6 +95,8 @@ struct Memory {
     failed_checks: Vec<String>,
     /// A journal write that failed where it could not be returned at once.
     fatal: Option<JournalError>,
+    /// An engine error a nested step (in `parallel`) hit, for its group to return.
+    halt: Option<EngineError>,
     checkpoints: HashMap<String, BTreeMap<String, String>>,
     integration_state: HashMap<(String, String), String>,
 }
@@ -410,6 +412,9 @@ impl Engine {
                     }
                     attempt += 1;
                     continue;
+                }
+                if let Some(e) = self.memory().halt.take() {
+                    return Err(e);
                 }
                 return self.finish(key, step, &label, result, started.elapsed(), tolerate);
             }

@@ -83,7 +83,10 @@ impl Journal {
             Durability::Now => file.sync_data(),
             Durability::BeforeNextSideEffect => Ok(()),
         });
-        *unflushed = durability == Durability::BeforeNextSideEffect;
+        // Only a write that reached the disk clears what waits to be flushed.
+        if written.is_ok() {
+            *unflushed = durability == Durability::BeforeNextSideEffect;
+        }
         written.map_err(|source| JournalError::Write { path: self.path.clone(), source })
     }
 

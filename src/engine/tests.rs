@@ -123,6 +123,17 @@ impl Outcomes {
 }
 
 async fn run(yaml: &str, answers: &[bool], policy: ApprovalPolicy) -> Outcomes {
+    let (end, events, asked) = run_resumed(yaml, answers, policy, None).await;
+    Outcomes { end: end.unwrap(), events, asked }
+}
+
+/// Runs (or, with `journal`, resumes) the runbook; the engine's own result.
+async fn run_resumed(
+    yaml: &str,
+    answers: &[bool],
+    policy: ApprovalPolicy,
+    journal: Option<Vec<Event>>,
+) -> (Result<RunEnd, super::driver::EngineError>, Vec<Event>, Vec<Question>) {
     let registry = Registry::new(vec![&FAKE], vec![]);
     let rb = crate::runbook::load_str(Path::new("release.yaml"), yaml, &registry).unwrap_or_else(|e| panic!("{e}"));
     let plan = Plan::build(Arc::new(rb), &[], &|_| None, false).unwrap();
@@ -145,10 +156,11 @@ async fn run(yaml: &str, answers: &[bool], policy: ApprovalPolicy) -> Outcomes {
         redactor: Arc::new(Redactor::default()),
         cancel,
     };
-    let end = Engine::new(plan, cfg, wiring, None).run().await.unwrap();
+    let replay = journal.map(|events| super::journal::Replay::from_events(Path::new("journal.jsonl"), &events).unwrap());
+    let end = Engine::new(plan, cfg, wiring, replay).run().await;
     let events = recorder.0.lock().unwrap().clone();
     let asked = prompter.asked.lock().unwrap().clone();
-    Outcomes { end, events, asked }
+    (end, events, asked)
 }
 
 fn interactive() -> ApprovalPolicy {
@@ -282,4 +294,38 @@ async fn a_refused_checklist_confirm_aborts_before_execute() {
 async fn a_rollback_that_no_check_verifies_needs_a_human() {
     let o = run("version: 1\nname: t\nexecute:\n  - fake: fail\nrollback:\n  - fake: ok\n", &[], interactive()).await;
     assert_eq!(o.end, RunEnd::Finished(RunState::RollbackFailed));
+}
+
+#[tokio::test]
+async fn an_unfinished_step_inside_parallel_stops_the_resume_instead_of_rolling_back() {
+    // Before: the group turned the child's "a person must decide" into an
+    // ordinary failure, so execute failed and the release rolled back.
+    let at = || "2026-12-01T00:00:00.000Z".to_string();
+    let started = |key: &str| Event::StepStarted {
+        key: key.into(),
+        id: None,
+        label: key.into(),
+        kind: "fake".into(),
+        attempt: 1,
+        at: at(),
+    };
+    let journal = vec![
+        Event::RunStarted {
+            run_id: "test".into(),
+            runbook: "t".into(),
+            path: "release.yaml".into(),
+            actor: "alice".into(),
+            vars: std::collections::BTreeMap::new(),
+            dry_run: false,
+            at: at(),
+        },
+        Event::StateEntered { state: RunState::Execute, at: at() },
+        started("execute.0"),
+        started("execute.0.0"),
+    ];
+    let ci = ApprovalPolicy { interactive: false, approve: Vec::new(), dry_run: false };
+    let yaml = "version: 1\nname: t\nexecute:\n  - parallel:\n      - fake: ok\n      - fake: ok\nvalidate:\n  - fake: ok\nrollback:\n  - fake: ok\n";
+    let (end, events, _) = run_resumed(yaml, &[], ci, Some(journal)).await;
+    assert!(matches!(end, Err(super::driver::EngineError::UnfinishedStep { ref key, .. }) if key == "execute.0.0"), "{end:?}");
+    assert!(!events.iter().any(|e| matches!(e, Event::StateEntered { state: RunState::RollingBack, .. })), "no rollback");
 }

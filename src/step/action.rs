@@ -122,6 +122,7 @@ pub trait StepEnv: Send + Sync {
     /// What was saved for `target` in this run, if anything changed it.
     fn saved_target(&self, target: &RollbackTarget) -> Option<String> {
         self.recorded(target.system, &target.record_name())
+            .or_else(|| target.legacy_record_name().and_then(|name| self.recorded(target.system, &name)))
     }
     fn warn(&self, message: &str);
     /// The text with every secret masked (for messages sent elsewhere).

@@ -23,7 +23,7 @@ pub use checkpoint::{checkpoint_data, read_checkpoint};
 pub use error::{AdapterError, RemoteKind};
 pub use kind::{Integration, IntegrationKind, ParseContext, Registry, StepKind, StepSpec};
 use serde::{Deserialize, Serialize};
-pub use settings::{Settings, duration_setting};
+pub use settings::{Settings, duration_setting, template_map};
 pub use target::{RollbackTarget, TargetDecl, TargetUse, joined, unmatched};
 
 use crate::runbook::diagnostic::Span;

@@ -44,6 +44,20 @@ pub fn check_keys(node: &Node, known: &[&str], what: &str, cx: &mut dyn ParseCon
     }
 }
 
+/// A mapping of names to values (`env:`, `headers:`, `params:`), each value
+/// a template; `what` names one entry in problems ("header", "param").
+pub fn template_map(node: Option<&Node>, key: &str, what: &str, cx: &mut dyn ParseContext) -> Vec<(String, Template)> {
+    let Some(node) = node else { return Vec::new() };
+    let Some(map) = node.as_map() else {
+        cx.diagnostics().push(
+            Diagnostic::new(node.span, format!("`{key}` must map names to values, found {}", node.type_name()))
+                .hint(format!("e.g. `{key}: {{ NAME: value }}`")),
+        );
+        return Vec::new();
+    };
+    map.iter().filter_map(|(k, v)| cx.template(v, &format!("{what} `{}`", k.name)).map(|t| (k.name.clone(), t))).collect()
+}
+
 /// A settings mapping (a step kind's value, an integration's settings),
 /// read key by key with every problem reported at its position: the one
 /// place the "must be a mapping", "needs `key`", "must be true or false"

@@ -27,6 +27,17 @@ impl RollbackTarget {
     pub fn record_name(&self) -> String {
         format!("target:{}", self.resource)
     }
+
+    /// The name relctl used before typed targets (`previous:cluster/service`,
+    /// `backup:bucket/prefix/`), so a run journaled then still rolls back.
+    pub fn legacy_record_name(&self) -> Option<String> {
+        let word = match self.system {
+            "ecs" => "previous",
+            "s3" => "backup",
+            _ => return None,
+        };
+        Some(format!("{word}:{}", self.resource))
+    }
 }
 
 impl fmt::Display for RollbackTarget {

@@ -164,6 +164,23 @@ pub fn events<'a>(journal: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde
     journal.iter().filter(|e| e["event"] == kind).collect()
 }
 
+/// The `step_finished` event of the step with journal key `key` in the
+/// latest run.
+pub fn finished(sb: &Sandbox, key: &str) -> serde_json::Value {
+    let j = sb.journal();
+    events(&j, "step_finished").into_iter().find(|e| e["key"] == key).unwrap_or_else(|| panic!("{key} finished")).clone()
+}
+
+/// The message a step finished with.
+pub fn step_message(sb: &Sandbox, key: &str) -> String {
+    finished(sb, key)["message"].as_str().unwrap_or_default().to_string()
+}
+
+/// The advice recorded with a step's failure, apart from its message.
+pub fn step_hint(sb: &Sandbox, key: &str) -> String {
+    finished(sb, key)["help"].as_str().unwrap_or_default().to_string()
+}
+
 /// The terminal state the journal recorded.
 pub fn final_state(journal: &[serde_json::Value]) -> String {
     events(journal, "run_finished").last().map(|e| e["state"].as_str().unwrap().to_string()).unwrap_or_default()

@@ -11,7 +11,7 @@ use super::service::Ecs;
 use super::{CHECK_TIMEOUT, CheckKind, SYSTEM, Target, parse_target};
 use crate::adapter::aws::sdk_error;
 use crate::step::PhaseName;
-use crate::step::{Action, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
+use crate::step::{Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
 
 #[derive(Debug)]
 struct CheckAction {
@@ -37,10 +37,15 @@ impl CheckAction {
         let r = ecs.rollout().await?;
         let mut problems = Vec::new();
         if self.refuse_in_progress && (r.deployments > 1 || r.state == Some(DeploymentRolloutState::InProgress)) {
-            problems.push(format!(
-                "a deployment is already in progress ({}): someone else's rollout; wait for it to finish before releasing",
+            // Someone else's rollout: a refusal, not a check to try again.
+            return Err(AdapterError::refused(format!(
+                "{SYSTEM}: {}/{}: a deployment is already in progress ({})",
+                ecs.cluster,
+                ecs.service,
                 r.progress()
-            ));
+            ))
+            .with_help("someone else's rollout: wait for it to finish before releasing")
+            .into());
         }
         if r.state == Some(DeploymentRolloutState::Failed) {
             problems.push(format!("the last rollout FAILED: {}", r.reason.clone().unwrap_or_default()));

@@ -31,7 +31,7 @@ use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::{
     Action, AdapterError, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, Settings, StepEnv, StepFailure,
-    StepKind, StepResult, StepRun, StepSpec,
+    StepKind, StepResult, StepRun, StepSpec, template_map,
 };
 
 const SYSTEM: &str = "Jenkins";
@@ -120,19 +120,7 @@ impl StepKind for JenkinsKind {
                 let example = "e.g. `jenkins: { job: deploy/checkout-prod, params: { VERSION: ... } }`";
                 let s = Settings::mapping(v, "jenkins", &keys, example, cx)?;
                 let job = s.required("job", cx);
-                let mut params = Vec::new();
-                if let Some(p) = s.get("params") {
-                    match p.as_map() {
-                        Some(map) => {
-                            for (k, n) in map {
-                                if let Some(t) = cx.template(n, &format!("param `{}`", k.name)) {
-                                    params.push((k.name.clone(), t));
-                                }
-                            }
-                        }
-                        None => cx.diagnostics().error(p.span, "`params` must map parameter names to values"),
-                    }
-                }
+                let params = template_map(s.get("params"), "params", "param", cx);
                 let allow_unstable = s.flag("allow_unstable", false, cx);
                 let stop_on_cancel = s.flag("stop_on_cancel", true, cx);
                 (job, params, allow_unstable, stop_on_cancel)
@@ -163,10 +151,14 @@ impl JenkinsAction {
             (Some(u), Some(t)) if !u.is_empty() && !t.is_empty() => Some((u, t)),
             (None, None) => None,
             (Some(u), Some(_)) if u.is_empty() => {
-                return Err(StepFailure::refused("integrations.jenkins: `user` is empty: set it (or the variable it names)"));
+                return Err(AdapterError::refused("integrations.jenkins: `user` is empty")
+                    .with_help("set it (or the variable it names)")
+                    .into());
             }
             (Some(_), Some(_)) => {
-                return Err(StepFailure::refused("integrations.jenkins: `token` is empty: set it (or the secret it names)"));
+                return Err(AdapterError::refused("integrations.jenkins: `token` is empty")
+                    .with_help("set it (or the secret it names)")
+                    .into());
             }
             _ => return Err(StepFailure::refused("integrations.jenkins needs both `user` and `token` (or neither)")),
         };

@@ -7,7 +7,8 @@
 //!
 //! Expressions (`${{ vars.version }}`) stay inside the word they are written
 //! in, each value one argument whatever it contains, exactly as the quoting
-//! relctl uses for the shell would pass it.
+//! relctl uses for the shell would pass it. (Either way an argument is
+//! visible in `ps`: secrets belong in `env:`, which the docs say.)
 
 use crate::runbook::expr::{Segment, Template};
 

@@ -22,7 +22,9 @@ use tokio::process::Command;
 
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
-use crate::step::{Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
+use crate::step::{
+    Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, template_map,
+};
 
 pub struct RunKind;
 
@@ -61,19 +63,7 @@ impl StepKind for RunKind {
         }
         let command = cx.template(spec.value, "`run`")?;
 
-        let mut env = Vec::new();
-        if let Some(node) = spec.sibling("env") {
-            match node.as_map() {
-                Some(map) => {
-                    for (k, v) in map {
-                        if let Some(t) = cx.template(v, &format!("env `{}`", k.name)) {
-                            env.push((k.name.clone(), t));
-                        }
-                    }
-                }
-                None => cx.diagnostics().error(node.span, format!("`env` must map names to values, found {}", node.type_name())),
-            }
-        }
+        let env = template_map(spec.sibling("env"), "env", "env", cx);
         let dir = spec.sibling("dir").and_then(|n| cx.template(n, "`dir`"));
         let shell = match spec.sibling("shell").map(|n| (n, n.as_str())) {
             None | Some((_, Some("bash"))) => Shell::Bash,
@@ -103,6 +93,9 @@ impl RunAction {
         let mut cwd = run.env.info().workdir.clone();
         if let Some(dir) = &self.dir {
             cwd = cwd.join(run.env.render(dir)?);
+        }
+        if !cwd.is_dir() {
+            return Err(StepFailure::refused(format!("`dir` {} is not a directory", cwd.display())));
         }
         let output_file = output_path(run);
         let cannot_start =
@@ -163,6 +156,8 @@ impl RunAction {
         output_file: &std::path::Path,
     ) -> Result<Command, StepFailure> {
         cmd.current_dir(cwd)
+            // What bash would set: a program run without it inherits relctl's.
+            .env("PWD", cwd)
             .env("RELCTL_OUTPUT", output_file)
             .env("RELCTL_RUN_ID", &run.env.info().run_id)
             .env("RELCTL_ACTOR", &run.env.info().actor)

@@ -41,7 +41,13 @@ impl Engine {
                 Ok(StepEnd::Failed { tolerated: false }) => failed.push(step.label()),
                 Ok(StepEnd::Interrupted) => failed.push(format!("{} (interrupted)", step.label())),
                 Ok(_) => {}
-                Err(e) => failed.push(format!("{} ({e})", step.label())),
+                Err(e) => {
+                    // What stops the run (a journal failure, a step only a
+                    // person can judge) is not a step failure: it must not
+                    // send the run to rollback. The group's step returns it.
+                    failed.push(format!("{} ({e})", step.label()));
+                    self.memory().halt.get_or_insert(e);
+                }
             }
         }
         if failed.is_empty() {
