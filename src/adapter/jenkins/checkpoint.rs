@@ -1,10 +1,10 @@
 //! What a `jenkins` step journals as it goes (the queue item, the build, what
-//! relctl stopped or cancelled), read back typed. A value that does not
-//! parse is an error naming it, never a silent build #0.
+//! relctl stopped or cancelled), read back through a serde type. A value
+//! that does not parse is an error naming it, never a silent build #0.
 
 use std::collections::BTreeMap;
 
-use crate::step::{AdapterError, StepFailure};
+use crate::step::{AdapterError, StepFailure, read_checkpoint};
 
 const QUEUE_URL: &str = "queue_url";
 const BUILD_NUMBER: &str = "build_number";
@@ -24,14 +24,25 @@ pub(super) struct Progress {
     pub cancelled_item: Option<String>,
 }
 
+/// The checkpoint as the journal stores it (strings; an empty value is a
+/// cleared one, since checkpoints are only ever added to).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    queue_url: Option<String>,
+    build_number: Option<String>,
+    build_url: Option<String>,
+    stopped_build: Option<String>,
+    cancelled_item: Option<String>,
+}
+
 impl Progress {
-    /// The step's checkpoint as journaled (values are only ever added; an
-    /// empty one is a cleared one).
+    /// The step's checkpoint as journaled, typed.
     pub fn read(data: Option<&BTreeMap<String, String>>) -> Result<Progress, StepFailure> {
-        let Some(data) = data else { return Ok(Progress::default()) };
-        let get = |key: &str| data.get(key).filter(|v| !v.is_empty()).cloned();
-        let number = |key: &str| -> Result<Option<u64>, StepFailure> {
-            get(key)
+        let stored: Stored = read_checkpoint(data)?;
+        let set = |v: Option<String>| v.filter(|v| !v.is_empty());
+        let number = |key: &str, v: Option<String>| -> Result<Option<u64>, StepFailure> {
+            set(v)
                 .map(|n| {
                     n.parse::<u64>().map_err(|_| {
                         StepFailure::from(AdapterError::Journal(format!(
@@ -41,7 +52,7 @@ impl Progress {
                 })
                 .transpose()
         };
-        let build = match (number(BUILD_NUMBER)?, get(BUILD_URL)) {
+        let build = match (number(BUILD_NUMBER, stored.build_number)?, set(stored.build_url)) {
             (Some(n), Some(url)) => Some((n, url)),
             (None, None) => None,
             _ => {
@@ -52,10 +63,10 @@ impl Progress {
             }
         };
         Ok(Progress {
-            queue_url: get(QUEUE_URL),
+            queue_url: set(stored.queue_url),
             build,
-            stopped_build: number(STOPPED_BUILD)?,
-            cancelled_item: get(CANCELLED_ITEM),
+            stopped_build: number(STOPPED_BUILD, stored.stopped_build)?,
+            cancelled_item: set(stored.cancelled_item),
         })
     }
 
@@ -108,6 +119,8 @@ mod tests {
         assert!(e.message().contains("`build_number` is \"4x2\""), "{}", e.message());
         let half = map(&[("build_number", "42")]);
         assert!(Progress::read(Some(&half)).is_err());
+        let stranger = map(&[("build_numbr", "42")]);
+        assert!(Progress::read(Some(&stranger)).is_err(), "an unknown key is a damaged record, not an empty one");
     }
 
     #[test]
