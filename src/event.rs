@@ -101,7 +101,13 @@ pub enum Event {
         runbook: String,
         path: String,
         actor: String,
+        /// `--var` values as given, except those holding a secret (masked).
         vars: BTreeMap<String, String>,
+        /// Vars whose value is a secret: the secret's name (read from the
+        /// environment again on resume), or "" when the value only contained
+        /// one and cannot be restored.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        secret_vars: BTreeMap<String, String>,
         dry_run: bool,
         at: String,
     },

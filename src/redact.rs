@@ -3,6 +3,8 @@
 //! Every value that came from `${{ secrets.X }}` is registered before the run
 //! starts (and any value a step rendered from one), and each event passes
 //! through [`Redactor::event`] before any observer or the journal sees it.
+//! A secret is masked in the forms scripts commonly print it in too: base64
+//! (standard and URL-safe, padded or not), hex and URL-encoding.
 
 use std::sync::RwLock;
 
@@ -31,11 +33,19 @@ impl Redactor {
             }
         }
         let mut s = self.secrets.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !s.iter().any(|x| x == secret) {
-            s.push(secret.to_string());
-            // Longest first, so a secret containing another is masked whole.
-            s.sort_by_key(|x| std::cmp::Reverse(x.len()));
+        if s.iter().any(|x| x == secret) {
+            return;
         }
+        s.push(secret.to_string());
+        for form in encoded_forms(secret) {
+            // A short encoding would mask ordinary text; the secret's own
+            // length already passed that bar for the plain form.
+            if form != secret && form.len() >= 8 && !s.contains(&form) {
+                s.push(form);
+            }
+        }
+        // Longest first, so a secret containing another is masked whole.
+        s.sort_by_key(|x| std::cmp::Reverse(x.len()));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -85,8 +95,64 @@ impl Redactor {
     }
 }
 
+/// The secret as base64 (standard and URL-safe, with and without padding),
+/// hex (both cases) and percent-encoded.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    let bytes = secret.as_bytes();
+    let standard = base64(bytes, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+    let url_safe = base64(bytes, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let percent: String = bytes
+        .iter()
+        .map(|&b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    vec![
+        standard.trim_end_matches('=').to_string(),
+        standard,
+        url_safe.trim_end_matches('=').to_string(),
+        url_safe,
+        hex.to_uppercase(),
+        hex,
+        percent.replace("%20", "+"),
+        percent,
+    ]
+}
+
+fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encoded_forms_of_a_secret_are_masked_too() {
+        let r = Redactor::default();
+        r.add("s3cr3t-t0ken/+=?");
+        // base64, URL-safe base64, hex, URL-encoding of the secret.
+        for leaked in [
+            "czNjcjN0LXQwa2VuLys9Pw==",
+            "czNjcjN0LXQwa2VuLys9Pw",
+            "czNjcjN0LXQwa2VuLys9Pw",
+            "7333637233742d74306b656e2f2b3d3f",
+            "s3cr3t-t0ken%2F%2B%3D%3F",
+        ] {
+            assert_eq!(r.text(&format!("x {leaked} y")), "x *** y", "{leaked}");
+        }
+        assert_eq!(base64(b"Ma", b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"), "TWE=");
+        assert_eq!(base64(b"Man", b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"), "TWFu");
+    }
+
     use super::*;
 
     #[test]

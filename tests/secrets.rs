@@ -164,3 +164,58 @@ fn a_question_never_shows_a_secret() {
     assert!(!everything.contains("hunter2secret"), "{everything}");
     assert!(everything.contains("Token *** rotated?"), "{everything}");
 }
+
+const SECRET_VAR: &str = "version: 1
+name: secret-var
+vars:
+  token: { required: true }
+execute:
+  - run: echo uses ${{ secrets.API_TOKEN }} > /dev/null
+  - id: wait
+    idempotent: true
+    run: test -f go-on || { echo $$ > wait.pid; sleep 30; }
+  - env: { T: \"${{ vars.token }}\" }
+    run: echo \"$T\" > seen.txt
+";
+
+#[test]
+fn a_secret_passed_as_a_var_stays_out_of_the_journal_and_status_yet_resume_restores_it() {
+    // Before: the value was masked in output but kept raw in the journal's
+    // `vars` and shown by `relctl status -v`.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", SECRET_VAR);
+    let var = format!("token={SECRET}");
+    let mut child =
+        sb.cmd(&["run", "release.yaml", "--non-interactive", "--var", &var]).env("API_TOKEN", SECRET).spawn().unwrap();
+    wait_until("the waiting step", || sb.read("wait.pid").trim().parse::<i32>().is_ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = sb.relctl(&["status", "-v"]);
+    assert!(!sb.journal_text().contains(SECRET), "the journal holds the secret");
+    assert!(!status.all().contains(SECRET), "status shows the secret:\n{}", status.all());
+    assert!(status.stdout.contains("token=***"), "{}", status.stdout);
+
+    // Resume reads the secret from the environment again, as the run did.
+    sb.write("go-on", "");
+    let r = sb.relctl(&["resume", "--non-interactive"]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("var `token` is the secret API_TOKEN"), "{}", r.stderr);
+    sb.relctl_env(&["resume", "--non-interactive"], &[("API_TOKEN", SECRET)]).expect_code(0);
+    assert_eq!(sb.read("seen.txt"), format!("{SECRET}\n"));
+    assert!(!sb.journal_text().contains(SECRET));
+}
+
+#[test]
+fn a_secret_printed_encoded_is_masked_too() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: encoded\nexecute:\n  - env: { T: \"${{ secrets.API_TOKEN }}\" }\n    run: |\n      printf %s \"$T\" | base64\n      printf %s \"$T\" | od -An -tx1 | tr -d ' \\n'; echo\n",
+    );
+    let run = sb.relctl_env(&["run", "release.yaml", "--non-interactive"], &[("API_TOKEN", SECRET)]);
+    run.expect_code(0);
+    let everything = format!("{}{}", run.all(), sb.journal_text());
+    assert!(!everything.contains("czNjcjN0LXZhbHVlLTEyMw"), "base64 leaked:\n{everything}");
+    assert!(!everything.contains("7333637233742d76616c75652d313233"), "hex leaked:\n{everything}");
+    assert!(everything.matches("***").count() >= 2, "{everything}");
+}

@@ -94,7 +94,27 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
         );
     }
     rb.path = original.clone();
-    let vars: Vec<(String, String)> = replay.vars.clone().into_iter().collect();
+    let mut vars = replay.vars.clone();
+    // A var that held a secret was journaled masked: read the secret again.
+    for (name, secret) in &replay.secret_vars {
+        let value = (!secret.is_empty()).then(|| std::env::var(secret).ok()).flatten().filter(|v| !v.is_empty());
+        match value {
+            Some(v) => {
+                vars.insert(name.clone(), v);
+            }
+            None if secret.is_empty() => {
+                return Err(AppError::NotFound(format!(
+                    "var `{name}` held a secret, which the journal does not keep, so this run cannot be resumed with it"
+                )));
+            }
+            None => {
+                return Err(AppError::NotFound(format!(
+                    "var `{name}` is the secret {secret}, which the journal does not keep: export {secret} and resume again"
+                )));
+            }
+        }
+    }
+    let vars: Vec<(String, String)> = vars.into_iter().collect();
     let plan = Plan::build(Arc::new(rb), &vars, &|k| std::env::var(k).ok(), true)?;
     plan.check_approvals(&req.gates.approve)?;
     plan.check_resume_flags(&req.rerun, &req.assume_done)?;

@@ -212,6 +212,26 @@ impl Engine {
         end
     }
 
+    /// The vars as the journal keeps them: a value that is a secret is
+    /// masked and remembered by the secret's name (resume reads it from the
+    /// environment again); one that merely contains a secret is masked.
+    fn journaled_vars(&self) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        let mut vars = BTreeMap::new();
+        let mut secret_vars = BTreeMap::new();
+        for (name, value) in &self.plan.vars {
+            if let Some((secret, _)) = self.plan.secrets.iter().find(|(_, v)| *v == value) {
+                secret_vars.insert(name.clone(), secret.clone());
+            } else if self.redactor.text(value) != *value {
+                secret_vars.insert(name.clone(), String::new());
+            } else {
+                vars.insert(name.clone(), value.clone());
+                continue;
+            }
+            vars.insert(name.clone(), crate::redact::MASK.to_string());
+        }
+        (vars, secret_vars)
+    }
+
     /// Flushes the journal before a side effect that no event precedes.
     fn sync(&self) -> Result<(), JournalError> {
         self.journal.as_ref().map_or(Ok(()), Journal::sync)
@@ -230,12 +250,14 @@ impl Engine {
                 r.state
             }
             None => {
+                let (vars, secret_vars) = self.journaled_vars();
                 self.milestone(Event::RunStarted {
                     run_id: self.cfg.run_id.clone(),
                     runbook: self.plan.runbook.name.clone(),
                     path: self.plan.runbook.path.display().to_string(),
                     actor: self.cfg.actor.clone(),
-                    vars: self.plan.vars.clone(),
+                    vars,
+                    secret_vars,
                     dry_run: self.cfg.policy.dry_run,
                     at: now(),
                 })

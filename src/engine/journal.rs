@@ -144,6 +144,8 @@ pub struct Replay {
     pub path: String,
     pub actor: String,
     pub vars: BTreeMap<String, String>,
+    /// Vars that held a secret: the secret's name ("" when unknown).
+    pub secret_vars: BTreeMap<String, String>,
     pub started_at: String,
     /// The state the run was in when the journal ends.
     pub state: RunState,
@@ -161,7 +163,7 @@ pub struct Replay {
 
 impl Replay {
     pub fn from_events(path: &Path, events: &[Event]) -> Result<Replay, JournalError> {
-        let Some(Event::RunStarted { run_id, runbook, path: rb_path, actor, vars, at, .. }) = events.first() else {
+        let Some(Event::RunStarted { run_id, runbook, path: rb_path, actor, vars, secret_vars, at, .. }) = events.first() else {
             return Err(JournalError::Empty { path: path.to_path_buf() });
         };
         let mut r = Replay {
@@ -170,6 +172,7 @@ impl Replay {
             path: rb_path.clone(),
             actor: actor.clone(),
             vars: vars.clone(),
+            secret_vars: secret_vars.clone(),
             started_at: at.clone(),
             state: RunState::Checklist,
             finished: None,
@@ -262,6 +265,7 @@ mod tests {
                 path: "rb.yaml".into(),
                 actor: "alice".into(),
                 vars: BTreeMap::new(),
+                secret_vars: BTreeMap::new(),
                 dry_run: false,
                 at: "t".into(),
             },

@@ -316,6 +316,7 @@ async fn an_unfinished_step_inside_parallel_stops_the_resume_instead_of_rolling_
             path: "release.yaml".into(),
             actor: "alice".into(),
             vars: std::collections::BTreeMap::new(),
+            secret_vars: std::collections::BTreeMap::new(),
             dry_run: false,
             at: at(),
         },
