@@ -60,6 +60,13 @@ pub enum Command {
         #[arg(long, short = 'f')]
         runbook: Option<PathBuf>,
     },
+    /// Check that a run's journal is intact: every line readable and chained to the one before [default: the latest run]
+    Verify {
+        run_id: Option<String>,
+        /// The runbook whose state dir to read
+        #[arg(long, short = 'f')]
+        runbook: Option<PathBuf>,
+    },
     /// List past runs
     History {
         /// The runbook whose state dir to read
@@ -118,6 +125,11 @@ pub struct ResumeArgs {
     /// Treat a step that was interrupted mid-way as done (step id or key, repeatable)
     #[arg(long, value_name = "STEP")]
     pub assume_done: Vec<String>,
+
+    /// Go on from a journal with lines that cannot be trusted (edited, or
+    /// unreadable), from what could be read; the choice is journaled
+    #[arg(long)]
+    pub accept_damaged_journal: bool,
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub struct ResumeRequest {
     pub gates: GateSettings,
     pub rerun: Vec<String>,
     pub assume_done: Vec<String>,
+    pub accept_damage: bool,
 }
 
 #[derive(Debug)]
@@ -63,6 +64,7 @@ pub enum Request {
     Plan { file: PathBuf, vars: Vec<(String, String)> },
     Resume(ResumeRequest),
     Status { run_id: Option<String>, state_dir: PathBuf },
+    Verify { run_id: Option<String>, state_dir: PathBuf },
     History { state_dir: PathBuf },
 }
 
@@ -110,8 +112,10 @@ impl Config {
                 run_id: a.run_id,
                 rerun: a.rerun,
                 assume_done: a.assume_done,
+                accept_damage: a.accept_damaged_journal,
             }),
             cli::Command::Status { run_id, runbook } => Request::Status { run_id, state_dir: state_dir(runbook.as_deref()) },
+            cli::Command::Verify { run_id, runbook } => Request::Verify { run_id, state_dir: state_dir(runbook.as_deref()) },
             cli::Command::History { runbook } => Request::History { state_dir: state_dir(runbook.as_deref()) },
         };
         Ok(Config { display: Display { format, verbosity }, request })

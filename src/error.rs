@@ -40,7 +40,9 @@ impl AppError {
             AppError::Usage(_) | AppError::Load(_) | AppError::Plan(_) => ExitCode::Usage.code(),
             AppError::Lock(LockError::Held { .. }) => ExitCode::Locked.code(),
             AppError::NotFound(_) => ExitCode::Usage.code(),
-            AppError::Engine(EngineError::UnfinishedStep { .. }) => ExitCode::NeedsDecision.code(),
+            AppError::Engine(EngineError::UnfinishedStep { .. }) | AppError::Journal(JournalError::Damaged { .. }) => {
+                ExitCode::NeedsDecision.code()
+            }
             AppError::Engine(_) | AppError::Journal(_) | AppError::Io { .. } | AppError::Lock(LockError::Io { .. }) => {
                 ExitCode::Internal.code()
             }

@@ -121,6 +121,19 @@ pub enum Event {
         state: RunState,
         at: String,
     },
+    /// Opening the journal to resume cut off a torn last line (a crash or a
+    /// full disk mid-write); it was never part of the record.
+    JournalRepaired {
+        dropped_bytes: u64,
+        at: String,
+    },
+    /// The journal had lines that could not be trusted, and the person
+    /// resuming chose to go on from what could be read.
+    DamageAccepted {
+        actor: String,
+        damage: Vec<String>,
+        at: String,
+    },
     StepStarted {
         key: String,
         id: Option<String>,

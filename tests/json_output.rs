@@ -61,8 +61,16 @@ fn json_output_is_one_event_per_line_from_run_started_to_run_finished() {
         events.iter().any(|e| e["event"] == "step_log" && e["line"] == "some warning"),
         "stderr of a step arrives as a step_log event"
     );
-    // The journal holds the same events, step output lines aside.
-    let journal = sb.journal();
+    // The journal holds the same events, step output lines aside, each
+    // chained to the line before it (`prev`).
+    let journal: Vec<serde_json::Value> = sb
+        .journal()
+        .into_iter()
+        .map(|mut e| {
+            assert!(e.as_object_mut().unwrap().remove("prev").is_some(), "a journal line without `prev`: {e}");
+            e
+        })
+        .collect();
     let without_logs: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] != "step_log").collect();
     assert_eq!(without_logs.len(), journal.len());
     assert!(without_logs.iter().zip(&journal).all(|(a, b)| *a == b));

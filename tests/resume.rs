@@ -136,6 +136,64 @@ fn a_torn_last_journal_line_does_not_stop_resume() {
     assert_eq!(count(&marks, "two-start"), 2, "{marks}");
     assert_eq!(count(&marks, "two-end"), 1, "{marks}");
     assert_eq!(count(&marks, "fin"), 1, "{marks}");
+    // Before: resume appended after the torn line, and from then on status,
+    // history and resume failed ("damaged at line N"). Now the tail was cut
+    // off first, and that is on the record.
+    sb.relctl(&["status"]).expect_code(0);
+    let verify = sb.relctl(&["verify"]);
+    verify.expect_code(0);
+    assert!(verify.stdout.contains("journal intact"), "{}", verify.stdout);
+    assert_eq!(events(&sb.journal(), "journal_repaired").len(), 1);
+}
+
+/// The journal with `edit` applied to its text.
+fn edit_journal(sb: &Sandbox, edit: impl FnOnce(String) -> String) {
+    let path = sb.run_dir().join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+}
+
+#[test]
+fn an_edited_journal_is_caught_by_verify_status_and_resume() {
+    // Before: 0 of 8 edits (who approved, a flipped decision, a forged
+    // step_finished or run_finished) were noticed.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &RUNBOOK.replace("IDEMPOTENT", "idempotent: true"));
+    kill_during_step_two(&sb);
+    let intact = sb.relctl(&["verify"]);
+    intact.expect_code(0);
+    // Forge the checklist step's record: it "failed".
+    edit_journal(&sb, |t| t.replacen("\"status\":\"succeeded\"", "\"status\":\"failed\"", 1));
+    let verify = sb.relctl(&["verify"]);
+    verify.expect_code(6);
+    assert!(verify.stdout.contains("cannot be trusted from line"), "{}", verify.stdout);
+    let status = sb.relctl(&["status"]);
+    status.expect_code(6);
+    assert!(status.stderr.contains("JOURNAL DAMAGED"), "{}", status.stderr);
+    sb.write("release-two", "");
+    let r = sb.relctl(&["resume", "--non-interactive"]);
+    r.expect_code(6);
+    assert!(r.stderr.contains("cannot be trusted") && r.stderr.contains("--accept-damaged-journal"), "{}", r.stderr);
+    assert_eq!(count(&sb.read("marks.txt"), "two-start"), 1, "nothing ran");
+
+    // Going on anyway is a choice on the record.
+    sb.relctl(&["resume", "--non-interactive", "--accept-damaged-journal"]).expect_code(0);
+    let accepted = events(&sb.journal(), "damage_accepted").into_iter().next().expect("damage_accepted").clone();
+    assert_eq!(accepted["actor"], "tester");
+    assert!(accepted["damage"][0].as_str().unwrap().contains("the chain breaks here"), "{accepted}");
+}
+
+#[test]
+fn the_end_of_a_run_names_the_journal_s_last_hash_and_verify_agrees() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: hash\nexecute:\n  - run: echo ok\n");
+    let run = sb.relctl(&["run", "release.yaml", "--non-interactive"]);
+    run.expect_code(0);
+    let hash = run.stderr.split("last hash ").nth(1).and_then(|s| s.split(';').next()).expect("a last hash").to_string();
+    assert_eq!(hash.len(), 64, "{}", run.stderr);
+    let verify = sb.relctl(&["verify"]);
+    verify.expect_code(0);
+    assert!(verify.stdout.ends_with(&format!("last hash {hash}\n")), "{}", verify.stdout);
 }
 
 #[test]

@@ -1,21 +1,44 @@
-//! `status` and `history`: what the journals say, for people.
+//! `status`, `history` and `verify`: what the journals say, for people, and
+//! whether what they say can be trusted.
 
 use std::path::Path;
 
-use crate::engine::journal::{self, Journal, Replay};
+use crate::engine::journal::{self, Journal, Reading};
+use crate::engine::replay::Replay;
 use crate::engine::run_dir::RunDir;
 use crate::error::AppError;
 use crate::event::{Event, StepStatus};
+use crate::exit::ExitCode;
+
+/// The run named, or the latest one.
+fn find(state_dir: &Path, run_id: Option<&str>) -> Result<RunDir, AppError> {
+    match run_id {
+        Some(id) => {
+            RunDir::open(state_dir, id).ok_or_else(|| AppError::NotFound(format!("no run `{id}` in {}", state_dir.display())))
+        }
+        None => RunDir::list(state_dir).pop().ok_or_else(|| AppError::NotFound(format!("no runs in {}", state_dir.display()))),
+    }
+}
+
+/// Says loudly which lines of the journal cannot be trusted, before anything it says.
+fn warn_damage(reading: &Reading, path: &Path) {
+    if reading.damage.is_empty() {
+        return;
+    }
+    eprintln!("JOURNAL DAMAGED: {} cannot be fully trusted:", path.display());
+    for d in &reading.damage {
+        eprintln!("  {d}");
+    }
+    eprintln!("what follows is what the readable lines say; `relctl verify` checks the whole journal\n");
+}
 
 pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
-    let dir = match run_id {
-        Some(id) => {
-            RunDir::open(state_dir, id).ok_or_else(|| AppError::NotFound(format!("no run `{id}` in {}", state_dir.display())))?
-        }
-        None => RunDir::list(state_dir).pop().ok_or_else(|| AppError::NotFound(format!("no runs in {}", state_dir.display())))?,
-    };
-    let events = Journal::read(&dir.path.join(journal::FILE_NAME))?;
-    let replay = Replay::from_events(&dir.path, &events)?;
+    let dir = find(state_dir, run_id)?;
+    let path = dir.path.join(journal::FILE_NAME);
+    let reading = Journal::read(&path)?;
+    warn_damage(&reading, &path);
+    let events = &reading.events;
+    let replay = Replay::from_events(&dir.path, events)?;
     println!("run {} of `{}` ({})", replay.run_id, replay.runbook, replay.path);
     println!("started {} by {}", replay.started_at, replay.actor);
     if !replay.vars.is_empty() {
@@ -33,7 +56,7 @@ pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
         ),
     }
     println!("\nsteps:");
-    for e in &events {
+    for e in events {
         match e {
             Event::StateEntered { state, .. } if !state.is_terminal() => println!("  {}", state.label()),
             Event::StepFinished { key, label, status, message, tolerated, .. } => {
@@ -74,6 +97,30 @@ pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
             }
         }
     }
+    Ok(if reading.damage.is_empty() { 0 } else { ExitCode::NeedsDecision.code() })
+}
+
+/// Checks a run's journal line by line: intact (exit 0, with the hash of its
+/// last line), or the first line that cannot be trusted (exit 6).
+pub fn verify(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
+    let dir = find(state_dir, run_id)?;
+    let path = dir.path.join(journal::FILE_NAME);
+    let reading = Journal::read(&path)?;
+    if reading.torn_tail > 0 {
+        println!("note: the last {} bytes are a line a crash cut off; they are not part of the record", reading.torn_tail);
+    }
+    if let Some(first) = reading.damage.first() {
+        println!("run {}: the journal {} cannot be trusted from {first}", dir.id, path.display());
+        for d in &reading.damage[1..] {
+            println!("  also {d}");
+        }
+        return Ok(ExitCode::NeedsDecision.code());
+    }
+    if !reading.chained && reading.lines > 0 {
+        println!("run {}: the journal {} was written before lines were chained: it cannot be verified", dir.id, path.display());
+        return Ok(ExitCode::NeedsDecision.code());
+    }
+    println!("run {}: journal intact, {} events, last hash {}", dir.id, reading.lines, reading.last_hash);
     Ok(0)
 }
 
@@ -87,10 +134,13 @@ pub fn history(state_dir: &Path) -> i32 {
     for dir in runs.iter().rev() {
         match Replay::load(&dir.path) {
             Ok(r) => {
-                let result = match &r.finished {
+                let mut result = match &r.finished {
                     Some((s, _)) => s.label().to_string(),
                     None => format!("unfinished ({})", r.state.label()),
                 };
+                if !r.damage.is_empty() {
+                    result.push_str(&format!("  [JOURNAL DAMAGED at line {}]", r.damage[0].line));
+                }
                 println!("{:<22} {:<24} {:<12} {:<26} {result}", r.run_id, r.runbook, r.actor, r.started_at);
             }
             Err(e) => println!("{:<22} unreadable: {e}", dir.id),

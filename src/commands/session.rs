@@ -11,8 +11,9 @@ use crate::adapter;
 use crate::config::{Display, GateSettings, OutputMode, ResumeRequest, RunRequest};
 use crate::engine::approval::ApprovalPolicy;
 use crate::engine::driver::{Engine, EngineConfig, RunEnd, Wiring};
-use crate::engine::journal::{Journal, Replay};
+use crate::engine::journal::{Journal, JournalError};
 use crate::engine::lock::{Holder, RunLock};
+use crate::engine::replay::Replay;
 use crate::engine::run_dir::{OUTPUT_LOG, RUNBOOK_COPY, RunDir};
 use crate::error::AppError;
 use crate::event::{Observer, now};
@@ -42,7 +43,7 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
 
     if req.dry_run {
         let session = Session { display, gates: &req.gates, run_id: "dry-run".into(), run_dir: None, dry_run: true };
-        return session.drive(plan, workdir, None, None, Vec::new(), Vec::new()).await;
+        return session.drive(plan, workdir, None, None).await;
     }
 
     let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
@@ -63,7 +64,7 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     let journal = Journal::open(&run_dir.path)?;
     let session =
         Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
-    let code = session.drive(plan, workdir, Some(journal), None, Vec::new(), Vec::new()).await;
+    let code = session.drive(plan, workdir, Some(journal), None).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
     code
@@ -78,6 +79,10 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
         None => latest_resumable(state_dir)?,
     };
     let replay = Replay::load(&run_dir.path)?;
+    let journal_path = run_dir.path.join(crate::engine::journal::FILE_NAME);
+    if !replay.damage.is_empty() && !req.accept_damage {
+        return Err(JournalError::Damaged { path: journal_path, damage: replay.damage.clone() }.into());
+    }
     if let Some((state, at)) = &replay.finished {
         return Err(AppError::NotFound(format!("run {} already finished at {at}: {}", run_dir.id, state.label())));
     }
@@ -123,10 +128,21 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let journal = Journal::open(&run_dir.path)?;
     let session =
         Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
-    let code = session.drive(plan, workdir, Some(journal), Some(replay), req.rerun, req.assume_done).await;
+    let accepted: Vec<String> = replay.damage.iter().map(ToString::to_string).collect();
+    let resuming = Resuming { replay, rerun: req.rerun, assume_done: req.assume_done, accepted_damage: accepted };
+    let code = session.drive(plan, workdir, Some(journal), Some(resuming)).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
     code
+}
+
+/// What `resume` brings to a session: the journal's account of the run and
+/// what the person said about it.
+struct Resuming {
+    replay: Replay,
+    rerun: Vec<String>,
+    assume_done: Vec<String>,
+    accepted_damage: Vec<String>,
 }
 
 struct Session<'a> {
@@ -143,10 +159,12 @@ impl Session<'_> {
         plan: Plan,
         workdir: PathBuf,
         journal: Option<Journal>,
-        replay: Option<Replay>,
-        rerun: Vec<String>,
-        assume_done: Vec<String>,
+        resuming: Option<Resuming>,
     ) -> Result<i32, AppError> {
+        let (replay, rerun, assume_done, accepted_damage) = match resuming {
+            Some(r) => (Some(r.replay), r.rerun, r.assume_done, r.accepted_damage),
+            None => (None, Vec::new(), Vec::new(), Vec::new()),
+        };
         let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
         let mut progress = None;
         match self.display.format {
@@ -181,6 +199,7 @@ impl Session<'_> {
             },
             rerun,
             assume_done,
+            accepted_damage,
         };
         let wiring = Wiring { observers, journal, prompter, redactor: Arc::new(Redactor::default()), cancel };
         let engine = Engine::new(plan, cfg, wiring, replay);
@@ -247,7 +266,11 @@ fn finish_hint(code: Option<i32>, run_dir: &RunDir, state_dir: &Path, display: &
             run_dir.path.join(crate::engine::journal::FILE_NAME).display()
         ),
         None => note!("Fix the problem above, then continue with: {resume}"),
-        _ if display.verbosity >= 0 => note!("Journal: {}", run_dir.path.join(crate::engine::journal::FILE_NAME).display()),
+        _ if display.verbosity >= 0 => {
+            let path = run_dir.path.join(crate::engine::journal::FILE_NAME);
+            let last = Journal::read(&path).map(|r| r.last_hash).unwrap_or_default();
+            note!("Journal: {} (last hash {last}; `relctl verify {}` checks it)", path.display(), run_dir.id);
+        }
         _ => {}
     }
 }

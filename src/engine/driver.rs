@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::approval::ApprovalPolicy;
-use super::journal::{Durability, Journal, JournalError, Replay};
+use super::journal::{Durability, Journal, JournalError};
+use super::replay::Replay;
 use super::state::{InvalidTransition, PhaseResult, PhaseRun, phase_run, transition};
 use crate::event::{Event, Observer, RunState, StepStatus, now};
 use crate::plan::{Plan, PlannedStep};
@@ -57,6 +58,8 @@ pub struct EngineConfig {
     /// Resume: unfinished steps (key or id) to run again / to treat as done.
     pub rerun: Vec<String>,
     pub assume_done: Vec<String>,
+    /// Resume: the journal's damage the person chose to go on past.
+    pub accepted_damage: Vec<String>,
 }
 
 /// What the engine reports to and asks through; the session wires it.
@@ -247,6 +250,16 @@ impl Engine {
                     at: now(),
                 })
                 .await?;
+                if let Some(dropped_bytes) = self.journal.as_ref().and_then(Journal::repaired) {
+                    self.emit(Event::JournalRepaired { dropped_bytes, at: now() })?;
+                }
+                if !self.cfg.accepted_damage.is_empty() {
+                    self.emit(Event::DamageAccepted {
+                        actor: self.cfg.actor.clone(),
+                        damage: self.cfg.accepted_damage.clone(),
+                        at: now(),
+                    })?;
+                }
                 r.state
             }
             None => {

@@ -1,37 +1,56 @@
-//! The append-only record of a run, one JSON event per line.
+//! The append-only record of a run, one JSON event per line, each line
+//! chained to the one before it.
 //!
-//! Each event is on disk before the engine takes the next side effect, so a
-//! crash or SIGKILL loses at most the events since the last one (a torn last
-//! line is ignored on read). [`Replay`] rebuilds what a resumed run needs to
-//! know from it.
-//!
-//! Most events are flushed (`fdatasync`) as they are written. A step's end
-//! ([`Durability::BeforeNextSideEffect`]) is written at once but flushed with
-//! the next event: what follows a step's end is either the next step's start,
-//! a state change or a decision, all flushed before they act, or the end of
-//! the run, which is flushed too. Nothing outside relctl can see the
+//! **Durability.** Each event is on disk before the engine takes the next
+//! side effect, so a crash or SIGKILL loses at most the events since the last
+//! one. Most events are flushed (`fdatasync`) as they are written. A step's
+//! end ([`Durability::BeforeNextSideEffect`]) is written at once but flushed
+//! with the next event: what follows a step's end is either the next step's
+//! start, a state change or a decision, all flushed before they act, or the
+//! end of the run, which is flushed too. Nothing outside relctl can see the
 //! difference: a crash between the two leaves the same journal a crash just
 //! before the step's end was written leaves (the step unfinished, asked
 //! about on resume), a state that is already possible, and no side effect
 //! ever depends on the unflushed line. It halves the fsyncs per step.
+//!
+//! **Torn tails.** A crash or a full disk can leave a last line cut off. It
+//! is not part of the record: reading ignores it, and opening the journal to
+//! append cuts it off first (the engine journals that it did), so the next
+//! event never lands after half a line.
+//!
+//! **Tampering.** Every line carries `prev`, the SHA-256 of the line before
+//! it (empty for the first). An edited, inserted or removed line breaks the
+//! chain at the line after it; [`Journal::read`] reports every line that
+//! cannot be trusted with its number and still reads the rest. The hash of
+//! the last line is printed at the end of a run: kept elsewhere, it also
+//! shows a change to the last lines.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::event::{Event, RunState, StepStatus};
-use crate::question::Answer;
-use crate::question::AnsweredBy;
+use sha2::{Digest, Sha256};
+
+use crate::event::Event;
 
 pub const FILE_NAME: &str = "journal.jsonl";
 
 #[derive(Debug)]
 pub struct Journal {
-    /// The file, and whether it holds writes not flushed yet.
-    file: Mutex<(File, bool)>,
+    state: Mutex<Writer>,
     path: PathBuf,
+    /// Bytes of a torn last line cut off when the journal was opened.
+    repaired: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    file: File,
+    /// Written lines not flushed yet.
+    unflushed: bool,
+    /// The hash of the last line written: the next line's `prev`.
+    last_hash: String,
 }
 
 /// When the disk must have an event.
@@ -44,254 +63,276 @@ pub enum Durability {
     BeforeNextSideEffect,
 }
 
+/// A line of the journal that cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// 1-based.
+    pub line: usize,
+    pub problem: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.problem)
+    }
+}
+
+/// What reading a journal found.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// Every event that could be read, in order.
+    pub events: Vec<Event>,
+    pub damage: Vec<Damage>,
+    /// Complete lines.
+    pub lines: usize,
+    /// Bytes after the last complete line (a write a crash cut off).
+    pub torn_tail: usize,
+    /// The SHA-256 of the last complete line.
+    pub last_hash: String,
+    /// False for a journal written before lines were chained.
+    pub chained: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot write the journal {path}: {source}; the run stops here so that nothing happens unrecorded")]
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot read the journal {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("the journal {path} is damaged at line {line}: {message}")]
-    Corrupt { path: PathBuf, line: usize, message: String },
     #[error("the journal {path} has no run_started event")]
     Empty { path: PathBuf },
+    #[error(
+        "the journal {path} cannot be trusted:\n{}\ncheck it with `relctl verify`; `relctl resume --accept-damaged-journal` goes on from what could be read (and journals that it did)",
+        damage.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
+    )]
+    Damaged { path: PathBuf, damage: Vec<Damage> },
+}
+
+fn hash(line: &[u8]) -> String {
+    Sha256::digest(line).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal in `run_dir` for appending.
+    /// Opens (creating if needed) the journal in `run_dir` for appending,
+    /// first cutting off a torn last line.
     pub fn open(run_dir: &Path) -> Result<Journal, JournalError> {
         let path = run_dir.join(FILE_NAME);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| JournalError::Write { path: path.clone(), source })?;
-        Ok(Journal { file: Mutex::new((file, false)), path })
+        let write_error = |source| JournalError::Write { path: path.clone(), source };
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(write_error)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|source| JournalError::Read { path: path.clone(), source })?;
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let repaired = (complete < bytes.len()).then(|| (bytes.len() - complete) as u64);
+        if repaired.is_some() {
+            file.set_len(complete as u64).and_then(|()| file.sync_data()).map_err(write_error)?;
+        }
+        let last_hash = bytes[..complete].split(|b| *b == b'\n').rev().nth(1).map(hash).unwrap_or_default();
+        Ok(Journal { state: Mutex::new(Writer { file, unflushed: false, last_hash }), path, repaired })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Writes one event; with [`Durability::Now`] waits until the disk has
-    /// it and everything written before it.
+    /// How many bytes of a torn last line [`Journal::open`] cut off.
+    pub fn repaired(&self) -> Option<u64> {
+        self.repaired
+    }
+
+    /// Writes one event, chained to the last; with [`Durability::Now`] waits
+    /// until the disk has it and everything written before it.
     pub fn append(&self, event: &Event, durability: Durability) -> Result<(), JournalError> {
-        let mut line = serde_json::to_vec(event).expect("events serialize");
-        line.push(b'\n');
-        let mut guard = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (file, unflushed) = &mut *guard;
-        let written = file.write_all(&line).and_then(|()| match durability {
-            Durability::Now => file.sync_data(),
+        let mut w = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut value = serde_json::to_value(event).expect("events serialize");
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("prev".into(), serde_json::Value::String(w.last_hash.clone()));
+        }
+        let line = serde_json::to_vec(&value).expect("events serialize");
+        let mut bytes = line.clone();
+        bytes.push(b'\n');
+        let written = w.file.write_all(&bytes).and_then(|()| match durability {
+            Durability::Now => w.file.sync_data(),
             Durability::BeforeNextSideEffect => Ok(()),
         });
-        // Only a write that reached the disk clears what waits to be flushed.
+        // Only a write that reached the file moves the chain on, and only one
+        // that reached the disk clears what waits to be flushed.
         if written.is_ok() {
-            *unflushed = durability == Durability::BeforeNextSideEffect;
+            w.last_hash = hash(&line);
+            w.unflushed = durability == Durability::BeforeNextSideEffect;
         }
         written.map_err(|source| JournalError::Write { path: self.path.clone(), source })
     }
 
     /// Flushes what was written with [`Durability::BeforeNextSideEffect`].
     pub fn sync(&self) -> Result<(), JournalError> {
-        let mut guard = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (file, unflushed) = &mut *guard;
-        if *unflushed {
-            file.sync_data().map_err(|source| JournalError::Write { path: self.path.clone(), source })?;
-            *unflushed = false;
+        let mut w = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if w.unflushed {
+            w.file.sync_data().map_err(|source| JournalError::Write { path: self.path.clone(), source })?;
+            w.unflushed = false;
         }
         Ok(())
     }
 
-    /// Reads every complete event; a torn final line (a crash mid-write) is dropped.
-    pub fn read(path: &Path) -> Result<Vec<Event>, JournalError> {
-        let file = File::open(path).map_err(|source| JournalError::Read { path: path.to_path_buf(), source })?;
-        let lines: Vec<String> = BufReader::new(file)
-            .lines()
-            .collect::<Result<_, _>>()
+    /// Reads every line that can be trusted. A torn last line is left out; a
+    /// line that is not JSON, is not an event relctl knows or does not chain
+    /// to the one before is reported as [`Damage`], and the rest is still
+    /// read. Only failing to read the file at all is an error.
+    pub fn read(path: &Path) -> Result<Reading, JournalError> {
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(|source| JournalError::Read { path: path.to_path_buf(), source })?;
-        let count = lines.len();
-        let mut events = Vec::with_capacity(count);
-        for (i, line) in lines.iter().enumerate() {
-            if line.trim().is_empty() {
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let mut reading = Reading { torn_tail: bytes.len() - complete, ..Reading::default() };
+        let mut expected = String::new();
+        let mut chained_lines = 0;
+        for (i, line) in bytes[..complete].split(|b| *b == b'\n').enumerate() {
+            let number = i + 1;
+            if line.is_empty() {
+                // The split after the final newline (or a blank line).
                 continue;
             }
-            match serde_json::from_str::<Event>(line) {
-                Ok(e) => events.push(e),
-                Err(_) if i + 1 == count => break,
-                Err(e) => {
-                    return Err(JournalError::Corrupt { path: path.to_path_buf(), line: i + 1, message: e.to_string() });
-                }
-            }
-        }
-        Ok(events)
-    }
-}
-
-/// A step as the journal last saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepRecord {
-    pub id: Option<String>,
-    pub status: StepStatus,
-    pub outputs: BTreeMap<String, String>,
-    pub message: Option<String>,
-    pub tolerated: bool,
-}
-
-/// What a journal says about a run.
-#[derive(Debug, Clone)]
-pub struct Replay {
-    pub run_id: String,
-    pub runbook: String,
-    pub path: String,
-    pub actor: String,
-    pub vars: BTreeMap<String, String>,
-    /// Vars that held a secret: the secret's name ("" when unknown).
-    pub secret_vars: BTreeMap<String, String>,
-    pub started_at: String,
-    /// The state the run was in when the journal ends.
-    pub state: RunState,
-    pub finished: Option<(RunState, String)>,
-    pub interrupted: bool,
-    pub steps: HashMap<String, StepRecord>,
-    /// Started but never finished: the run stopped during them.
-    pub unfinished: HashSet<String>,
-    pub unfinished_labels: HashMap<String, String>,
-    pub decisions: HashMap<String, Answer>,
-    pub decision_log: Vec<Event>,
-    pub checkpoints: HashMap<String, BTreeMap<String, String>>,
-    pub integration_state: HashMap<(String, String), String>,
-}
-
-impl Replay {
-    pub fn from_events(path: &Path, events: &[Event]) -> Result<Replay, JournalError> {
-        let Some(Event::RunStarted { run_id, runbook, path: rb_path, actor, vars, secret_vars, at, .. }) = events.first() else {
-            return Err(JournalError::Empty { path: path.to_path_buf() });
-        };
-        let mut r = Replay {
-            run_id: run_id.clone(),
-            runbook: runbook.clone(),
-            path: rb_path.clone(),
-            actor: actor.clone(),
-            vars: vars.clone(),
-            secret_vars: secret_vars.clone(),
-            started_at: at.clone(),
-            state: RunState::Checklist,
-            finished: None,
-            interrupted: false,
-            steps: HashMap::new(),
-            unfinished: HashSet::new(),
-            unfinished_labels: HashMap::new(),
-            decisions: HashMap::new(),
-            decision_log: Vec::new(),
-            checkpoints: HashMap::new(),
-            integration_state: HashMap::new(),
-        };
-        for e in events {
-            match e {
-                Event::StateEntered { state, .. } => {
-                    r.state = *state;
-                    r.interrupted = false;
-                }
-                Event::RunResumed { .. } => r.interrupted = false,
-                Event::StepStarted { key, label, .. } => {
-                    r.unfinished.insert(key.clone());
-                    r.unfinished_labels.insert(key.clone(), label.clone());
-                }
-                Event::StepFinished { key, id, status, outputs, message, tolerated, .. } => {
-                    r.unfinished.remove(key);
-                    r.steps.insert(
-                        key.clone(),
-                        StepRecord {
-                            id: id.clone(),
-                            status: *status,
-                            outputs: outputs.clone(),
-                            message: message.clone(),
-                            tolerated: *tolerated,
-                        },
-                    );
-                }
-                Event::Decision { key, approved, actor, by, comment, reason, .. } => {
-                    r.decision_log.push(e.clone());
-                    // A policy refusal is not a human decision; a resumed run may ask again.
-                    if *by != AnsweredBy::Policy {
-                        r.decisions.insert(
-                            key.clone(),
-                            Answer {
-                                yes: *approved,
-                                actor: actor.clone(),
-                                by: *by,
-                                comment: comment.clone(),
-                                reason: reason.clone(),
-                            },
-                        );
+            reading.lines = number;
+            let this_hash = hash(line);
+            let damage = |problem: String| Damage { line: number, problem };
+            match serde_json::from_slice::<serde_json::Value>(line) {
+                Err(e) => reading.damage.push(damage(format!("not a complete JSON event ({e})"))),
+                Ok(mut value) => {
+                    let prev = value.as_object_mut().and_then(|m| m.remove("prev"));
+                    match prev {
+                        Some(serde_json::Value::String(p)) => {
+                            chained_lines += 1;
+                            if p != expected {
+                                reading.damage.push(damage(
+                                    "the chain breaks here: this line does not follow the line before it (a line was edited, inserted or removed)".into(),
+                                ));
+                            }
+                        }
+                        _ if chained_lines > 0 => {
+                            reading.damage.push(damage("this line has no hash of the line before it".into()));
+                        }
+                        _ => {}
+                    }
+                    match serde_json::from_value::<Event>(value) {
+                        Ok(event) => reading.events.push(event),
+                        Err(e) => reading.damage.push(damage(format!("not an event relctl knows ({e})"))),
                     }
                 }
-                Event::StepCheckpoint { key, data } => {
-                    r.checkpoints.entry(key.clone()).or_default().extend(data.clone());
-                }
-                Event::IntegrationState { integration, name, value } => {
-                    r.integration_state.insert((integration.clone(), name.clone()), value.clone());
-                }
-                Event::Interrupted { .. } => r.interrupted = true,
-                Event::RunFinished { state, at, .. } => r.finished = Some((*state, at.clone())),
-                _ => {}
             }
+            expected = this_hash;
         }
-        Ok(r)
-    }
-
-    pub fn load(run_dir: &Path) -> Result<Replay, JournalError> {
-        let path = run_dir.join(FILE_NAME);
-        let events = Journal::read(&path)?;
-        Replay::from_events(&path, &events)
-    }
-
-    pub fn is_resumable(&self) -> bool {
-        self.finished.is_none() && !self.state.is_terminal()
+        reading.chained = chained_lines > 0;
+        reading.last_hash = expected;
+        Ok(reading)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::collections::BTreeMap;
 
-    #[test]
-    fn torn_last_line_is_ignored_and_unfinished_steps_found() {
+    use super::*;
+    use crate::event::RunState;
+
+    fn started() -> Event {
+        Event::RunStarted {
+            run_id: "r1".into(),
+            runbook: "rb".into(),
+            path: "rb.yaml".into(),
+            actor: "alice".into(),
+            vars: BTreeMap::new(),
+            secret_vars: BTreeMap::new(),
+            dry_run: false,
+            at: "t".into(),
+        }
+    }
+
+    fn step(key: &str) -> Event {
+        Event::StepStarted { key: key.into(), id: None, label: key.into(), kind: "run".into(), attempt: 1, at: "t".into() }
+    }
+
+    /// A journal of three events in a temp dir.
+    fn journal() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::open(dir.path()).unwrap();
-        j.append(
-            &Event::RunStarted {
-                run_id: "r1".into(),
-                runbook: "rb".into(),
-                path: "rb.yaml".into(),
-                actor: "alice".into(),
-                vars: BTreeMap::new(),
-                secret_vars: BTreeMap::new(),
-                dry_run: false,
-                at: "t".into(),
-            },
-            Durability::Now,
-        )
-        .unwrap();
-        j.append(&Event::StateEntered { state: RunState::Execute, at: "t".into() }, Durability::Now).unwrap();
-        j.append(
-            &Event::StepStarted {
-                key: "execute.0".into(),
-                id: None,
-                label: "deploy".into(),
-                kind: "run".into(),
-                attempt: 1,
-                at: "t".into(),
-            },
-            Durability::Now,
-        )
-        .unwrap();
-        drop(j);
+        for e in [started(), Event::StateEntered { state: RunState::Execute, at: "t".into() }, step("execute.0")] {
+            j.append(&e, Durability::Now).unwrap();
+        }
         let path = dir.path().join(FILE_NAME);
+        (dir, path)
+    }
+
+    #[test]
+    fn an_intact_journal_reads_whole_and_chained() {
+        let (_dir, path) = journal();
+        let r = Journal::read(&path).unwrap();
+        assert_eq!((r.events.len(), r.lines, r.torn_tail, r.chained), (3, 3, 0, true));
+        assert!(r.damage.is_empty(), "{:?}", r.damage);
+        assert_eq!(r.last_hash.len(), 64);
+    }
+
+    #[test]
+    fn a_torn_tail_is_left_out_then_cut_off_before_the_next_append() {
+        // Before: resume appended after the torn line and the journal became
+        // unreadable from then on ("damaged at line N").
+        let (dir, path) = journal();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"event\":\"step_fini").unwrap();
-        let r = Replay::load(dir.path()).unwrap();
-        assert_eq!(r.state, RunState::Execute);
-        assert!(r.unfinished.contains("execute.0"));
-        assert!(r.is_resumable());
+        f.write_all("{\"event\":\"step_fini\u{e9}".as_bytes()[..18].as_ref()).unwrap();
+        let r = Journal::read(&path).unwrap();
+        assert_eq!((r.events.len(), r.torn_tail), (3, 18));
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(j.repaired(), Some(18));
+        j.append(&step("execute.1"), Durability::Now).unwrap();
+        let r = Journal::read(&path).unwrap();
+        assert_eq!((r.events.len(), r.torn_tail), (4, 0));
+        assert!(r.damage.is_empty(), "{:?}", r.damage);
+    }
+
+    #[test]
+    fn one_bad_line_is_reported_by_number_and_the_rest_still_reads() {
+        let (_dir, path) = journal();
+        let text = std::fs::read(&path).unwrap();
+        let mut lines: Vec<Vec<u8>> = text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+        // A torn multibyte character in the middle, and an event type relctl does not know.
+        lines[1] = b"{\"event\":\"state_entered\",\"state\":\"caf\xc3".to_vec();
+        lines.insert(3, br#"{"event":"from_the_future","prev":"x"}"#.to_vec());
+        std::fs::write(&path, lines.join(&b'\n')).unwrap();
+        let r = Journal::read(&path).unwrap();
+        assert_eq!(r.events.len(), 2, "the readable events are kept");
+        let mut lines: Vec<usize> = r.damage.iter().map(|d| d.line).collect();
+        lines.dedup();
+        assert_eq!(lines, [2, 3, 4], "{:?}", r.damage);
+        assert!(r.damage[0].problem.contains("not a complete JSON event"));
+        assert!(r.damage.iter().any(|d| d.line == 4 && d.problem.contains("not an event relctl knows")));
+    }
+
+    #[test]
+    fn an_edited_or_removed_line_breaks_the_chain_after_it() {
+        for edit in ["alice", "drop"] {
+            let (_dir, path) = journal();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let edited = if edit == "drop" {
+                let mut lines: Vec<&str> = text.lines().collect();
+                lines.remove(1);
+                lines.join("\n") + "\n"
+            } else {
+                text.replace("alice", "mallory")
+            };
+            std::fs::write(&path, edited).unwrap();
+            let r = Journal::read(&path).unwrap();
+            assert_eq!(r.damage.len(), 1, "{edit}: {:?}", r.damage);
+            assert_eq!(r.damage[0].line, 2, "{edit}");
+            assert!(r.damage[0].problem.contains("the chain breaks here"), "{edit}");
+        }
+    }
+
+    #[test]
+    fn a_line_appended_without_the_chain_is_damage() {
+        let (_dir, path) = journal();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"event\":\"run_finished\",\"state\":\"released\",\"exit_code\":0,\"at\":\"t\"}\n").unwrap();
+        let r = Journal::read(&path).unwrap();
+        assert_eq!(r.damage.len(), 1);
+        assert_eq!(r.damage[0].line, 4);
     }
 }

@@ -6,6 +6,7 @@ pub mod approval;
 pub mod driver;
 pub mod journal;
 pub mod lock;
+pub mod replay;
 pub mod run_dir;
 pub mod state;
 

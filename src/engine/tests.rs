@@ -148,6 +148,7 @@ async fn run_resumed(
         policy,
         rerun: Vec::new(),
         assume_done: Vec::new(),
+        accepted_damage: Vec::new(),
     };
     let wiring = Wiring {
         observers: vec![recorder.clone()],
@@ -156,7 +157,7 @@ async fn run_resumed(
         redactor: Arc::new(Redactor::default()),
         cancel,
     };
-    let replay = journal.map(|events| super::journal::Replay::from_events(Path::new("journal.jsonl"), &events).unwrap());
+    let replay = journal.map(|events| super::replay::Replay::from_events(Path::new("journal.jsonl"), &events).unwrap());
     let end = Engine::new(plan, cfg, wiring, replay).run().await;
     let events = recorder.0.lock().unwrap().clone();
     let asked = prompter.asked.lock().unwrap().clone();

@@ -6,9 +6,12 @@ use crate::event::{Event, StepStatus};
 use crate::question::AnsweredBy;
 use crate::runbook::duration::format_duration;
 
+/// How a line is coloured when colour is on.
+type Style = fn(console::StyledObject<String>) -> console::StyledObject<String>;
+
 /// One event as a line of text, or `None` when the event is not shown by itself.
 pub fn line(event: &Event, color: bool) -> Option<String> {
-    let paint = |s: String, f: fn(console::StyledObject<String>) -> console::StyledObject<String>| {
+    let paint = |s: String, f: Style| {
         if color { f(style(s)).to_string() } else { s }
     };
     Some(match event {
@@ -91,6 +94,7 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
         }
         Event::StepCheckpoint { .. } | Event::IntegrationState { .. } => return None,
         Event::Warning { message } => paint(format!("warning: {message}"), console::StyledObject::yellow),
+        Event::JournalRepaired { .. } | Event::DamageAccepted { .. } => journal_note(event, &paint),
         Event::Interrupted { state, .. } => paint(format!("Interrupted during {}.", state.label()), |s| s.yellow().bold()),
         Event::RunFinished { state, exit_code, .. } => {
             let text = format!("== {} == (exit {exit_code})", state.label());
@@ -101,4 +105,21 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             }
         }
     })
+}
+
+/// What the engine says about the journal itself when a run resumes.
+fn journal_note(event: &Event, paint: &dyn Fn(String, Style) -> String) -> String {
+    match event {
+        Event::JournalRepaired { dropped_bytes, .. } => paint(
+            format!(
+                "warning: the journal ended in a line cut off by a crash ({dropped_bytes} bytes); it was never part of the record and was removed"
+            ),
+            console::StyledObject::yellow,
+        ),
+        Event::DamageAccepted { actor, damage, .. } => paint(
+            format!("warning: {actor} resumes from a damaged journal ({} line(s) could not be trusted)", damage.len()),
+            |s| s.yellow().bold(),
+        ),
+        _ => String::new(),
+    }
 }
