@@ -35,6 +35,12 @@ mod ui;
 use clap::Parser;
 
 fn main() {
+    // A file-size limit (ulimit -f) reached while journaling must be a write
+    // error the run stops on cleanly, not SIGXFSZ killing relctl mid-line.
+    // SAFETY: setting a signal's disposition to ignore, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = cli::Cli::parse();
     let verbose = cli.verbose;
     init_tracing(verbose);

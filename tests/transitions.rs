@@ -570,3 +570,36 @@ fn relctl_failing_itself_is_not_reported_as_an_aborted_release() {
     assert!(run.stderr.contains("cannot create state dir"), "{}", run.stderr);
     assert!(ran(&sb).is_empty());
 }
+
+#[test]
+fn a_journal_write_that_fails_stops_the_run_before_the_next_step_and_resume_goes_on() {
+    // A full disk, played by a file-size limit on relctl set from inside the
+    // first step: the write of that step's end fails part-way. The run must
+    // stop there (relctl's own failure: 70), never run the next step
+    // unrecorded, leave a journal status can read, and resume once the
+    // limit is gone.
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        r#"version: 1
+name: disk-full
+execute:
+  - id: fill
+    idempotent: true
+    run: |
+      test -f limited && exit 0
+      touch limited
+      journal="$(dirname "$RELCTL_OUTPUT")/journal.jsonl"
+      prlimit --pid $PPID --fsize=$(( $(stat -c %s "$journal") + 40 ))
+  - run: touch second-ran
+"#,
+    );
+    let run = sb.relctl(&["run", "release.yaml", "--non-interactive"]);
+    run.expect_code(70);
+    assert!(run.stderr.contains("cannot write the journal"), "{}", run.stderr);
+    assert!(!sb.path().join("second-ran").exists(), "a step ran after the journal stopped recording");
+    sb.relctl(&["status"]).expect_code(0);
+    sb.relctl(&["resume", "--non-interactive"]).expect_code(0);
+    assert!(sb.path().join("second-ran").exists());
+    sb.relctl(&["verify"]).expect_code(0);
+}

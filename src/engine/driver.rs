@@ -16,7 +16,7 @@ use super::replay::Replay;
 use super::state::{InvalidTransition, PhaseResult, PhaseRun, phase_run, transition};
 use crate::event::{Event, Observer, RunState, StepStatus, now};
 use crate::plan::{Plan, PlannedStep};
-use crate::question::{Prompter, Question, QuestionKind};
+use crate::question::Prompter;
 use crate::redact::Redactor;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::{self, Quoting, Template};
@@ -24,6 +24,7 @@ use crate::step::{AdapterError, BoxFuture, Outcome, PhaseName, RunInfo, Step, St
 
 mod constructs;
 mod decide;
+mod resume;
 mod step_env;
 use step_env::{Handle, Unresolved};
 
@@ -283,6 +284,9 @@ impl Engine {
             let result = match self.run_phase(state, phase).await? {
                 PhaseEnd::Done(r) => r,
                 PhaseEnd::Interrupted => {
+                    if let Some(e) = self.memory().fatal.take() {
+                        return Err(e.into());
+                    }
                     self.milestone(Event::Interrupted { state, at: now() }).await?;
                     return Ok(RunEnd::Interrupted(state));
                 }
@@ -371,6 +375,11 @@ impl Engine {
 
     fn run_step<'a>(&'a self, planned: &'a PlannedStep, tolerate: bool) -> BoxFuture<'a, Result<StepEnd, EngineError>> {
         Box::pin(async move {
+            // A journal write that failed anywhere (a decision, a warning)
+            // stops the run before the next step can act unrecorded.
+            if let Some(e) = self.memory().fatal.take() {
+                return Err(e.into());
+            }
             let (key, step) = (&planned.key, &planned.step);
             let label = self.label(step);
             if let Some(end) = self.reuse_from_journal(key, step, &label).await? {
@@ -454,59 +463,6 @@ impl Engine {
                 return self.finish(key, step, &label, result, started.elapsed(), tolerate);
             }
         })
-    }
-
-    /// A resumed run does not repeat what the journal says finished; a step
-    /// that started but did not finish runs again only when that is safe.
-    async fn reuse_from_journal(&self, key: &str, step: &Step, label: &str) -> Result<Option<StepEnd>, EngineError> {
-        let Some(replay) = &self.replay else { return Ok(None) };
-        let named = |list: &[String]| list.iter().any(|x| x == key || Some(x) == step.id.as_ref());
-        if let Some(rec) = replay.steps.get(key) {
-            self.emit(Event::StepReused { key: key.to_string(), label: label.to_string(), status: rec.status })?;
-            return Ok(Some(match rec.status {
-                StepStatus::Succeeded => StepEnd::Succeeded,
-                StepStatus::Skipped => StepEnd::Skipped,
-                StepStatus::Failed => {
-                    if replay.state == RunState::Validate || replay.state == RunState::VerifyingRollback {
-                        self.memory().failed_checks.push(label.to_string());
-                    }
-                    StepEnd::Failed { tolerated: rec.tolerated }
-                }
-            }));
-        }
-        // A question has nothing to assume done: cut off before its answer,
-        // it is asked again under the same approver rules (a decision that
-        // was journaled stands). A parallel group re-enters; its steps decide.
-        let StepBody::Action(action) = &step.body else { return Ok(None) };
-        let reattach = action.resumes_from_checkpoint() && replay.checkpoints.contains_key(key);
-        if !replay.unfinished.contains(key) || step.idempotent || reattach || named(&self.cfg.rerun) {
-            return Ok(None);
-        }
-        if named(&self.cfg.assume_done) {
-            self.emit(Event::StepFinished {
-                key: key.to_string(),
-                id: step.id.clone(),
-                label: label.to_string(),
-                status: StepStatus::Succeeded,
-                outputs: BTreeMap::new(),
-                message: Some(format!("assumed done by {} (--assume-done)", self.cfg.actor)),
-                help: None,
-                tolerated: false,
-                duration_ms: 0,
-                at: now(),
-            })?;
-            return Ok(Some(StepEnd::Succeeded));
-        }
-        let question = Question {
-            kind: QuestionKind::RerunUnfinished,
-            id: step.id.clone(),
-            text: format!(
-                "Step `{label}` was started but did not finish when the run stopped; it may have done part of its work. Run it again?"
-            ),
-            approvers: None,
-        };
-        let answer = self.decide(key, question, false).await;
-        if answer.yes { Ok(None) } else { Err(EngineError::UnfinishedStep { key: key.to_string(), label: label.to_string() }) }
     }
 
     fn finish(
