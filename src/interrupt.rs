@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use indicatif::MultiProgress;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::adapter::shell::kill_all_running;
 use crate::exit::ExitCode;
+use crate::ui::terminal::Progress;
 
-pub fn install(cancel: watch::Sender<bool>, interactive: bool, progress: Option<MultiProgress>, run_id: String) {
+pub fn install(cancel: watch::Sender<bool>, interactive: bool, progress: Option<Progress>, run_id: String) {
     let (Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup)) =
         (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
     else {
@@ -55,6 +55,7 @@ pub fn install(cancel: watch::Sender<bool>, interactive: bool, progress: Option<
 
 fn stop_now(run_id: &str) -> ! {
     kill_all_running();
+    crate::ui::tty::restore();
     eprintln!("\nrelctl: stopped at once; the journal is intact. Continue with: relctl resume {run_id}");
     std::process::exit(ExitCode::Interrupted.code());
 }

@@ -41,6 +41,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    ui::tty::save();
     let cli = cli::Cli::parse();
     let verbose = cli.verbose;
     init_tracing(verbose);
@@ -68,7 +69,9 @@ fn main() {
             e.exit_code()
         }
     };
-    // Exit without waiting for blocking threads (a prompt left on stdin).
+    // Exit without waiting for blocking threads (a prompt left on stdin),
+    // with the terminal as the person had it.
+    ui::tty::restore();
     std::process::exit(code);
 }
 

@@ -292,3 +292,41 @@ fn keys_typed_before_the_gate_is_shown_do_not_answer_it() {
     assert_eq!(exit_code(&p), 4);
     assert_eq!(sb.read("marks.txt"), "rolled-back\n", "no-go, as the person chose");
 }
+
+/// Sends `sig` to relctl while the gate waits at the terminal; relctl must
+/// exit 130 promptly, journal the interruption, record no decision, and the
+/// run must resume to a decision by an allowed approver.
+fn signal_at_the_gate(sig: rexpect::process::Signal) {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", GATED);
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
+    p.exp_string("[alice] Stakeholders approved?").unwrap();
+    press(&mut p, "y");
+    p.exp_string("Go / no-go for pty-gated").unwrap();
+    let sent = std::time::Instant::now();
+    p.process_mut().signal(sig).unwrap();
+    // Fails (after the session's 30 s) rather than hangs if relctl does not exit.
+    p.exp_eof().unwrap_or_else(|e| panic!("{sig:?}: relctl did not exit: {e}"));
+    let code = exit_code(&p);
+    let took = sent.elapsed();
+    assert_eq!(code, 130, "{sig:?}");
+    // Generous against a loaded machine; the bug it guards against was a hang.
+    assert!(took < std::time::Duration::from_secs(10), "{sig:?}: took {took:?}");
+    let j = sb.journal();
+    assert_eq!(events(&j, "interrupted").len(), 1, "{sig:?}");
+    assert!(events(&j, "decision").iter().all(|d| d["gate"] != true), "{sig:?}: a gate decision was recorded");
+    // The lock was released and the gate is asked again on resume.
+    sb.relctl(&["resume", "--non-interactive", "--as", "alice", "--approve", "go"]).expect_code(3);
+}
+
+#[test]
+fn sigterm_at_a_waiting_gate_exits_130_instead_of_hanging() {
+    // Before: "interrupted" was journaled, then relctl never exited and kept
+    // the lock (the journal's observer waited for the prompt's display).
+    signal_at_the_gate(rexpect::process::Signal::SIGTERM);
+}
+
+#[test]
+fn the_terminal_going_away_at_a_gate_is_an_interruption_not_a_crash() {
+    signal_at_the_gate(rexpect::process::Signal::SIGHUP);
+}

@@ -7,3 +7,4 @@ pub mod output_log;
 pub mod plain;
 pub mod prompt;
 pub mod terminal;
+pub mod tty;

@@ -1,20 +1,20 @@
 //! Questions at the terminal (dialoguer), with the progress display paused
 //! while a person reads and answers.
 
+use super::terminal::Progress;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, Select};
-use indicatif::MultiProgress;
 
 use crate::question::{Prompter, Question, QuestionKind, Reply};
 
 pub struct TerminalPrompter {
-    pub progress: Option<MultiProgress>,
+    pub progress: Option<Progress>,
 }
 
 impl TerminalPrompter {
     fn paused<T>(&self, f: impl FnOnce() -> T) -> T {
         match &self.progress {
-            Some(p) => p.suspend(f),
+            Some(p) => p.paused(f),
             None => f(),
         }
     }
@@ -86,7 +86,7 @@ impl Prompter for TerminalPrompter {
 }
 
 /// The first Ctrl-C in a terminal asks before stopping.
-pub fn confirm_interrupt(progress: Option<&MultiProgress>, run_id: &str) -> std::io::Result<bool> {
+pub fn confirm_interrupt(progress: Option<&Progress>, run_id: &str) -> std::io::Result<bool> {
     let ask = || {
         Confirm::with_theme(&ColorfulTheme::default())
             .with_prompt(format!(
@@ -97,7 +97,7 @@ pub fn confirm_interrupt(progress: Option<&MultiProgress>, run_id: &str) -> std:
             .map_err(to_io)
     };
     match progress {
-        Some(p) => p.suspend(ask),
+        Some(p) => p.paused(ask),
         None => ask(),
     }
 }

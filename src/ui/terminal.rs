@@ -3,7 +3,9 @@
 //! shown again when it fails.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,6 +17,9 @@ const RECENT_LINES: usize = 20;
 
 pub struct TerminalOutput {
     progress: MultiProgress,
+    /// Set while a person is being asked: the bars are hidden and lines go
+    /// straight to the terminal, so nothing waits for the prompt to end.
+    prompting: Arc<AtomicBool>,
     verbosity: i8,
     bars: Mutex<HashMap<String, (ProgressBar, String)>>,
     recent: Mutex<HashMap<String, VecDeque<String>>>,
@@ -24,6 +29,7 @@ impl TerminalOutput {
     pub fn new(verbosity: i8) -> TerminalOutput {
         TerminalOutput {
             progress: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+            prompting: Arc::new(AtomicBool::new(false)),
             verbosity,
             bars: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
@@ -31,12 +37,41 @@ impl TerminalOutput {
     }
 
     /// The handle prompts use to pause the bars while they ask.
-    pub fn progress(&self) -> MultiProgress {
-        self.progress.clone()
+    pub fn progress(&self) -> Progress {
+        Progress { bars: self.progress.clone(), prompting: self.prompting.clone() }
     }
 
     fn print(&self, text: &str) {
-        let _ = self.progress.println(text);
+        if self.prompting.load(Ordering::SeqCst) {
+            // The bars are hidden; a prompt may be waiting for a person. Never
+            // wait for it: a signal's "interrupted" must reach the journal
+            // and the terminal while the prompt is still up.
+            let _ = writeln!(std::io::stdout(), "{text}");
+        } else {
+            let _ = self.progress.println(text);
+        }
+    }
+}
+
+/// The live display, as prompts pause it.
+#[derive(Clone)]
+pub struct Progress {
+    bars: MultiProgress,
+    prompting: Arc<AtomicBool>,
+}
+
+impl Progress {
+    /// Runs `f` (a prompt) with the bars cleared and hidden. Unlike
+    /// `MultiProgress::suspend`, it does not hold the display while `f`
+    /// waits for a person, so output and signals are never blocked by it.
+    pub fn paused<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _ = self.bars.clear();
+        self.bars.set_draw_target(ProgressDrawTarget::hidden());
+        self.prompting.store(true, Ordering::SeqCst);
+        let out = f();
+        self.prompting.store(false, Ordering::SeqCst);
+        self.bars.set_draw_target(ProgressDrawTarget::stdout());
+        out
     }
 }
 

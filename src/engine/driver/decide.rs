@@ -76,8 +76,10 @@ impl Engine {
                     Ok(Ok(reply)) => {
                         Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, reason: None }
                     }
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
-                        // Ctrl-C at a prompt (raw mode: no SIGINT) stops the run; it is not a "no".
+                    Ok(Err(e)) if terminal_gone(&e) => {
+                        // Ctrl-C at a prompt (raw mode: no SIGINT), or the
+                        // terminal closed under it: the run stops,
+                        // resumable; it is not a "no".
                         let _ = self.cancel.send(true);
                         std::future::pending::<Answer>().await
                     }
@@ -93,4 +95,11 @@ impl Engine {
             }
         }
     }
+}
+
+/// A prompt that ended because the person or their terminal went away.
+fn terminal_gone(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe)
+        || matches!(e.raw_os_error(), Some(libc::EIO | libc::ENXIO | libc::ENOTTY))
 }
