@@ -67,6 +67,19 @@ pub enum Command {
         #[arg(long, short = 'f')]
         runbook: Option<PathBuf>,
     },
+    /// Give up an unfinished run, on the record, so its runbook may run again
+    Abandon {
+        run_id: String,
+        /// Why (journaled): e.g. "rolled back by hand after the runner died"
+        #[arg(long, required = true)]
+        reason: String,
+        /// Who gives it up [default: RELCTL_ACTOR, GITHUB_ACTOR, BUILD_USER_ID, the OS user]
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+        /// The runbook whose state dir to read
+        #[arg(long, short = 'f')]
+        runbook: Option<PathBuf>,
+    },
     /// List past runs
     History {
         /// The runbook whose state dir to read

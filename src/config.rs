@@ -58,6 +58,15 @@ pub struct ResumeRequest {
 }
 
 #[derive(Debug)]
+pub struct AbandonRequest {
+    pub run_id: String,
+    pub reason: String,
+    pub actor: String,
+    pub state_dir: PathBuf,
+    pub lock_dir: PathBuf,
+}
+
+#[derive(Debug)]
 pub enum Request {
     Run(RunRequest),
     Validate(Vec<PathBuf>),
@@ -65,6 +74,7 @@ pub enum Request {
     Resume(ResumeRequest),
     Status { run_id: Option<String>, state_dir: PathBuf },
     Verify { run_id: Option<String>, state_dir: PathBuf },
+    Abandon(AbandonRequest),
     History { state_dir: PathBuf },
 }
 
@@ -90,10 +100,10 @@ impl Config {
             (None, Some(rb)) => rb.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf).join(".relctl"),
             (None, None) => PathBuf::from(".relctl"),
         };
-        // One run per runbook name on this machine, whatever the state dir.
-        let lock_dir = env("RELCTL_LOCK_DIR")
-            .filter(|d| !d.is_empty())
-            .map_or_else(|| std::env::temp_dir().join(format!("relctl-locks-{}", unsafe_uid())), PathBuf::from);
+        // One run per runbook name on this machine, whatever the state dir,
+        // the user or their TMPDIR: a fixed, shared place.
+        let lock_dir =
+            env("RELCTL_LOCK_DIR").filter(|d| !d.is_empty()).map_or_else(|| PathBuf::from(MACHINE_LOCK_DIR), PathBuf::from);
         let request = match cli.command {
             cli::Command::Run(a) => Request::Run(RunRequest {
                 lock_dir: lock_dir.clone(),
@@ -116,6 +126,13 @@ impl Config {
             }),
             cli::Command::Status { run_id, runbook } => Request::Status { run_id, state_dir: state_dir(runbook.as_deref()) },
             cli::Command::Verify { run_id, runbook } => Request::Verify { run_id, state_dir: state_dir(runbook.as_deref()) },
+            cli::Command::Abandon { run_id, reason, actor: who, runbook } => Request::Abandon(AbandonRequest {
+                run_id,
+                reason,
+                actor: actor(who.as_deref(), env),
+                state_dir: state_dir(runbook.as_deref()),
+                lock_dir: lock_dir.clone(),
+            }),
             cli::Command::History { runbook } => Request::History { state_dir: state_dir(runbook.as_deref()) },
         };
         Ok(Config { display: Display { format, verbosity }, request })
@@ -128,6 +145,11 @@ fn gates(g: &cli::Gates, env: &dyn Fn(&str) -> Option<String>) -> GateSettings {
     GateSettings { interactive, approve: g.approve.clone(), actor: actor(g.actor.as_deref(), env) }
 }
 
+/// Where runs take their locks unless RELCTL_LOCK_DIR says otherwise: the
+/// same for every user of the machine (not under TMPDIR, not per user), so
+/// two people cannot release the same runbook at once from one machine.
+const MACHINE_LOCK_DIR: &str = "/tmp/relctl-locks";
+
 /// `--as`, else RELCTL_ACTOR, else the CI system's user, else the OS user.
 pub fn actor(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> String {
     if let Some(a) = flag.filter(|a| !a.is_empty()) {
@@ -139,11 +161,6 @@ pub fn actor(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> String
         }
     }
     os_user().unwrap_or_else(|| "unknown".to_string())
-}
-
-fn unsafe_uid() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
 }
 
 fn os_user() -> Option<String> {

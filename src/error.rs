@@ -38,7 +38,7 @@ impl AppError {
     pub fn exit_code(&self) -> i32 {
         match self {
             AppError::Usage(_) | AppError::Load(_) | AppError::Plan(_) => ExitCode::Usage.code(),
-            AppError::Lock(LockError::Held { .. }) => ExitCode::Locked.code(),
+            AppError::Lock(LockError::Held { .. } | LockError::Unfinished { .. }) => ExitCode::Locked.code(),
             AppError::NotFound(_) => ExitCode::Usage.code(),
             AppError::Engine(EngineError::UnfinishedStep { .. }) | AppError::Journal(JournalError::Damaged { .. }) => {
                 ExitCode::NeedsDecision.code()

@@ -222,6 +222,13 @@ pub enum Event {
         exit_code: i32,
         at: String,
     },
+    /// A person gave up an unfinished run (`relctl abandon`): it will not be
+    /// resumed, and its runbook may run again.
+    RunAbandoned {
+        actor: String,
+        reason: String,
+        at: String,
+    },
 }
 
 /// Anything that wants to see the run as it happens.

@@ -197,16 +197,32 @@ fn the_end_of_a_run_names_the_journal_s_last_hash_and_verify_agrees() {
 }
 
 #[test]
-fn resume_does_not_pick_up_an_older_run_behind_a_newer_one() {
+fn a_killed_release_holds_its_runbook_until_it_is_resumed_or_abandoned() {
+    // Before: kill -9 freed the OS lock at once, and a new `relctl run` of
+    // the same runbook went ahead beside the half-done release.
     let sb = Sandbox::new();
     sb.write("release.yaml", &RUNBOOK.replace("IDEMPOTENT", "idempotent: true"));
     kill_during_step_two(&sb);
     let old = sb.latest_run_id();
-    std::thread::sleep(std::time::Duration::from_millis(1100)); // run ids sort by the second
+    let r = sb.relctl(&["run", "release.yaml", "--non-interactive"]);
+    r.expect_code(5);
+    assert!(r.stderr.contains(&format!("has an unfinished run, {old} (stopped in EXECUTING)")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("relctl resume {old}")) && r.stderr.contains(&format!("relctl abandon {old}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(count(&sb.read("marks.txt"), "one"), 1, "the new run changed nothing");
+    assert_eq!(sb.latest_run_id(), old, "the refused run left no run behind");
+
+    // Abandoning needs a reason, is journaled with who and why, and frees the runbook.
+    sb.relctl(&["abandon", &old]).expect_code(2);
+    sb.relctl(&["abandon", &old, "--reason", "rolled back by hand", "--as", "carol"]).expect_code(0);
+    let abandoned = events(&sb.journal(), "run_abandoned")[0].clone();
+    assert_eq!((abandoned["actor"].as_str(), abandoned["reason"].as_str()), (Some("carol"), Some("rolled back by hand")));
+    sb.relctl(&["resume", &old, "--non-interactive"]).expect_code(2);
+    assert!(sb.relctl(&["history"]).stdout.contains("ABANDONED by carol"));
     sb.write("release-two", "");
     sb.relctl(&["run", "release.yaml", "--non-interactive"]).expect_code(0);
-    let r = sb.relctl(&["resume", "--non-interactive"]);
-    r.expect_code(2);
-    assert!(r.stderr.contains("the latest run"), "{}", r.stderr);
-    assert!(r.stderr.contains(&old), "the older unfinished run is named: {}", r.stderr);
+    sb.relctl(&["verify", &old]).expect_code(0);
 }

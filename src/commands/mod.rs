@@ -16,6 +16,7 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
         Request::Plan { file, vars } => inspect::plan(&file, &vars),
         Request::Status { run_id, state_dir } => report::status(&state_dir, run_id.as_deref()),
         Request::Verify { run_id, state_dir } => report::verify(&state_dir, run_id.as_deref()),
+        Request::Abandon(r) => session::abandon(&r),
         Request::History { state_dir } => Ok(report::history(&state_dir)),
     }
 }

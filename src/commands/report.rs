@@ -45,9 +45,10 @@ pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
         let vars: Vec<String> = replay.vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!("vars: {}", vars.join(" "));
     }
-    match &replay.finished {
-        Some((state, at)) => println!("result: {} at {at} (exit {})", state.label(), state.exit_code().code()),
-        None => println!(
+    match (&replay.finished, &replay.abandoned) {
+        (_, Some((actor, reason, at))) => println!("result: ABANDONED at {at} by {actor}: {reason}"),
+        (Some((state, at)), None) => println!("result: {} at {at} (exit {})", state.label(), state.exit_code().code()),
+        (None, None) => println!(
             "result: not finished — stopped in {}{}; continue with: relctl resume {} --state-dir {}",
             replay.state.label(),
             if replay.interrupted { " (interrupted)" } else { "" },
@@ -134,9 +135,10 @@ pub fn history(state_dir: &Path) -> i32 {
     for dir in runs.iter().rev() {
         match Replay::load(&dir.path) {
             Ok(r) => {
-                let mut result = match &r.finished {
-                    Some((s, _)) => s.label().to_string(),
-                    None => format!("unfinished ({})", r.state.label()),
+                let mut result = match (&r.finished, &r.abandoned) {
+                    (_, Some((actor, _, _))) => format!("ABANDONED by {actor}"),
+                    (Some((s, _)), None) => s.label().to_string(),
+                    (None, None) => format!("unfinished ({})", r.state.label()),
                 };
                 if !r.damage.is_empty() {
                     result.push_str(&format!("  [JOURNAL DAMAGED at line {}]", r.damage[0].line));

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::adapter;
-use crate::config::{Display, GateSettings, OutputMode, ResumeRequest, RunRequest};
+use crate::config::{AbandonRequest, Display, GateSettings, OutputMode, ResumeRequest, RunRequest};
 use crate::engine::approval::ApprovalPolicy;
 use crate::engine::driver::{Engine, EngineConfig, RunEnd, Wiring};
 use crate::engine::journal::{Journal, JournalError};
-use crate::engine::lock::{Holder, RunLock};
+use crate::engine::lock::{Holder, LockError, RunLock};
 use crate::engine::replay::Replay;
 use crate::engine::run_dir::{OUTPUT_LOG, RUNBOOK_COPY, RunDir};
 use crate::error::AppError;
-use crate::event::{Observer, now};
+use crate::event::{Event, Observer, now};
 use crate::exit::ExitCode;
 use crate::plan::Plan;
 use crate::question::Prompter;
@@ -50,7 +50,14 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     std::fs::create_dir_all(state_dir).map_err(AppError::io(format!("cannot create state dir {}", state_dir.display())))?;
     let run_dir =
         RunDir::create(state_dir).map_err(AppError::io(format!("cannot create a run directory in {}", state_dir.display())))?;
-    let lock = match RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &req.file)) {
+    let locked =
+        RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &req.file)).and_then(|lock| {
+            match unfinished_run(state_dir, &plan.runbook.name) {
+                Some((run_id, state)) => Err(LockError::Unfinished { name: plan.runbook.name.clone(), run_id, state }),
+                None => Ok(lock),
+            }
+        });
+    let lock = match locked {
         Ok(l) => l,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&run_dir.path);
@@ -85,6 +92,12 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     }
     if let Some((state, at)) = &replay.finished {
         return Err(AppError::NotFound(format!("run {} already finished at {at}: {}", run_dir.id, state.label())));
+    }
+    if let Some((actor, reason, at)) = &replay.abandoned {
+        return Err(AppError::NotFound(format!(
+            "run {} was abandoned at {at} by {actor} ({reason}); it is not resumed",
+            run_dir.id
+        )));
     }
     let registry = adapter::registry();
     let copy = run_dir.path.join(RUNBOOK_COPY);
@@ -208,6 +221,43 @@ impl Session<'_> {
             RunEnd::Interrupted(state) => state.exit_code().code(),
         })
     }
+}
+
+/// An earlier run of `runbook` that neither finished nor was abandoned:
+/// until it is, the runbook does not run again (a kill frees the OS lock at
+/// once, while the release is still half done).
+fn unfinished_run(state_dir: &Path, runbook: &str) -> Option<(String, String)> {
+    RunDir::list(state_dir).into_iter().rev().find_map(|dir| {
+        let replay = Replay::load(&dir.path).ok()?;
+        (replay.runbook == runbook && replay.is_resumable()).then(|| (dir.id.clone(), replay.state.label().to_string()))
+    })
+}
+
+/// `relctl abandon`: gives up an unfinished run, on the record, so its
+/// runbook may run again. Refused while the run is live (it holds the lock).
+pub fn abandon(req: &AbandonRequest) -> Result<i32, AppError> {
+    let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
+    let run_dir = RunDir::open(state_dir, &req.run_id).ok_or_else(|| {
+        AppError::NotFound(format!("no run `{}` in {}; `relctl history` lists runs", req.run_id, state_dir.display()))
+    })?;
+    let replay = Replay::load(&run_dir.path)?;
+    if !replay.is_resumable() {
+        return Err(AppError::NotFound(format!("run {} has already ended; there is nothing to abandon", run_dir.id)));
+    }
+    let runbook = PathBuf::from(&replay.path);
+    let _lock = RunLock::acquire(&req.lock_dir, &replay.runbook, &holder(&run_dir.id, &req.actor, &runbook))?;
+    let journal = Journal::open(&run_dir.path)?;
+    let event = Event::RunAbandoned { actor: req.actor.clone(), reason: req.reason.clone(), at: now() };
+    journal.append(&event, crate::engine::journal::Durability::Now)?;
+    note!(
+        "run {} of `{}` abandoned by {}: {}. It will not be resumed; `{}` may run again. What it changed stays as it is.",
+        run_dir.id,
+        replay.runbook,
+        req.actor,
+        req.reason,
+        replay.runbook
+    );
+    Ok(0)
 }
 
 /// The latest run, if it can be resumed. An older unfinished run is not

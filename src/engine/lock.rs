@@ -1,8 +1,12 @@
 //! One run per runbook name at a time.
 //!
-//! The lock is an OS file lock (`File::try_lock`), held by the process for the
-//! whole run, gates included, and released by the OS even if relctl is killed.
-//! The lock file holds who took it, so a refused run can name the holder.
+//! The lock is an OS file lock (`File::try_lock`) in one directory for the
+//! whole machine (`/tmp/relctl-locks`, or RELCTL_LOCK_DIR), held by the
+//! process for the whole run, gates included, and released by the OS even if
+//! relctl is killed. The lock file holds who took it, so a refused run can
+//! name the holder. A killed run's release is still half done, though: the
+//! session also refuses a runbook whose earlier run in the state dir neither
+//! finished nor was abandoned.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -35,6 +39,11 @@ impl std::fmt::Display for Holder {
 pub enum LockError {
     #[error("runbook `{name}` is locked by {}; wait for it to finish, or if that process is gone, run again (the OS frees the lock)", holder.as_ref().map_or_else(|| "another run".to_string(), ToString::to_string))]
     Held { name: String, holder: Option<Box<Holder>>, path: PathBuf },
+    #[error(
+        "runbook `{name}` has an unfinished run, {run_id} (stopped in {state}): a release half done holds its runbook; \
+         finish it with `relctl resume {run_id}`, or give it up with `relctl abandon {run_id} --reason TEXT`"
+    )]
+    Unfinished { name: String, run_id: String, state: String },
     #[error("cannot open lock file {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -51,7 +60,9 @@ impl RunLock {
         let path = dir.join(format!("{name}.lock"));
         let io = |source| LockError::Io { path: path.clone(), source };
         std::fs::create_dir_all(&dir).map_err(io)?;
+        shared(&dir, 0o1777);
         let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        shared(&path, 0o666);
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -70,6 +81,13 @@ impl RunLock {
             .map_err(io)?;
         Ok(RunLock { _file: file })
     }
+}
+
+/// Lets every user of the machine take (and read) the locks, like /tmp.
+/// Best effort: a directory or file someone else created keeps its mode.
+fn shared(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
 }
 
 #[cfg(test)]

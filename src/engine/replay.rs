@@ -42,6 +42,8 @@ pub struct Replay {
     pub decision_log: Vec<Event>,
     pub checkpoints: HashMap<String, BTreeMap<String, String>>,
     pub integration_state: HashMap<(String, String), String>,
+    /// Who gave the run up, why and when (`relctl abandon`).
+    pub abandoned: Option<(String, String, String)>,
     /// Lines of the journal that could not be trusted, in order.
     pub damage: Vec<Damage>,
     /// The hash of the journal's last line.
@@ -71,6 +73,7 @@ impl Replay {
             decision_log: Vec::new(),
             checkpoints: HashMap::new(),
             integration_state: HashMap::new(),
+            abandoned: None,
             damage: Vec::new(),
             last_hash: String::new(),
         };
@@ -122,6 +125,7 @@ impl Replay {
                 }
                 Event::Interrupted { .. } => r.interrupted = true,
                 Event::RunFinished { state, at, .. } => r.finished = Some((*state, at.clone())),
+                Event::RunAbandoned { actor, reason, at } => r.abandoned = Some((actor.clone(), reason.clone(), at.clone())),
                 _ => {}
             }
         }
@@ -140,6 +144,6 @@ impl Replay {
     }
 
     pub fn is_resumable(&self) -> bool {
-        self.finished.is_none() && !self.state.is_terminal()
+        self.finished.is_none() && self.abandoned.is_none() && !self.state.is_terminal()
     }
 }

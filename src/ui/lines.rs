@@ -95,6 +95,9 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
         Event::StepCheckpoint { .. } | Event::IntegrationState { .. } => return None,
         Event::Warning { message } => paint(format!("warning: {message}"), console::StyledObject::yellow),
         Event::JournalRepaired { .. } | Event::DamageAccepted { .. } => journal_note(event, &paint),
+        Event::RunAbandoned { actor, reason, .. } => {
+            paint(format!("== ABANDONED == by {actor}: {reason}"), |s| s.yellow().bold())
+        }
         Event::Interrupted { state, .. } => paint(format!("Interrupted during {}.", state.label()), |s| s.yellow().bold()),
         Event::RunFinished { state, exit_code, .. } => {
             let text = format!("== {} == (exit {exit_code})", state.label());
