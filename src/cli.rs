@@ -101,6 +101,11 @@ pub struct Gates {
     /// Who is answering [default: RELCTL_ACTOR, GITHUB_ACTOR, BUILD_USER_ID, the OS user]
     #[arg(long = "as", value_name = "NAME")]
     pub actor: Option<String>,
+
+    /// Why a gate approved by its own id goes ahead over failed checks (an
+    /// override; only where the gate has `allow_override: true`)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

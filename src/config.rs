@@ -34,6 +34,8 @@ pub struct GateSettings {
     pub interactive: bool,
     pub approve: Vec<String>,
     pub actor: String,
+    /// `--reason`, for an override.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug)]
@@ -142,7 +144,12 @@ impl Config {
 fn gates(g: &cli::Gates, env: &dyn Fn(&str) -> Option<String>) -> GateSettings {
     let ci = env("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
     let interactive = !g.non_interactive && !ci && std::io::stdin().is_terminal();
-    GateSettings { interactive, approve: g.approve.clone(), actor: actor(g.actor.as_deref(), env) }
+    GateSettings {
+        interactive,
+        approve: g.approve.clone(),
+        actor: actor(g.actor.as_deref(), env),
+        reason: g.reason.clone().filter(|r| !r.trim().is_empty()),
+    }
 }
 
 /// Where runs take their locks unless RELCTL_LOCK_DIR says otherwise: the

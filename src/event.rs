@@ -208,6 +208,9 @@ pub enum Event {
         comment: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// A go over these failed checks: an override, its reason in `comment`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        overridden: Vec<String>,
         at: String,
     },
     Warning {

@@ -26,6 +26,8 @@ pub enum QuestionKind {
     /// Go/no-go; carries the names of the validate checks that failed.
     Gate {
         failed_checks: Vec<String>,
+        /// The runbook lets CI go ahead over failed checks with a reason.
+        allow_override: bool,
     },
     /// A step was started but not finished when the run stopped.
     RerunUnfinished,

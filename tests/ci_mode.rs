@@ -177,7 +177,10 @@ finalize:
     assert!(!sb.path().join("finalized").exists());
     let d = decision(&sb);
     assert_eq!(d["approved"], false);
-    assert_eq!(d["reason"], "no-go: 1 check(s) failed: health");
+    assert_eq!(
+        d["reason"],
+        "no-go: 1 check(s) failed: health; this gate allows no override (`allow_override: true` on it would)"
+    );
 }
 
 const APPROVERS: &str = "version: 1
@@ -309,4 +312,62 @@ fn a_gate_cannot_be_skipped_or_ignored() {
     assert!(r.stderr.contains("a `confirm` cannot have `continue_on_failure`"), "{}", r.stderr);
     assert!(r.stderr.contains("a `gate` cannot have `when`"), "{}", r.stderr);
     assert!(r.stderr.contains("a `gate` cannot have `continue_on_failure`"), "{}", r.stderr);
+}
+
+const OVERRIDABLE: &str = "version: 1
+name: override
+execute:
+  - run: echo deployed >> marks.txt
+validate:
+  - name: error budget
+    run: exit 1
+  - id: go
+    gate: Go?
+    allow_override: OVERRIDE
+rollback:
+  - run: echo rolled-back >> marks.txt
+finalize:
+  - run: echo finalized >> marks.txt
+";
+
+#[test]
+fn a_failed_check_is_overridden_only_by_the_gate_s_own_id_with_a_reason_where_allowed() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &OVERRIDABLE.replace("OVERRIDE", "true"));
+    // `--approve all` never overrides a failed check, reason or not.
+    relctl(&sb, &["run", "release.yaml", "--approve", "all"], &[("CI", "true")]).expect_code(4);
+    // The gate's own id without a reason: still no-go, saying how.
+    let r = relctl(&sb, &["run", "release.yaml", "--approve", "go"], &[("CI", "true")]);
+    r.expect_code(4);
+    assert!(r.stdout.contains("--approve go --reason TEXT"), "{}", r.stdout);
+    // With its id and a reason: go, recorded as an override that status shows.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &OVERRIDABLE.replace("OVERRIDE", "true"));
+    let r = relctl(
+        &sb,
+        &["run", "release.yaml", "--approve", "go", "--reason", "budget alarm is known-bad (INC-42)"],
+        &[("CI", "true")],
+    );
+    r.expect_code(0);
+    assert!(r.stdout.contains("GO (OVERRIDE)") && r.stdout.contains("over failed checks: error budget"), "{}", r.stdout);
+    assert_eq!(sb.read("marks.txt"), "deployed\nfinalized\n");
+    let d = events(&sb.journal(), "decision").into_iter().find(|d| d["gate"] == true).unwrap().clone();
+    assert_eq!(d["overridden"], serde_json::json!(["error budget"]));
+    assert_eq!(d["comment"], "budget alarm is known-bad (INC-42)");
+    let status = sb.relctl(&["status"]);
+    assert!(
+        status.stdout.contains("GO (OVERRIDE)") && status.stdout.contains("over failed checks: error budget"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn a_gate_that_allows_no_override_stays_no_go_and_a_stray_reason_is_a_usage_error() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &OVERRIDABLE.replace("OVERRIDE", "false"));
+    let r = relctl(&sb, &["run", "release.yaml", "--approve", "go", "--reason", "please"], &[("CI", "true")]);
+    r.expect_code(2);
+    assert!(r.stderr.contains("--reason goes with --approve ID naming a gate that allows an override"), "{}", r.stderr);
+    assert_eq!(sb.read("marks.txt"), "", "nothing ran");
 }

@@ -330,3 +330,29 @@ fn sigterm_at_a_waiting_gate_exits_130_instead_of_hanging() {
 fn the_terminal_going_away_at_a_gate_is_an_interruption_not_a_crash() {
     signal_at_the_gate(rexpect::process::Signal::SIGHUP);
 }
+
+#[test]
+fn go_over_a_failed_check_at_the_terminal_needs_a_reason_and_is_recorded_as_an_override() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", GATED);
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
+    p.exp_string("[alice] Stakeholders approved?").unwrap();
+    press(&mut p, "y");
+    p.exp_string("validation check(s) FAILED").unwrap();
+    p.exp_string("Go / no-go for pty-gated").unwrap();
+    // Up to "Go" (No-go is the default when a check failed), then no reason.
+    press(&mut p, "\x1b[A");
+    p.exp_string("Reason for going ahead over 1 failed check(s) (required)").unwrap();
+    // An empty reason is not taken: the question stays.
+    press(&mut p, "");
+    p.exp_string("(required)").unwrap();
+    press(&mut p, "health probe is down, app verified by hand");
+    p.exp_string("RELEASED").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    let j = sb.journal();
+    let gate = events(&j, "decision").into_iter().find(|d| d["gate"] == true).unwrap().clone();
+    assert_eq!(gate["overridden"], serde_json::json!(["health"]));
+    assert_eq!(gate["comment"], "health probe is down, app verified by hand");
+    assert_eq!(gate["by"], "terminal");
+}

@@ -168,7 +168,10 @@ vars:
     assert_eq!(gate.len(), 1);
     assert_eq!(gate[0]["gate"], true);
     assert_eq!(gate[0]["approved"], false);
-    assert_eq!(gate[0]["reason"], "no-go: 1 check(s) failed: health");
+    assert_eq!(
+        gate[0]["reason"],
+        "no-go: 1 check(s) failed: health; this gate allows no override (`allow_override: true` on it would)"
+    );
 }
 
 #[test]

@@ -80,8 +80,9 @@ pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
     if !replay.decision_log.is_empty() {
         println!("\ndecisions:");
         for d in &replay.decision_log {
-            if let Event::Decision { key, question, gate, approved, actor, by, comment, reason, at, .. } = d {
+            if let Event::Decision { key, question, gate, approved, actor, by, comment, reason, overridden, at, .. } = d {
                 let verdict = match (gate, approved) {
+                    (true, true) if !overridden.is_empty() => "GO (OVERRIDE)",
                     (true, true) => "GO",
                     (true, false) => "NO-GO",
                     (false, true) => "yes",
@@ -93,6 +94,9 @@ pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
                 }
                 if let Some(r) = reason {
                     line.push_str(&format!(" — {r}"));
+                }
+                if !overridden.is_empty() {
+                    line.push_str(&format!(" — over failed checks: {}", overridden.join(", ")));
                 }
                 println!("{line}");
             }

@@ -37,6 +37,7 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     let rb = runbook::load(&req.file, &registry)?;
     let plan = Plan::build(Arc::new(rb), &req.vars, &|k| std::env::var(k).ok(), !req.dry_run)?;
     plan.check_approvals(&req.gates.approve)?;
+    plan.check_override(&req.gates.approve, req.gates.reason.as_deref())?;
     let runbook_path =
         std::fs::canonicalize(&req.file).map_err(AppError::io(format!("cannot resolve {}", req.file.display())))?;
     let workdir = runbook_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
@@ -135,6 +136,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let vars: Vec<(String, String)> = vars.into_iter().collect();
     let plan = Plan::build(Arc::new(rb), &vars, &|k| std::env::var(k).ok(), true)?;
     plan.check_approvals(&req.gates.approve)?;
+    plan.check_override(&req.gates.approve, req.gates.reason.as_deref())?;
     plan.check_resume_flags(&req.rerun, &req.assume_done)?;
     let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let lock = RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &original))?;
@@ -208,6 +210,7 @@ impl Session<'_> {
             policy: ApprovalPolicy {
                 interactive: self.gates.interactive,
                 approve: self.gates.approve.clone(),
+                reason: self.gates.reason.clone(),
                 dry_run: self.dry_run,
             },
             rerun,

@@ -10,6 +10,8 @@ pub struct ApprovalPolicy {
     pub interactive: bool,
     /// `--approve ID` values; `all` approves every confirm and gate.
     pub approve: Vec<String>,
+    /// `--reason`: why CI goes ahead over failed checks (an override).
+    pub reason: Option<String>,
     pub dry_run: bool,
 }
 
@@ -41,17 +43,33 @@ impl ApprovalPolicy {
                 Some(format!("{actor} may not answer this (approvers: {}); set --as or RELCTL_ACTOR", approvers.join(", "))),
             );
         }
-        let failed = match &q.kind {
-            QuestionKind::Gate { failed_checks } => failed_checks.clone(),
-            _ => Vec::new(),
+        let (failed, allow_override) = match &q.kind {
+            QuestionKind::Gate { failed_checks, allow_override } => (failed_checks.clone(), *allow_override),
+            _ => (Vec::new(), false),
         };
         if self.pre_approved(q.id.as_deref()) && q.kind != QuestionKind::RerunUnfinished {
             if !failed.is_empty() {
-                return decided(
-                    false,
-                    AnsweredBy::Policy,
-                    Some(format!("no-go: {} check(s) failed: {}", failed.len(), failed.join(", "))),
-                );
+                // `--approve all` never overrides a failed check: only the
+                // gate's own id, with a reason, where the runbook allows it.
+                let named = q.id.as_deref().is_some_and(|id| self.approve.iter().any(|a| a == id));
+                let no_go = format!("no-go: {} check(s) failed: {}", failed.len(), failed.join(", "));
+                let why = match (allow_override, named, &self.reason, &q.id) {
+                    (true, true, Some(r), _) => {
+                        return Ruling::Decided(Answer {
+                            yes: true,
+                            actor: actor.to_string(),
+                            by: AnsweredBy::Flag,
+                            comment: Some(r.clone()),
+                            reason: None,
+                        });
+                    }
+                    (true, _, _, Some(id)) => {
+                        format!("{no_go}; to go ahead anyway, name the gate and say why: --approve {id} --reason TEXT")
+                    }
+                    (true, _, _, None) => format!("{no_go}; give the gate an id to override it"),
+                    (false, ..) => format!("{no_go}; this gate allows no override (`allow_override: true` on it would)"),
+                };
+                return decided(false, AnsweredBy::Policy, Some(why));
             }
             return decided(true, AnsweredBy::Flag, None);
         }
@@ -77,7 +95,10 @@ mod tests {
 
     fn gate(failed: &[&str]) -> Question {
         Question {
-            kind: QuestionKind::Gate { failed_checks: failed.iter().map(std::string::ToString::to_string).collect() },
+            kind: QuestionKind::Gate {
+                failed_checks: failed.iter().map(std::string::ToString::to_string).collect(),
+                allow_override: true,
+            },
             id: Some("go".into()),
             text: "Go?".into(),
             approvers: Some(vec!["alice".into()]),
@@ -93,27 +114,27 @@ mod tests {
 
     #[test]
     fn ci_fails_closed_without_approval() {
-        let p = ApprovalPolicy { interactive: false, approve: vec![], dry_run: false };
+        let p = ApprovalPolicy { interactive: false, approve: vec![], reason: None, dry_run: false };
         assert_eq!(yes(&p.rule(&gate(&[]), "alice")), Some(false));
     }
 
     #[test]
     fn approval_by_id_or_all() {
         for approve in ["go", "all"] {
-            let p = ApprovalPolicy { interactive: false, approve: vec![approve.into()], dry_run: false };
+            let p = ApprovalPolicy { interactive: false, approve: vec![approve.into()], reason: None, dry_run: false };
             assert_eq!(yes(&p.rule(&gate(&[]), "alice")), Some(true));
         }
     }
 
     #[test]
     fn approved_gate_is_still_no_go_when_checks_failed() {
-        let p = ApprovalPolicy { interactive: false, approve: vec!["all".into()], dry_run: false };
+        let p = ApprovalPolicy { interactive: false, approve: vec!["all".into()], reason: None, dry_run: false };
         assert_eq!(yes(&p.rule(&gate(&["health"]), "alice")), Some(false));
     }
 
     #[test]
     fn non_approvers_are_refused_even_with_flags() {
-        let p = ApprovalPolicy { interactive: true, approve: vec!["all".into()], dry_run: false };
+        let p = ApprovalPolicy { interactive: true, approve: vec!["all".into()], reason: None, dry_run: false };
         match p.rule(&gate(&[]), "mallory") {
             Ruling::Decided(a) => {
                 assert!(!a.yes);
@@ -125,7 +146,46 @@ mod tests {
 
     #[test]
     fn interactive_asks_a_person() {
-        let p = ApprovalPolicy { interactive: true, approve: vec![], dry_run: false };
+        let p = ApprovalPolicy { interactive: true, approve: vec![], reason: None, dry_run: false };
         assert_eq!(p.rule(&gate(&["x"]), "alice"), Ruling::AskPerson);
+    }
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+
+    fn gate(allow_override: bool) -> Question {
+        Question {
+            kind: QuestionKind::Gate { failed_checks: vec!["health".into()], allow_override },
+            id: Some("go".into()),
+            text: "Go?".into(),
+            approvers: None,
+        }
+    }
+
+    fn ci(approve: &str, reason: Option<&str>) -> ApprovalPolicy {
+        ApprovalPolicy { interactive: false, approve: vec![approve.into()], reason: reason.map(Into::into), dry_run: false }
+    }
+
+    fn answer(r: Ruling) -> Answer {
+        match r {
+            Ruling::Decided(a) => a,
+            Ruling::AskPerson => panic!("CI never asks"),
+        }
+    }
+
+    #[test]
+    fn only_the_gate_s_own_id_with_a_reason_overrides_and_only_where_allowed() {
+        let a = answer(ci("go", Some("known flaky check")).rule(&gate(true), "alice"));
+        assert!(a.yes);
+        assert_eq!(a.comment.as_deref(), Some("known flaky check"));
+        assert!(!answer(ci("all", Some("x")).rule(&gate(true), "alice")).yes, "--approve all never overrides");
+        let a = answer(ci("go", None).rule(&gate(true), "alice"));
+        assert!(!a.yes);
+        assert!(a.reason.unwrap().contains("--approve go --reason TEXT"));
+        let a = answer(ci("go", Some("x")).rule(&gate(false), "alice"));
+        assert!(!a.yes);
+        assert!(a.reason.unwrap().contains("allows no override"));
     }
 }

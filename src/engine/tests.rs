@@ -165,7 +165,7 @@ async fn run_resumed(
 }
 
 fn interactive() -> ApprovalPolicy {
-    ApprovalPolicy { interactive: true, approve: Vec::new(), dry_run: false }
+    ApprovalPolicy { interactive: true, approve: Vec::new(), reason: None, dry_run: false }
 }
 
 #[tokio::test]
@@ -180,7 +180,7 @@ async fn a_clean_run_walks_every_phase_in_order_and_releases() {
     assert_eq!(o.states(), [RunState::Checklist, RunState::Execute, RunState::Validate, RunState::Finalize, RunState::Released]);
     assert_eq!(o.started(), ["checklist.0 1", "execute.0 1", "execute.1 1", "validate.0 1", "validate.1 1", "finalize.0 1"]);
     assert_eq!(o.asked.len(), 1);
-    assert_eq!(o.asked[0].kind, QuestionKind::Gate { failed_checks: Vec::new() });
+    assert_eq!(o.asked[0].kind, QuestionKind::Gate { failed_checks: Vec::new(), allow_override: false });
 }
 
 #[tokio::test]
@@ -204,7 +204,10 @@ async fn the_gate_sees_every_failed_check_and_a_go_over_them_releases() {
         interactive(),
     )
     .await;
-    assert_eq!(o.asked[0].kind, QuestionKind::Gate { failed_checks: vec!["health".into(), "errors".into()] });
+    assert_eq!(
+        o.asked[0].kind,
+        QuestionKind::Gate { failed_checks: vec!["health".into(), "errors".into()], allow_override: false }
+    );
     assert_eq!(o.end, RunEnd::Finished(RunState::Released));
 }
 
@@ -228,7 +231,7 @@ async fn no_go_rolls_back_and_records_who_decided() {
 
 #[tokio::test]
 async fn in_ci_an_approved_gate_over_a_failed_check_is_still_no_go() {
-    let ci = ApprovalPolicy { interactive: false, approve: vec!["all".into()], dry_run: false };
+    let ci = ApprovalPolicy { interactive: false, approve: vec!["all".into()], reason: None, dry_run: false };
     let o = run("version: 1\nname: t\nvalidate:\n  - fake: fail\n  - gate: go?\nrollback:\n  - fake: ok\n", &[], ci).await;
     assert_eq!(o.end, RunEnd::Finished(RunState::RollbackFailed), "the verification fails the same check");
     assert!(o.states().contains(&RunState::RollingBack));
@@ -325,7 +328,7 @@ async fn an_unfinished_step_inside_parallel_stops_the_resume_instead_of_rolling_
         started("execute.0"),
         started("execute.0.0"),
     ];
-    let ci = ApprovalPolicy { interactive: false, approve: Vec::new(), dry_run: false };
+    let ci = ApprovalPolicy { interactive: false, approve: Vec::new(), reason: None, dry_run: false };
     let yaml = "version: 1\nname: t\nexecute:\n  - parallel:\n      - fake: ok\n      - fake: ok\nvalidate:\n  - fake: ok\nrollback:\n  - fake: ok\n";
     let (end, events, _) = run_resumed(yaml, &[], ci, Some(journal)).await;
     assert!(matches!(end, Err(super::driver::EngineError::UnfinishedStep { ref key, .. }) if key == "execute.0.0"), "{end:?}");

@@ -223,6 +223,33 @@ impl Plan {
         if problems.is_empty() { Ok(()) } else { Err(PlanError { runbook: self.runbook.path.display().to_string(), problems }) }
     }
 
+    /// `--reason` is the why of an override: it needs `--approve ID` naming
+    /// a gate that allows one (`--approve all` never overrides).
+    pub fn check_override(&self, approve: &[String], reason: Option<&str>) -> Result<(), PlanError> {
+        if reason.is_none() {
+            return Ok(());
+        }
+        let overridable: Vec<&str> = self
+            .stages
+            .iter()
+            .flat_map(|s| &s.gates)
+            .filter(|p| p.step.body.ask().is_some_and(|a| a.allow_override))
+            .filter_map(|p| p.step.id.as_deref())
+            .collect();
+        if approve.iter().any(|a| overridable.contains(&a.as_str())) {
+            return Ok(());
+        }
+        let hint = if overridable.is_empty() {
+            "no gate in this runbook has `allow_override: true`".to_string()
+        } else {
+            format!("gates that allow one: {}", overridable.join(", "))
+        };
+        Err(PlanError {
+            runbook: self.runbook.path.display().to_string(),
+            problems: vec![format!("--reason goes with --approve ID naming a gate that allows an override ({hint})")],
+        })
+    }
+
     /// `--approve` values must name a confirm or gate (or be `all`): a typo
     /// would otherwise fail closed with no hint why.
     pub fn check_approvals(&self, approve: &[String]) -> Result<(), PlanError> {

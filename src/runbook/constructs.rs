@@ -8,7 +8,8 @@ use super::node::NodeKind;
 use crate::step::{Ask, ParseContext, PhaseName, StepBody, StepSpec};
 
 /// Each construct's name and the keys it allows beside the kind key.
-pub const CONSTRUCTS: [(&str, &[&str]); 3] = [("confirm", &["approvers"]), ("gate", &["approvers"]), ("parallel", &[])];
+pub const CONSTRUCTS: [(&str, &[&str]); 3] =
+    [("confirm", &["approvers"]), ("gate", &["approvers", "allow_override"]), ("parallel", &[])];
 
 /// The construct named `name`, as the name and allowed sibling keys.
 pub fn find(name: &str) -> Option<(&'static str, &'static [&'static str])> {
@@ -34,8 +35,17 @@ pub fn parse(name: &str, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Opti
 
 fn ask(spec: &StepSpec<'_>, cx: &mut dyn ParseContext, what: &str) -> Option<Ask> {
     let approvers = spec.sibling("approvers").and_then(|n| cx.approvers(n));
+    let allow_override = match spec.sibling("allow_override").map(|n| (n, &n.kind)) {
+        None => false,
+        Some((_, NodeKind::Bool(b))) => *b,
+        Some((n, _)) => {
+            cx.diagnostics()
+                .push(Diagnostic::new(n.span, "`allow_override` must be true or false").hint("write `true` or `false`"));
+            false
+        }
+    };
     let text = cx.template(spec.value, what)?;
-    Some(Ask { text, approvers })
+    Some(Ask { text, approvers, allow_override })
 }
 
 fn parallel(spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<StepBody> {

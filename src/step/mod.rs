@@ -81,6 +81,9 @@ pub struct Ask {
     pub text: Template,
     /// `None`: anyone may answer.
     pub approvers: Option<Vec<String>>,
+    /// Gates: whether CI may go ahead over failed checks, with the gate's own
+    /// id and a reason (`--approve ID --reason TEXT`).
+    pub allow_override: bool,
 }
 
 /// What a step does.

@@ -66,8 +66,9 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             };
             paint(format!("  ✓ {label}  ({what} before the interruption; not run again)"), console::StyledObject::dim)
         }
-        Event::Decision { question, gate, approved, actor, by, comment, reason, .. } => {
+        Event::Decision { question, gate, approved, actor, by, comment, reason, overridden, .. } => {
             let verdict = match (gate, approved) {
+                (true, true) if !overridden.is_empty() => "GO (OVERRIDE)",
                 (true, true) => "GO",
                 (true, false) => "NO-GO",
                 (false, true) => "yes",
@@ -85,6 +86,9 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             }
             if let Some(r) = reason {
                 text.push_str(&format!(" ({r})"));
+            }
+            if !overridden.is_empty() {
+                text.push_str(&format!(" over failed checks: {}", overridden.join(", ")));
             }
             paint(text, if *approved { |s| s.green().bold() } else { |s| s.red().bold() })
         }

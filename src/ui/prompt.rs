@@ -56,7 +56,7 @@ impl Prompter for TerminalPrompter {
                         .map_err(to_io)?;
                     Ok(Reply { yes, comment: None })
                 }
-                QuestionKind::Gate { failed_checks } => {
+                QuestionKind::Gate { failed_checks, .. } => {
                     if failed_checks.is_empty() {
                         eprintln!("  All validation checks passed.");
                     } else {
@@ -72,9 +72,19 @@ impl Prompter for TerminalPrompter {
                         .default(default)
                         .interact()
                         .map_err(to_io)?;
+                    // Go over failed checks is an override: it needs a reason.
+                    let overriding = choice == 0 && !failed_checks.is_empty();
+                    let prompt = if overriding {
+                        format!("Reason for going ahead over {} failed check(s) (required)", failed_checks.len())
+                    } else {
+                        "Comment for the record (optional)".to_string()
+                    };
                     let comment: String = Input::with_theme(&theme)
-                        .with_prompt("Comment for the record (optional)")
-                        .allow_empty(true)
+                        .with_prompt(prompt)
+                        .allow_empty(!overriding)
+                        .validate_with(|t: &String| -> Result<(), &str> {
+                            if overriding && t.trim().is_empty() { Err("an override needs a reason") } else { Ok(()) }
+                        })
                         .interact_text()
                         .map_err(to_io)?;
                     let comment = Some(comment.trim().to_string()).filter(|c| !c.is_empty());

@@ -17,7 +17,8 @@ impl Engine {
             StepBody::Confirm(ask) => Box::pin(self.question(run, ask, QuestionKind::Confirm, ("confirmed", "refused"))),
             StepBody::Gate(ask) => Box::pin(async move {
                 let failed_checks = self.memory().failed_checks.clone();
-                self.question(run, ask, QuestionKind::Gate { failed_checks }, ("go", "no-go")).await
+                let kind = QuestionKind::Gate { failed_checks, allow_override: ask.allow_override };
+                self.question(run, ask, kind, ("go", "no-go")).await
             }),
             StepBody::Parallel(_) => Box::pin(async move {
                 self.run_children(&planned.children).await?;

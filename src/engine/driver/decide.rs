@@ -42,6 +42,10 @@ impl Engine {
                     by: answer.by,
                     comment: answer.comment.clone(),
                     reason: answer.reason.clone(),
+                    overridden: match &question.kind {
+                        QuestionKind::Gate { failed_checks, .. } if answer.yes => failed_checks.clone(),
+                        _ => Vec::new(),
+                    },
                     at: now(),
                 })
                 .await;
