@@ -69,6 +69,8 @@ fn main() {
             e.exit_code()
         }
     };
+    // No step's processes outlive relctl: SIGKILL for what ignored SIGTERM.
+    adapter::shell::settle();
     // Exit without waiting for blocking threads (a prompt left on stdin),
     // with the terminal as the person had it.
     ui::tty::restore();

@@ -47,3 +47,24 @@ fn sigterm_is_handled_like_an_interrupt() {
 fn sighup_from_a_dropped_session_is_handled_like_an_interrupt() {
     interrupted_by(libc::SIGHUP);
 }
+
+#[test]
+fn a_step_that_ignores_sigterm_does_not_outlive_relctl() {
+    // Before: relctl sent SIGTERM, exited in 20 ms, and the step (which
+    // ignores SIGTERM) went on running beside whatever came next.
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: stubborn\nexecute:\n  - run: |\n      (trap '' TERM; while true; do sleep 0.1; done) &\n      echo $! > long.pid\n      wait\n",
+    );
+    let mut child = sb.cmd(&["run", "release.yaml", "--non-interactive"]).spawn().unwrap();
+    wait_until("the step to start", || sb.read("long.pid").trim().parse::<i32>().is_ok());
+    let step_pid: u32 = sb.read("long.pid").trim().parse().unwrap();
+    signal(child.id(), libc::SIGTERM);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    // relctl waited for the grace period, then SIGKILLed the whole group
+    // (a zombie left for init to reap is dead).
+    let state = std::fs::read_to_string(format!("/proc/{step_pid}/stat")).unwrap_or_default();
+    let running = state.rsplit(") ").next().is_some_and(|rest| !rest.starts_with('Z'));
+    assert!(!running, "the step outlived relctl: {state}");
+}

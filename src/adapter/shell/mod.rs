@@ -296,6 +296,52 @@ fn read_outputs(path: &std::path::Path) -> BTreeMap<String, String> {
 
 static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
+/// How long a stopped step's processes (timeout, interrupt) get to exit
+/// after SIGTERM before the whole group gets SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Groups sent SIGTERM and not yet seen gone, with their SIGKILL deadline.
+static STOPPING: Mutex<Vec<(i32, std::time::Instant)>> = Mutex::new(Vec::new());
+
+/// Whether any process of the group is still there.
+fn alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the group exists.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+fn kill_group(pgid: i32) {
+    // SAFETY: plain syscall on a process group a step created.
+    unsafe {
+        libc::killpg(pgid, libc::SIGKILL);
+    }
+}
+
+/// Waits, before relctl exits, for every stopped step's processes to end:
+/// SIGKILL for a group still there when its grace period is over. Without
+/// it, a step that ignores SIGTERM outlived relctl, still changing things
+/// beside a resumed run.
+pub fn settle() {
+    loop {
+        let now = std::time::Instant::now();
+        let mut stopping = STOPPING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        stopping.retain(|(pgid, deadline)| {
+            if !alive(*pgid) {
+                return false;
+            }
+            if now >= *deadline {
+                kill_group(*pgid);
+                return false;
+            }
+            true
+        });
+        if stopping.is_empty() {
+            return;
+        }
+        drop(stopping);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Kills the process group of a command that did not finish (timeout,
 /// interrupt), including anything it started.
 struct ProcessGroup {
@@ -327,11 +373,16 @@ impl Drop for ProcessGroup {
                 unsafe {
                     libc::killpg(p, libc::SIGTERM);
                 }
+                STOPPING
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((p, std::time::Instant::now() + STOP_GRACE));
+                // While relctl goes on (a timeout, then the rollback), a
+                // thread ends what ignored SIGTERM; on exit, `settle` does.
                 std::thread::spawn(move || {
-                    std::thread::sleep(Duration::from_secs(2));
-                    // SAFETY: as above; the group may be gone already, which is harmless.
-                    unsafe {
-                        libc::killpg(p, libc::SIGKILL);
+                    std::thread::sleep(STOP_GRACE);
+                    if alive(p) {
+                        kill_group(p);
                     }
                 });
             }
@@ -339,13 +390,14 @@ impl Drop for ProcessGroup {
     }
 }
 
-/// Stops every command still running; for an immediate exit (second Ctrl-C).
+/// Stops every command still running or being stopped; for an immediate
+/// exit (second Ctrl-C).
 pub fn kill_all_running() {
     for p in RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
-        // SAFETY: plain syscall on process groups relctl created.
-        unsafe {
-            libc::killpg(p, libc::SIGKILL);
-        }
+        kill_group(p);
+    }
+    for (p, _) in STOPPING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
+        kill_group(p);
     }
 }
 
