@@ -24,6 +24,7 @@ mod engine;
 mod error;
 mod event;
 mod exit;
+mod fuzz;
 mod interrupt;
 mod plan;
 mod question;

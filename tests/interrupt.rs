@@ -65,6 +65,6 @@ fn a_step_that_ignores_sigterm_does_not_outlive_relctl() {
     // relctl waited for the grace period, then SIGKILLed the whole group
     // (a zombie left for init to reap is dead).
     let state = std::fs::read_to_string(format!("/proc/{step_pid}/stat")).unwrap_or_default();
-    let running = state.rsplit(") ").next().is_some_and(|rest| !rest.starts_with('Z'));
+    let running = !state.is_empty() && state.rsplit(") ").next().is_some_and(|rest| !rest.starts_with('Z'));
     assert!(!running, "the step outlived relctl: {state}");
 }
