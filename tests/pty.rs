@@ -55,14 +55,26 @@ fn exit_code(p: &PtySession) -> i32 {
     }
 }
 
+/// Starts `release.yaml` as alice and approves the checklist confirm; the
+/// run goes on towards its gate.
+fn start_as_alice_and_approve(sb: &Sandbox) -> PtySession {
+    let mut p = spawn(sb, &["run", "release.yaml", "--as", "alice"]);
+    p.exp_string("[alice] Stakeholders approved?").unwrap();
+    press(&mut p, "y");
+    p
+}
+
+/// The journal's go/no-go decision of the latest run.
+fn gate_decision(sb: &Sandbox) -> serde_json::Value {
+    events(&sb.journal(), "decision").into_iter().find(|d| d["gate"] == true).expect("a recorded gate decision").clone()
+}
+
 #[test]
 fn a_release_manager_says_no_go_in_the_terminal_with_a_comment() {
     let sb = Sandbox::new();
     sb.write("release.yaml", RUNBOOK);
     sb.write("healthy", "");
-    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
-    p.exp_string("[alice] Stakeholders approved?").unwrap();
-    press(&mut p, "y");
+    let mut p = start_as_alice_and_approve(&sb);
     p.exp_string("All validation checks passed").unwrap();
     p.exp_string("Go / no-go for pty-release").unwrap();
     // Down to "No-go", Enter, then a comment.
@@ -73,8 +85,7 @@ fn a_release_manager_says_no_go_in_the_terminal_with_a_comment() {
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 3);
     assert_eq!(sb.read("marks.txt"), "deployed\nrolled-back\n");
-    let j = sb.journal();
-    let gate = events(&j, "decision").into_iter().find(|d| d["gate"] == true).unwrap().clone();
+    let gate = gate_decision(&sb);
     assert_eq!(gate["approved"], false);
     assert_eq!(gate["actor"], "alice");
     assert_eq!(gate["by"], "terminal");
@@ -244,8 +255,7 @@ fn a_gate_cut_off_by_a_kill_cannot_be_assumed_done_and_is_asked_again_on_resume(
     let r = sb.relctl(&["resume", "--non-interactive", "--as", "mallory", "--approve", "go"]);
     r.expect_code(3);
     assert_eq!(sb.read("marks.txt"), "deployed\nrolled-back\n", "finalize never ran");
-    let j = sb.journal();
-    let gate = events(&j, "decision").into_iter().find(|d| d["gate"] == true).expect("a recorded gate decision").clone();
+    let gate = gate_decision(&sb);
     assert_eq!(gate["approved"], false);
     assert_eq!(gate["actor"], "mallory");
     assert_eq!(gate["by"], "policy");
@@ -299,9 +309,7 @@ fn keys_typed_before_the_gate_is_shown_do_not_answer_it() {
 fn signal_at_the_gate(sig: rexpect::process::Signal) {
     let sb = Sandbox::new();
     sb.write("release.yaml", GATED);
-    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
-    p.exp_string("[alice] Stakeholders approved?").unwrap();
-    press(&mut p, "y");
+    let mut p = start_as_alice_and_approve(&sb);
     p.exp_string("Go / no-go for pty-gated").unwrap();
     let sent = std::time::Instant::now();
     p.process_mut().signal(sig).unwrap();
@@ -335,9 +343,7 @@ fn the_terminal_going_away_at_a_gate_is_an_interruption_not_a_crash() {
 fn go_over_a_failed_check_at_the_terminal_needs_a_reason_and_is_recorded_as_an_override() {
     let sb = Sandbox::new();
     sb.write("release.yaml", GATED);
-    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
-    p.exp_string("[alice] Stakeholders approved?").unwrap();
-    press(&mut p, "y");
+    let mut p = start_as_alice_and_approve(&sb);
     p.exp_string("validation check(s) FAILED").unwrap();
     p.exp_string("Go / no-go for pty-gated").unwrap();
     // Up to "Go" (No-go is the default when a check failed), then no reason.
@@ -350,8 +356,7 @@ fn go_over_a_failed_check_at_the_terminal_needs_a_reason_and_is_recorded_as_an_o
     p.exp_string("RELEASED").unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(&p), 0);
-    let j = sb.journal();
-    let gate = events(&j, "decision").into_iter().find(|d| d["gate"] == true).unwrap().clone();
+    let gate = gate_decision(&sb);
     assert_eq!(gate["overridden"], serde_json::json!(["health"]));
     assert_eq!(gate["comment"], "health probe is down, app verified by hand");
     assert_eq!(gate["by"], "terminal");
