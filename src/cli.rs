@@ -148,6 +148,11 @@ pub struct ResumeArgs {
     /// unreadable), from what could be read; the choice is journaled
     #[arg(long)]
     pub accept_damaged_journal: bool,
+
+    /// End the processes a killed run's step left running (SIGTERM to their
+    /// process group, SIGKILL after 5 s) instead of waiting for them
+    #[arg(long)]
+    pub stop_leftovers: bool,
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ pub struct ResumeRequest {
     pub rerun: Vec<String>,
     pub assume_done: Vec<String>,
     pub accept_damage: bool,
+    pub stop_leftovers: bool,
 }
 
 #[derive(Debug)]
@@ -125,6 +126,7 @@ impl Config {
                 rerun: a.rerun,
                 assume_done: a.assume_done,
                 accept_damage: a.accept_damaged_journal,
+                stop_leftovers: a.stop_leftovers,
             }),
             cli::Command::Status { run_id, runbook } => Request::Status { run_id, state_dir: state_dir(runbook.as_deref()) },
             cli::Command::Verify { run_id, runbook } => Request::Verify { run_id, state_dir: state_dir(runbook.as_deref()) },

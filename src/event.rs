@@ -151,6 +151,28 @@ pub enum Event {
         key: String,
         data: BTreeMap<String, String>,
     },
+    /// Resuming: a step cut off when relctl was killed still has processes
+    /// running on this machine; the run waits for them, or ends them
+    /// (`ending`), before it decides about the step.
+    LeftoverProcesses {
+        key: String,
+        label: String,
+        pgid: i32,
+        started_at: String,
+        ending: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<String>,
+        at: String,
+    },
+    /// Those processes are gone: they ended by themselves, or were ended.
+    LeftoverGone {
+        key: String,
+        label: String,
+        pgid: i32,
+        ended: bool,
+        waited_ms: u64,
+        at: String,
+    },
     /// Run-wide state of an integration (the Slack thread's `ts`).
     IntegrationState {
         integration: String,

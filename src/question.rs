@@ -31,6 +31,9 @@ pub enum QuestionKind {
     },
     /// A step was started but not finished when the run stopped.
     RerunUnfinished,
+    /// A step cut off when relctl was killed still has processes running:
+    /// yes ends them, no waits for them.
+    EndLeftover,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

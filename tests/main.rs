@@ -12,6 +12,7 @@ mod injection;
 mod interrupt;
 mod jenkins;
 mod json_output;
+mod leftover;
 mod lock;
 mod plan;
 mod pty;

@@ -28,7 +28,7 @@ finalize:
   - run: echo finalized >> marks.txt
 "#;
 
-fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
+pub fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
     let mut cmd = std::process::Command::new(BIN);
     cmd.args(args)
         .current_dir(sb.path())
@@ -42,13 +42,13 @@ fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
 }
 
 /// Types `keys` and Enter, as a person at the prompt would.
-fn press(p: &mut PtySession, keys: &str) {
+pub fn press(p: &mut PtySession, keys: &str) {
     p.send(keys).unwrap();
     p.send("\r").unwrap();
     p.flush().unwrap();
 }
 
-fn exit_code(p: &PtySession) -> i32 {
+pub fn exit_code(p: &PtySession) -> i32 {
     match p.process().wait().expect("wait for relctl") {
         WaitStatus::Exited(_, code) => code,
         other => panic!("relctl did not exit normally: {other:?}"),

@@ -144,7 +144,13 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let session =
         Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
     let accepted: Vec<String> = replay.damage.iter().map(ToString::to_string).collect();
-    let resuming = Resuming { replay, rerun: req.rerun, assume_done: req.assume_done, accepted_damage: accepted };
+    let resuming = Resuming {
+        replay,
+        rerun: req.rerun,
+        assume_done: req.assume_done,
+        accepted_damage: accepted,
+        stop_leftovers: req.stop_leftovers,
+    };
     let code = session.drive(plan, workdir, Some(journal), Some(resuming)).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
@@ -158,6 +164,7 @@ struct Resuming {
     rerun: Vec<String>,
     assume_done: Vec<String>,
     accepted_damage: Vec<String>,
+    stop_leftovers: bool,
 }
 
 struct Session<'a> {
@@ -176,9 +183,9 @@ impl Session<'_> {
         journal: Option<Journal>,
         resuming: Option<Resuming>,
     ) -> Result<i32, AppError> {
-        let (replay, rerun, assume_done, accepted_damage) = match resuming {
-            Some(r) => (Some(r.replay), r.rerun, r.assume_done, r.accepted_damage),
-            None => (None, Vec::new(), Vec::new(), Vec::new()),
+        let (replay, rerun, assume_done, accepted_damage, stop_leftovers) = match resuming {
+            Some(r) => (Some(r.replay), r.rerun, r.assume_done, r.accepted_damage, r.stop_leftovers),
+            None => (None, Vec::new(), Vec::new(), Vec::new(), false),
         };
         let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
         let mut progress = None;
@@ -216,6 +223,7 @@ impl Session<'_> {
             rerun,
             assume_done,
             accepted_damage,
+            stop_leftovers,
         };
         let wiring = Wiring { observers, journal, prompter, redactor: Arc::new(Redactor::default()), cancel };
         let engine = Engine::new(plan, cfg, wiring, replay);

@@ -47,7 +47,8 @@ impl ApprovalPolicy {
             QuestionKind::Gate { failed_checks, allow_override } => (failed_checks.clone(), *allow_override),
             _ => (Vec::new(), false),
         };
-        if self.pre_approved(q.id.as_deref()) && q.kind != QuestionKind::RerunUnfinished {
+        let about_a_step = matches!(q.kind, QuestionKind::RerunUnfinished | QuestionKind::EndLeftover);
+        if self.pre_approved(q.id.as_deref()) && !about_a_step {
             if !failed.is_empty() {
                 // `--approve all` never overrides a failed check: only the
                 // gate's own id, with a reason, where the runbook allows it.
@@ -77,6 +78,7 @@ impl ApprovalPolicy {
             return Ruling::AskPerson;
         }
         let reason = match (&q.kind, &q.id) {
+            (QuestionKind::EndLeftover, _) => "not interactive: waiting for them (--stop-leftovers ends them)".to_string(),
             (QuestionKind::RerunUnfinished, _) => {
                 "not interactive: cannot decide whether to re-run a step that may have run".to_string()
             }

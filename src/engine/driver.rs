@@ -61,6 +61,8 @@ pub struct EngineConfig {
     pub assume_done: Vec<String>,
     /// Resume: the journal's damage the person chose to go on past.
     pub accepted_damage: Vec<String>,
+    /// Resume: end a killed step's leftover processes without asking.
+    pub stop_leftovers: bool,
 }
 
 /// What the engine reports to and asks through; the session wires it.
@@ -382,7 +384,7 @@ impl Engine {
             }
             let (key, step) = (&planned.key, &planned.step);
             let label = self.label(step);
-            if let Some(end) = self.reuse_from_journal(key, step, &label).await? {
+            if let Some(end) = self.reuse_from_journal(key, step, &label, planned.deadline.map(|d| d.limit)).await? {
                 return Ok(end);
             }
             if let Some(when) = &step.when {

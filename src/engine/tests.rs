@@ -149,6 +149,7 @@ async fn run_resumed(
         rerun: Vec::new(),
         assume_done: Vec::new(),
         accepted_damage: Vec::new(),
+        stop_leftovers: false,
     };
     let wiring = Wiring {
         observers: vec![recorder.clone()],

@@ -12,6 +12,7 @@ mod action;
 mod checkpoint;
 mod error;
 mod kind;
+mod process;
 mod settings;
 mod target;
 
@@ -22,6 +23,7 @@ pub use action::{Action, BoxFuture, Outcome, RunInfo, StepEnv, StepFailure, Step
 pub use checkpoint::{checkpoint_data, read_checkpoint};
 pub use error::{AdapterError, RemoteKind};
 pub use kind::{Integration, IntegrationKind, ParseContext, Registry, StepKind, StepSpec};
+pub use process::{ProcessRecord, STOP_GRACE, group_alive, signal_group};
 use serde::{Deserialize, Serialize};
 pub use settings::{Settings, duration_setting, template_map};
 pub use target::{RollbackTarget, TargetDecl, TargetUse, joined, unmatched};

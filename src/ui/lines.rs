@@ -66,37 +66,13 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             };
             paint(format!("  ✓ {label}  ({what} before the interruption; not run again)"), console::StyledObject::dim)
         }
-        Event::Decision { question, gate, approved, actor, by, comment, reason, overridden, .. } => {
-            let verdict = match (gate, approved) {
-                (true, true) if !overridden.is_empty() => "GO (OVERRIDE)",
-                (true, true) => "GO",
-                (true, false) => "NO-GO",
-                (false, true) => "yes",
-                (false, false) => "no",
-            };
-            let who = match by {
-                AnsweredBy::Terminal => format!("by {actor}"),
-                AnsweredBy::Flag => format!("by {actor} via --approve"),
-                AnsweredBy::Policy => "by policy".to_string(),
-                AnsweredBy::DryRun => "(dry run)".to_string(),
-            };
-            let mut text = format!("  » {question}: {verdict} {who}");
-            if let Some(c) = comment {
-                text.push_str(&format!(" — \"{c}\""));
-            }
-            if let Some(r) = reason {
-                text.push_str(&format!(" ({r})"));
-            }
-            if !overridden.is_empty() {
-                text.push_str(&format!(" over failed checks: {}", overridden.join(", ")));
-            }
-            paint(text, if *approved { |s| s.green().bold() } else { |s| s.red().bold() })
-        }
+        Event::Decision { .. } => decision_line(event, &paint),
         Event::GateWaiting { question, approvers, .. } => {
             let who = approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
             paint(format!("  ? waiting for an answer{who}: {question}"), console::StyledObject::cyan)
         }
         Event::StepCheckpoint { .. } | Event::IntegrationState { .. } => return None,
+        Event::LeftoverProcesses { .. } | Event::LeftoverGone { .. } => leftover_note(event, &paint),
         Event::Warning { message } => paint(format!("warning: {message}"), console::StyledObject::yellow),
         Event::JournalRepaired { .. } | Event::DamageAccepted { .. } => journal_note(event, &paint),
         Event::RunAbandoned { actor, reason, .. } => {
@@ -127,6 +103,64 @@ fn journal_note(event: &Event, paint: &dyn Fn(String, Style) -> String) -> Strin
             format!("warning: {actor} resumes from a damaged journal ({} line(s) could not be trusted)", damage.len()),
             |s| s.yellow().bold(),
         ),
+        _ => String::new(),
+    }
+}
+
+/// What resume says about a killed step's processes still running.
+fn leftover_note(event: &Event, paint: &dyn Fn(String, Style) -> String) -> String {
+    match event {
+        Event::LeftoverProcesses { label, pgid, started_at, ending, why, .. } => {
+            let found =
+                format!("  ⧗ {label}: its processes from the stopped run are still running (group {pgid}, started {started_at})");
+            if *ending {
+                let why = why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
+                paint(format!("{found}; ending them{why}: SIGTERM, SIGKILL after 5s"), console::StyledObject::yellow)
+            } else {
+                paint(
+                    format!("{found}; waiting for them to end (Ctrl-C stops waiting; resume --stop-leftovers ends them)"),
+                    console::StyledObject::yellow,
+                )
+            }
+        }
+        Event::LeftoverGone { label, ended, waited_ms, .. } => {
+            let how = if *ended { "ended" } else { "finished by themselves" };
+            let took = format_duration(std::time::Duration::from_millis(*waited_ms));
+            paint(format!("  ⧗ {label}: the stopped run's processes {how} after {took}"), console::StyledObject::dim)
+        }
+        _ => String::new(),
+    }
+}
+
+/// A decision on a confirm or gate: the verdict, who gave it and how, and why.
+fn decision_line(event: &Event, paint: &dyn Fn(String, Style) -> String) -> String {
+    match event {
+        Event::Decision { question, gate, approved, actor, by, comment, reason, overridden, .. } => {
+            let verdict = match (gate, approved) {
+                (true, true) if !overridden.is_empty() => "GO (OVERRIDE)",
+                (true, true) => "GO",
+                (true, false) => "NO-GO",
+                (false, true) => "yes",
+                (false, false) => "no",
+            };
+            let who = match by {
+                AnsweredBy::Terminal => format!("by {actor}"),
+                AnsweredBy::Flag => format!("by {actor} via --approve"),
+                AnsweredBy::Policy => "by policy".to_string(),
+                AnsweredBy::DryRun => "(dry run)".to_string(),
+            };
+            let mut text = format!("  » {question}: {verdict} {who}");
+            if let Some(c) = comment {
+                text.push_str(&format!(" — \"{c}\""));
+            }
+            if let Some(r) = reason {
+                text.push_str(&format!(" ({r})"));
+            }
+            if !overridden.is_empty() {
+                text.push_str(&format!(" over failed checks: {}", overridden.join(", ")));
+            }
+            paint(text, if *approved { |s| s.green().bold() } else { |s| s.red().bold() })
+        }
         _ => String::new(),
     }
 }

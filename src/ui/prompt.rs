@@ -47,7 +47,7 @@ impl Prompter for TerminalPrompter {
             discard_type_ahead();
             let theme = ColorfulTheme::default();
             match &q.kind {
-                QuestionKind::Confirm | QuestionKind::RerunUnfinished => {
+                QuestionKind::Confirm | QuestionKind::RerunUnfinished | QuestionKind::EndLeftover => {
                     let yes = Confirm::with_theme(&theme)
                         .with_prompt(format!("[{actor}] {}", q.text))
                         .default(false)

@@ -23,7 +23,8 @@ use tokio::process::Command;
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::step::{
-    Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec, template_map,
+    Action, AdapterError, BoxFuture, Outcome, ParseContext, ProcessRecord, STOP_GRACE, StepFailure, StepKind, StepResult,
+    StepRun, StepSpec, group_alive, signal_group, template_map,
 };
 
 pub struct RunKind;
@@ -177,6 +178,12 @@ impl RunAction {
 /// Streams the command's output into the step and waits for it to end.
 async fn follow(run: &StepRun<'_>, mut child: tokio::process::Child, output_file: &std::path::Path) -> StepResult {
     let guard = ProcessGroup::register(child.id());
+    // Journaled before anything is read from it: if relctl is killed, a
+    // resumed run finds these processes still running and waits for them
+    // (or ends them) instead of starting the step again beside them.
+    if let Some(record) = guard.pgid.and_then(ProcessRecord::of_group) {
+        run.env.checkpoint(run.key, record.to_checkpoint())?;
+    }
     let last_err = Arc::new(Mutex::new(String::new()));
     // Both pipes feed one channel; lines are logged from this task, so the
     // step's output stays in order per pipe and on the step's task.
@@ -296,24 +303,15 @@ fn read_outputs(path: &std::path::Path) -> BTreeMap<String, String> {
 
 static RUNNING: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
-/// How long a stopped step's processes (timeout, interrupt) get to exit
-/// after SIGTERM before the whole group gets SIGKILL.
-pub const STOP_GRACE: Duration = Duration::from_secs(5);
-
 /// Groups sent SIGTERM and not yet seen gone, with their SIGKILL deadline.
 static STOPPING: Mutex<Vec<(i32, std::time::Instant)>> = Mutex::new(Vec::new());
 
-/// Whether any process of the group is still there.
 fn alive(pgid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the group exists.
-    unsafe { libc::kill(-pgid, 0) == 0 }
+    group_alive(pgid)
 }
 
 fn kill_group(pgid: i32) {
-    // SAFETY: plain syscall on a process group a step created.
-    unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
-    }
+    signal_group(pgid, libc::SIGKILL);
 }
 
 /// Waits, before relctl exits, for every stopped step's processes to end:
@@ -369,10 +367,7 @@ impl Drop for ProcessGroup {
         if let Some(p) = self.pgid {
             RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|x| *x != p);
             if !self.done {
-                // SAFETY: plain syscall on a process group this step created.
-                unsafe {
-                    libc::killpg(p, libc::SIGTERM);
-                }
+                signal_group(p, libc::SIGTERM);
                 STOPPING
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)

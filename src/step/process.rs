@@ -1,0 +1,189 @@
+//! The processes a step started, as the journal remembers them: enough to
+//! tell, after relctl itself was killed, whether they are still running on
+//! this machine, so that a resumed run waits for them or ends them instead
+//! of running the step a second time beside them.
+//!
+//! A step's command leads its own process group. The record names the group
+//! and, to tell it from a later process that reused the number, the
+//! leader's start time (clock ticks since boot, /proc/PID/stat field 22),
+//! the boot it started in (/proc/sys/kernel/random/boot_id) and the host.
+//! Linux does not hand out a pid while a process group of that id exists,
+//! so a group that is still there with no leader is still the step's.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a stopped step's processes (timeout, interrupt, a leftover
+/// ended on resume) get to exit after SIGTERM before the whole group gets
+/// SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Checkpoint keys (a step's checkpoint map is shared with its adapter's own keys).
+const PGID: &str = "process_group";
+const START: &str = "process_start_ticks";
+const BOOT: &str = "process_boot_id";
+const HOST: &str = "process_host";
+const SINCE: &str = "process_started_at";
+
+/// A step's process group, as journaled when it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRecord {
+    pub pgid: i32,
+    /// The leader's start time in clock ticks since boot.
+    pub start_ticks: u64,
+    pub boot_id: String,
+    pub host: String,
+    /// Wall-clock start, RFC 3339 (for people and for the step's deadline).
+    pub started_at: String,
+}
+
+impl ProcessRecord {
+    /// The group `pgid` (whose leader has that pid) as it is now.
+    pub fn of_group(pgid: i32) -> Option<ProcessRecord> {
+        Some(ProcessRecord {
+            pgid,
+            start_ticks: start_ticks(pgid)?,
+            boot_id: boot_id()?,
+            host: host_name(),
+            started_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        })
+    }
+
+    pub fn to_checkpoint(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (PGID.to_string(), self.pgid.to_string()),
+            (START.to_string(), self.start_ticks.to_string()),
+            (BOOT.to_string(), self.boot_id.clone()),
+            (HOST.to_string(), self.host.clone()),
+            (SINCE.to_string(), self.started_at.clone()),
+        ])
+    }
+
+    /// The record in a step's checkpoint, if it has one that reads back.
+    pub fn from_checkpoint(data: &BTreeMap<String, String>) -> Option<ProcessRecord> {
+        Some(ProcessRecord {
+            pgid: data.get(PGID)?.parse().ok().filter(|p| *p > 1)?,
+            start_ticks: data.get(START)?.parse().ok()?,
+            boot_id: data.get(BOOT)?.clone(),
+            host: data.get(HOST)?.clone(),
+            started_at: data.get(SINCE)?.clone(),
+        })
+    }
+
+    /// Whether the group still has a process on this machine, since the boot it started in.
+    pub fn still_running(&self) -> bool {
+        if self.host != host_name() || boot_id().as_deref() != Some(self.boot_id.as_str()) {
+            return false;
+        }
+        if !group_alive(self.pgid) {
+            return false;
+        }
+        // A leader with another start time is a stranger that reused the pid
+        // after the group was gone; no leader means the group outlived it.
+        start_ticks(self.pgid).is_none_or(|t| t == self.start_ticks)
+    }
+
+    /// How long ago it started, by the wall clock.
+    pub fn age(&self) -> Option<Duration> {
+        let since = humantime::parse_rfc3339(&self.started_at).ok()?;
+        SystemTime::now().duration_since(since).ok()
+    }
+
+    /// SIGTERM to the whole group, then SIGKILL if anything is left after
+    /// `grace`; returns once the group is gone (or `grace` twice over).
+    pub fn stop(&self, grace: Duration) {
+        if !self.still_running() {
+            return;
+        }
+        signal_group(self.pgid, libc::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if !group_alive(self.pgid) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        signal_group(self.pgid, libc::SIGKILL);
+        let deadline = Instant::now() + grace;
+        while group_alive(self.pgid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Whether any process of the group is still there.
+pub fn group_alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the group exists.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+/// Sends `signal` to every process of the group.
+pub fn signal_group(pgid: i32, signal: i32) {
+    // SAFETY: a plain syscall on a process group a step created.
+    unsafe {
+        libc::killpg(pgid, signal);
+    }
+}
+
+/// Field 22 of /proc/PID/stat; the command name (field 2) may hold spaces
+/// and parentheses, so fields are counted after its last `)`.
+fn start_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    // After the name: state is field 3, so starttime (22) is the 20th.
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its whole length, as passed.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+
+    use super::*;
+
+    #[test]
+    fn a_group_is_known_while_it_runs_and_gone_once_stopped() {
+        let mut child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+        let pgid = child.id() as i32;
+        let rec = ProcessRecord::of_group(pgid).unwrap();
+        let back = ProcessRecord::from_checkpoint(&rec.to_checkpoint()).unwrap();
+        assert_eq!(back, rec);
+        assert!(back.still_running());
+        // The same pid with another start time is somebody else.
+        let stranger = ProcessRecord { start_ticks: rec.start_ticks + 1, ..rec.clone() };
+        assert!(!stranger.still_running());
+        let other_boot = ProcessRecord { boot_id: "x".into(), ..rec.clone() };
+        assert!(!other_boot.still_running());
+        std::thread::spawn(move || child.wait());
+        rec.stop(Duration::from_secs(2));
+        assert!(!rec.still_running());
+    }
+
+    #[test]
+    fn a_checkpoint_without_a_usable_record_has_none() {
+        assert_eq!(ProcessRecord::from_checkpoint(&BTreeMap::new()), None);
+        let rec = ProcessRecord {
+            pgid: 1,
+            start_ticks: 1,
+            boot_id: "b".into(),
+            host: "h".into(),
+            started_at: "2026-12-01T00:00:00Z".into(),
+        };
+        // Group 1 would be init's: never signalled.
+        assert_eq!(ProcessRecord::from_checkpoint(&rec.to_checkpoint()), None);
+    }
+}
