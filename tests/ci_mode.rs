@@ -350,6 +350,14 @@ fn a_failed_check_is_overridden_only_by_the_gate_s_own_id_with_a_reason_where_al
     );
     r.expect_code(0);
     assert!(r.stdout.contains("GO (OVERRIDE)") && r.stdout.contains("over failed checks: error budget"), "{}", r.stdout);
+    // And said again at the very end, under the outcome.
+    assert!(
+        r.stderr.contains(
+            "OVERRIDE: gate `go` went ahead over failed checks (error budget) by tester: budget alarm is known-bad (INC-42)"
+        ),
+        "{}",
+        r.stderr
+    );
     assert_eq!(sb.read("marks.txt"), "deployed\nfinalized\n");
     let d = events(&sb.journal(), "decision").into_iter().find(|d| d["gate"] == true).unwrap().clone();
     assert_eq!(d["overridden"], serde_json::json!(["error budget"]));

@@ -329,7 +329,18 @@ fn finish_hint(code: Option<i32>, run_dir: &RunDir, state_dir: &Path, display: &
         None => note!("Fix the problem above, then continue with: {resume}"),
         _ if display.verbosity >= 0 => {
             let path = run_dir.path.join(crate::engine::journal::FILE_NAME);
-            let last = Journal::read(&path).map(|r| r.last_hash).unwrap_or_default();
+            let reading = Journal::read(&path).ok();
+            // An override is said again at the end, where nobody can miss it.
+            for e in reading.iter().flat_map(|r| &r.events) {
+                if let Event::Decision { id, key, actor, comment, overridden, .. } = e
+                    && !overridden.is_empty()
+                {
+                    let why = comment.as_deref().unwrap_or("no reason given");
+                    let gate = id.as_deref().unwrap_or(key);
+                    note!("OVERRIDE: gate `{gate}` went ahead over failed checks ({}) by {actor}: {why}", overridden.join(", "));
+                }
+            }
+            let last = reading.map(|r| r.last_hash).unwrap_or_default();
             note!("Journal: {} (last hash {last}; `relctl verify {}` checks it)", path.display(), run_dir.id);
         }
         _ => {}
