@@ -1,12 +1,35 @@
-//! Load, validate and plan never panic, whatever the runbook: a stable
-//! property test over mutations of the shipped runbooks (a seeded generator,
-//! so a failure reproduces). `RELCTL_FUZZ_ITERATIONS` runs it longer (the
-//! suite runs 2,000); `RELCTL_FUZZ_SEED` picks another sequence.
+//! Load, validate and plan never panic, whatever the runbook. Two harnesses
+//! drive [`load_validate_plan`]: the coverage-guided cargo-fuzz target in
+//! `fuzz/` (`scripts/fuzz.sh`), and a stable property test here over
+//! mutations of the shipped runbooks (a seeded generator, so a failure
+//! reproduces). `RELCTL_FUZZ_ITERATIONS` runs it longer (the suite runs
+//! 1,000); `RELCTL_FUZZ_SEED` picks another sequence.
+
+use std::path::Path;
+use std::sync::Arc;
+
+/// Loads and validates `text` as a runbook and, when it is valid, plans and
+/// renders it with every var set: what `relctl validate` and `relctl plan`
+/// do. Returns whether the runbook was valid. Never panics (that is what
+/// the harnesses check).
+#[must_use]
+pub fn load_validate_plan(text: &str) -> bool {
+    let registry = crate::adapter::registry();
+    match crate::runbook::load_str(Path::new("fuzz.yaml"), text, &registry) {
+        Ok(rb) => {
+            let vars: Vec<(String, String)> = rb.vars.iter().map(|v| (v.name.clone(), "1.2.3".to_string())).collect();
+            if let Ok(plan) = crate::plan::Plan::build(Arc::new(rb), &vars, &|_| Some("x".into()), false) {
+                let _ = plan.render();
+            }
+            true
+        }
+        Err(_) => false,
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::Arc;
 
     /// xorshift64*: small, seeded, good enough to pick mutations.
     struct Rng(u64);
@@ -119,7 +142,6 @@ mod tests {
     fn no_mutated_runbook_makes_load_validate_or_plan_panic() {
         let iterations: usize = std::env::var("RELCTL_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000);
         let seed: u64 = std::env::var("RELCTL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5EED_CAFE);
-        let registry = crate::adapter::registry();
         let seeds = seeds();
         let mut rng = Rng(seed);
         let (mut valid, mut invalid) = (0usize, 0usize);
@@ -127,18 +149,7 @@ mod tests {
         for i in 0..iterations {
             let base = &seeds[rng.below(seeds.len())];
             let text = mutate(base, &mut rng);
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                match crate::runbook::load_str(Path::new("fuzz.yaml"), &text, &registry) {
-                    Ok(rb) => {
-                        let vars: Vec<(String, String)> = rb.vars.iter().map(|v| (v.name.clone(), "1.2.3".to_string())).collect();
-                        if let Ok(plan) = crate::plan::Plan::build(Arc::new(rb), &vars, &|_| Some("x".into()), false) {
-                            let _ = plan.render();
-                        }
-                        true
-                    }
-                    Err(_) => false,
-                }
-            }));
+            let outcome = std::panic::catch_unwind(|| super::load_validate_plan(&text));
             match outcome {
                 Ok(true) => valid += 1,
                 Ok(false) => invalid += 1,

@@ -1,0 +1,90 @@
+//! relctl: runs release runbooks as a state machine.
+//!
+//! The binary (`src/main.rs`) only calls [`main`]; the library exists so
+//! that the fuzz target in `fuzz/` can drive the loader ([`fuzz`]).
+//!
+//! Pipeline: YAML → [`runbook`] (validated model) → [`plan`] → [`engine`]
+//! (events to [`ui`] observers and the journal; adapters in [`adapter`]).
+//! This file owns the runtime, logging, and turning errors into exit codes.
+//!
+//! Dependencies flow one way (docs/architecture.md draws it; the test
+//! `tests/architecture.rs` keeps it true):
+//!
+//! ```text
+//! main, cli, config, commands, interrupt      the edge
+//!   engine (driver, state, approval, journal)   ui (terminal, plain, json, prompts)
+//!     plan
+//!       runbook (model, validate, constructs)   adapter (one per system)
+//!         step, event, question, redact         the leaf contract
+//!           runbook primitives (node, diagnostic, expr, duration), exit
+//! ```
+
+mod adapter;
+mod cli;
+mod commands;
+mod config;
+mod engine;
+mod error;
+mod event;
+mod exit;
+pub mod fuzz;
+mod interrupt;
+mod plan;
+mod question;
+mod redact;
+mod runbook;
+mod step;
+mod ui;
+
+use clap::Parser;
+
+/// The whole command line: parse, run, exit with the code `exit` gives.
+pub fn main() -> ! {
+    // A file-size limit (ulimit -f) reached while journaling must be a write
+    // error the run stops on cleanly, not SIGXFSZ killing relctl mid-line.
+    // SAFETY: setting a signal's disposition to ignore, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    ui::tty::save();
+    let cli = cli::Cli::parse();
+    let verbose = cli.verbose;
+    init_tracing(verbose);
+    let config = match config::Config::from_cli(cli, &|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(exit::ExitCode::Usage.code());
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(exit::ExitCode::Internal.code());
+        }
+    };
+    let code = match runtime.block_on(commands::dispatch(config)) {
+        Ok(code) => code,
+        Err(e) => {
+            match &e {
+                error::AppError::Load(runbook::LoadError::Invalid { .. }) => eprint!("{e}"),
+                _ => eprintln!("error: {e}"),
+            }
+            e.exit_code()
+        }
+    };
+    // No step's processes outlive relctl: SIGKILL for what ignored SIGTERM.
+    adapter::shell::settle();
+    // Exit without waiting for blocking threads (a prompt left on stdin),
+    // with the terminal as the person had it.
+    ui::tty::restore();
+    std::process::exit(code);
+}
+
+fn init_tracing(verbose: u8) {
+    let default = if verbose >= 2 { "relctl=debug" } else { "relctl=warn" };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("RELCTL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
