@@ -11,6 +11,7 @@ mod http_step;
 mod injection;
 mod interrupt;
 mod jenkins;
+mod jenkins_api;
 mod json_output;
 mod leftover;
 mod lock;

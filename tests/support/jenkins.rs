@@ -1,21 +1,33 @@
-//! A fake Jenkins on loopback that follows the remote access API as
-//! documented, including its failure modes, scriptable per job.
+//! A fake Jenkins on loopback that follows the remote access API as the
+//! real one behaves (read from jenkinsci/jenkins core, stapler and
+//! workflow-job; the routes file cites each), scriptable per job.
 //!
-//! - `POST {job}/build` / `{job}/buildWithParameters` → 201 with `Location`
-//!   of `/queue/item/N/`; an identical item still waiting → 303 to it (no new
-//!   item); unknown job → 404; disabled job → 409; a missing crumb, when
-//!   crumbs are required → 403 "No valid crumb".
+//! - `GET {job}/api/json`: `property[].parameterDefinitions[].name` (the
+//!   job's parameters) and `builds[] {number,url,queueId}`.
+//! - `POST {job}/build` on a job with parameters → 400 "Nothing is
+//!   submitted"; `POST {job}/buildWithParameters` on one without → 400 "X is
+//!   not parameterized"; unknown parameters are ignored, missing ones take
+//!   their defaults. Success → 201 with `Location` of `/queue/item/N/`; an
+//!   identical item still waiting → 303 to it. Unknown job → 404; disabled
+//!   job → 409.
 //! - `GET /queue/item/N/api/json`: a waiting item (`why`, no `executable`)
-//!   for `queue_polls` polls, then a left item with `executable {number,url}`,
-//!   or a cancelled one (`cancelled: true`, `why: null` as Jenkins does).
-//! - `GET {job}/N/api/json`: `building`, `result`, `duration`.
-//! - `GET {job}/N/logText/progressiveText?start=N`: the text from `start`,
-//!   `X-Text-Size`, and `X-More-Data: true` while the build runs. The log
-//!   "grows" by `piece` bytes per request, so a long log arrives in pieces.
-//! - `POST {job}/N/stop` aborts the build; `POST /queue/cancelItem?id=N`
-//!   cancels a waiting item.
-//! - Basic auth on every request: missing or wrong → 403 (Jenkins does not
-//!   challenge with 401). `restarting(n)`: the next n requests get 503.
+//!   for `queue_polls` polls, then a left item with `executable`, or a
+//!   cancelled one. A left item is forgotten after 5 minutes
+//!   (`forget_left_items`): then 404.
+//! - `POST /queue/cancelItem?id=N`: 204 for a waiting item, 500 for one that
+//!   already left the queue, 404 for an unknown or forgotten one.
+//! - `GET {job}/N/logText/progressiveText?start=N`: the log from byte
+//!   `start` (0 when past the end), each LF sent as CRLF, console notes
+//!   passed raw; `X-Text-Size` is the log's length in bytes (an offset of
+//!   the file, not of the answer); `X-More-Data: true` while it runs.
+//! - `POST {job}/N/stop` only asks: the build ends on a later look. A
+//!   Pipeline build can resist it (`pipeline(resists)`): `/term` ends one
+//!   that resists once, `/kill` one that resists twice; a freestyle build
+//!   has no `/term` or `/kill` (404).
+//! - Basic auth on every request: none → 403, wrong → 401 with
+//!   `WWW-Authenticate`. `require_crumbs` (password auth; API tokens are
+//!   exempt): POSTs need the crumb of the session whose cookie they carry.
+//!   `restarting(n)`: the next n requests get 503.
 //!
 //! A build finishes once its whole log has been served and it is not held
 //! (`hold`), with the job's result; a job without a result never finishes.
@@ -23,9 +35,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use serde_json::json;
+use super::http_server::{Request, serve};
 
-use super::http_server::{Request, Response, serve};
+#[path = "jenkins_routes.rs"]
+mod routes;
 
 pub const USER: &str = "release-bot";
 /// Distinctive, so a leak anywhere is found by a plain substring search.
@@ -47,6 +60,12 @@ pub struct Job {
     pub piece: usize,
     pub disabled: bool,
     pub first_build: u64,
+    /// Parameter definitions; none: the job takes no parameters.
+    pub params: Vec<String>,
+    /// A Pipeline (WorkflowRun: has /term and /kill) rather than freestyle.
+    pub pipeline: bool,
+    /// How many of /stop, /term a Pipeline build ignores (3: even /kill).
+    pub resists: u8,
 }
 
 impl Job {
@@ -60,7 +79,22 @@ impl Job {
             piece: 1 << 20,
             disabled: false,
             first_build: 42,
+            params: vec!["VERSION".into(), "KEY".into()],
+            pipeline: false,
+            resists: 0,
         }
+    }
+
+    pub fn with_params(mut self, names: &[&str]) -> Job {
+        self.params = names.iter().map(ToString::to_string).collect();
+        self
+    }
+
+    /// A Pipeline job whose builds ignore the first `resists` of /stop, /term.
+    pub fn pipeline(mut self, resists: u8) -> Job {
+        self.pipeline = true;
+        self.resists = resists;
+        self
     }
 
     pub fn never_ending() -> Job {
@@ -97,6 +131,8 @@ struct QueueItem {
     polls: usize,
     cancelled: bool,
     build: Option<u64>,
+    /// Left the queue more than 5 minutes ago: Jenkins no longer knows it.
+    forgotten: bool,
 }
 
 #[derive(Debug)]
@@ -105,6 +141,11 @@ struct Build {
     piece: usize,
     revealed: usize,
     result: Option<String>,
+    queue_id: u64,
+    pipeline: bool,
+    resists: u8,
+    /// A stop that took: looks at the build before it shows as ended.
+    aborting: Option<u8>,
 }
 
 #[derive(Default)]
@@ -116,9 +157,15 @@ struct State {
     builds: HashMap<(String, u64), Build>,
     next_item: u64,
     unavailable: usize,
+    /// The next n trigger POSTs get 503.
+    unavailable_triggers: usize,
+    /// A cancel arrives just as the item leaves the queue.
+    start_before_cancel: bool,
     /// The next n console answers are cut off halfway (a dropped connection).
     drops: usize,
     crumbs: bool,
+    /// The session the crumb was issued to (its cookie value).
+    session: Option<String>,
     hold: bool,
 }
 
@@ -132,7 +179,7 @@ impl Jenkins {
     pub fn start() -> Jenkins {
         let state = Arc::new(Mutex::new(State { next_item: 100, ..State::default() }));
         let s = state.clone();
-        let (port, requests) = serve(Arc::new(move |r: &Request| handle(&mut s.lock().unwrap(), r)));
+        let (port, requests) = serve(Arc::new(move |r: &Request| routes::handle(&mut s.lock().unwrap(), r)));
         state.lock().unwrap().port = port;
         Jenkins { port, state, requests }
     }
@@ -153,12 +200,23 @@ impl Jenkins {
         self.state.lock().unwrap().unavailable = n;
     }
 
+    /// The next `n` triggers get 503, as while Jenkins restarts.
+    pub fn restarting_at_trigger(&self, n: usize) {
+        self.state.lock().unwrap().unavailable_triggers = n;
+    }
+
+    /// The item leaves the queue (its build starts) just before a cancel for it arrives.
+    pub fn start_before_cancel(&self) {
+        self.state.lock().unwrap().start_before_cancel = true;
+    }
+
     /// The next `n` console answers break off halfway through.
     pub fn drop_console(&self, n: usize) {
         self.state.lock().unwrap().drops = n;
     }
 
-    /// POSTs need a crumb from `/crumbIssuer` (CSRF protection with password auth).
+    /// POSTs need a crumb from `/crumbIssuer`, sent with the session cookie
+    /// it was issued with (CSRF protection with password auth).
     pub fn require_crumbs(&self) {
         self.state.lock().unwrap().crumbs = true;
     }
@@ -172,6 +230,32 @@ impl Jenkins {
     pub fn enqueue(&self, job: &str, params: &str) -> u64 {
         let mut s = self.state.lock().unwrap();
         enqueue(&mut s, job, params)
+    }
+
+    /// Five minutes pass: every item that left the queue is forgotten.
+    pub fn forget_left_items(&self) {
+        for item in self.state.lock().unwrap().queue.values_mut() {
+            item.forgotten |= item.build.is_some() || item.cancelled;
+        }
+    }
+
+    /// Every waiting item leaves the queue and its build starts, whether or
+    /// not anyone is looking (as executors free up).
+    pub fn start_waiting_items(&self) {
+        let mut s = self.state.lock().unwrap();
+        let ids: Vec<u64> = s.queue.iter().filter(|(_, q)| q.build.is_none() && !q.cancelled).map(|(id, _)| *id).collect();
+        for id in ids {
+            routes::start_build(&mut s, id);
+        }
+    }
+
+    /// POSTs to a build's `stop`, `term` or `kill`, in order.
+    pub fn stop_calls(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .filter_map(|r| r.route().rsplit('/').next().filter(|e| ["stop", "term", "kill"].contains(e)).map(str::to_string))
+            .collect()
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -193,7 +277,7 @@ impl Jenkins {
     /// The result of a finished build; `None` while it runs.
     pub fn result_of(&self, job: &str, number: u64) -> Option<String> {
         let s = self.state.lock().unwrap();
-        s.builds.get(&(job.to_string(), number)).filter(|b| finished(b, s.hold)).and_then(|b| b.result.clone())
+        s.builds.get(&(job.to_string(), number)).filter(|b| routes::finished(b, s.hold)).and_then(|b| b.result.clone())
     }
 
     pub fn stops(&self) -> Vec<Request> {
@@ -216,7 +300,10 @@ fn is_trigger(route: &str) -> bool {
 fn enqueue(s: &mut State, job: &str, params: &str) -> u64 {
     s.next_item += 1;
     let id = s.next_item;
-    s.queue.insert(id, QueueItem { job: job.into(), params: params.into(), polls: 0, cancelled: false, build: None });
+    s.queue.insert(
+        id,
+        QueueItem { job: job.into(), params: params.into(), polls: 0, cancelled: false, build: None, forgotten: false },
+    );
     id
 }
 
@@ -271,188 +358,4 @@ fn split_job(route: &str) -> Option<(String, Vec<&str>)> {
         return None;
     }
     Some((names.join("/"), segments[i..].to_vec()))
-}
-
-fn html(status: u16, text: &str) -> Response {
-    Response::new(status)
-        .header("Content-Type", "text/html;charset=utf-8")
-        .body(format!("<html><body><h2>{text}</h2></body></html>"))
-}
-
-fn not_found() -> Response {
-    html(404, "Not Found")
-}
-
-#[expect(clippy::too_many_lines, reason = "one route table, read top to bottom like Jenkins' own URL map")]
-fn handle(s: &mut State, r: &Request) -> Response {
-    if s.unavailable > 0 {
-        s.unavailable -= 1;
-        return html(503, "Please wait while Jenkins is restarting ...").header("Retry-After", "0");
-    }
-    if r.header("authorization") != Some(basic(USER, TOKEN).as_str()) {
-        // Jenkins answers 403 to anonymous or bad credentials; it does not challenge.
-        return html(403, "Access Denied: release-bot is missing the Overall/Read permission or is not logged in")
-            .header("X-You-Are-Authenticated-As", "anonymous");
-    }
-    let base = format!("http://127.0.0.1:{}", s.port);
-    let route = r.route().to_string();
-    if route == "/crumbIssuer/api/json" && r.method == "GET" {
-        if !s.crumbs {
-            return not_found();
-        }
-        return Response::json(
-            200,
-            &json!({"_class": "hudson.security.csrf.DefaultCrumbIssuer", "crumb": CRUMB, "crumbRequestField": "Jenkins-Crumb"}),
-        );
-    }
-    if r.method == "POST" && s.crumbs && r.header("jenkins-crumb") != Some(CRUMB) {
-        return html(403, "No valid crumb was included in the request");
-    }
-    if route == "/queue/cancelItem" && r.method == "POST" {
-        let id: u64 = r.query("id").and_then(|v| v.parse().ok()).unwrap_or(0);
-        return match s.queue.get_mut(&id) {
-            Some(item) if item.build.is_none() => {
-                item.cancelled = true;
-                Response::new(204)
-            }
-            _ => not_found(),
-        };
-    }
-    if let Some(rest) = route.strip_prefix("/queue/item/") {
-        let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-        if parts.len() != 3 || parts[1..] != ["api", "json"] || r.method != "GET" {
-            return not_found();
-        }
-        let Some(id) = parts[0].parse::<u64>().ok() else { return not_found() };
-        return queue_item(s, id, &base);
-    }
-    let Some((job, rest)) = split_job(&route) else { return not_found() };
-    let Some(script) = s.jobs.get(&job).cloned() else { return not_found() };
-    match (r.method.as_str(), rest.as_slice()) {
-        ("POST", ["build" | "buildWithParameters"]) => {
-            if script.disabled {
-                return html(409, &format!("{job} is not buildable"));
-            }
-            let waiting = s
-                .queue
-                .iter()
-                .find(|(_, q)| q.job == job && q.params == r.body && q.build.is_none() && !q.cancelled)
-                .map(|(id, _)| *id);
-            match waiting {
-                // An identical item is already waiting: Jenkins does not queue a second one.
-                Some(id) => Response::new(303).header("Location", format!("{base}/queue/item/{id}/")),
-                None => {
-                    let id = enqueue(s, &job, &r.body);
-                    Response::new(201).header("Location", format!("{base}/queue/item/{id}/"))
-                }
-            }
-        }
-        ("GET", [n, "api", "json"]) => {
-            let Ok(n) = n.parse::<u64>() else { return not_found() };
-            let hold = s.hold;
-            let Some(b) = s.builds.get(&(job.clone(), n)) else { return not_found() };
-            let done = finished(b, hold);
-            Response::json(
-                200,
-                &json!({
-                    "_class": "hudson.model.FreeStyleBuild",
-                    "number": n,
-                    "url": format!("{base}{}/{n}/", job_route(&job)),
-                    "building": !done,
-                    "result": if done { b.result.clone() } else { None },
-                    "duration": if done { 61_234 } else { 0 },
-                }),
-            )
-        }
-        ("GET", [n, "logText", "progressiveText"]) => {
-            let Ok(n) = n.parse::<u64>() else { return not_found() };
-            let hold = s.hold;
-            let Some(b) = s.builds.get_mut(&(job.clone(), n)) else { return not_found() };
-            b.revealed = (b.revealed + b.piece).min(b.console.len());
-            let start = r.query("start").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0).min(b.revealed);
-            let mut response = Response::new(200)
-                .header("Content-Type", "text/plain;charset=UTF-8")
-                .header("X-Text-Size", b.revealed.to_string())
-                .body(b.console[start..b.revealed].to_vec());
-            if !finished(b, hold) {
-                response = response.header("X-More-Data", "true");
-            }
-            if s.drops > 0 && response.body.len() > 1 {
-                s.drops -= 1;
-                let half = response.body.len() / 2;
-                response = response.header(super::http_server::DROP_AFTER, half.to_string());
-            }
-            response
-        }
-        ("POST", [n, "stop"]) => {
-            let Ok(n) = n.parse::<u64>() else { return not_found() };
-            let hold = s.hold;
-            let Some(b) = s.builds.get_mut(&(job.clone(), n)) else { return not_found() };
-            if !finished(b, hold) {
-                b.console.extend_from_slice(format!("Aborted by {USER}\nFinished: ABORTED\n").as_bytes());
-                b.revealed = b.console.len();
-                b.result = Some("ABORTED".into());
-            }
-            Response::new(302).header("Location", format!("{base}{}/{n}/", job_route(&job)))
-        }
-        _ => not_found(),
-    }
-}
-
-fn job_route(job: &str) -> String {
-    job.split('/').map(|s| format!("/job/{s}")).collect()
-}
-
-fn finished(b: &Build, hold: bool) -> bool {
-    let aborted = b.result.as_deref() == Some("ABORTED") && b.revealed == b.console.len();
-    aborted || (b.result.is_some() && b.revealed == b.console.len() && !hold)
-}
-
-fn queue_item(s: &mut State, id: u64, base: &str) -> Response {
-    let Some(item) = s.queue.get_mut(&id) else { return not_found() };
-    let script = s.jobs.get(&item.job).cloned().expect("queued job exists");
-    let task =
-        json!({"_class": "hudson.model.FreeStyleProject", "name": item.job, "url": format!("{base}{}/", job_route(&item.job))});
-    if item.cancelled {
-        return Response::json(
-            200,
-            &json!({"_class": "hudson.model.Queue$LeftItem", "id": id, "cancelled": true, "why": null, "executable": null, "task": task}),
-        );
-    }
-    if item.build.is_none() {
-        if item.polls < script.queue_polls {
-            item.polls += 1;
-            return Response::json(
-                200,
-                &json!({"_class": "hudson.model.Queue$BuildableItem", "id": id, "blocked": false, "buildable": true, "stuck": false, "why": script.why, "task": task}),
-            );
-        }
-        if script.cancel {
-            item.cancelled = true;
-            return Response::json(
-                200,
-                &json!({"_class": "hudson.model.Queue$LeftItem", "id": id, "cancelled": true, "why": null, "executable": null, "task": task}),
-            );
-        }
-        let job = item.job.clone();
-        let number = s.next_build.get(&job).copied().unwrap_or(1);
-        s.next_build.insert(job.clone(), number + 1);
-        item.build = Some(number);
-        let result = script.result.map(str::to_string);
-        s.builds
-            .insert((job, number), Build { console: script.console.clone(), piece: script.piece.max(1), revealed: 0, result });
-    }
-    let item = &s.queue[&id];
-    let number = item.build.unwrap();
-    Response::json(
-        200,
-        &json!({
-            "_class": "hudson.model.Queue$LeftItem",
-            "id": id,
-            "cancelled": false,
-            "why": null,
-            "executable": {"_class": "hudson.model.FreeStyleBuild", "number": number, "url": format!("{base}{}/{number}/", job_route(&item.job))},
-            "task": task,
-        }),
-    )
 }

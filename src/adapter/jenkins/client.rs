@@ -47,6 +47,26 @@ pub(super) struct Build {
     pub(super) duration: u64,
 }
 
+/// The parts of `GET {job}/api/json` relctl reads: the parameter
+/// definitions (Job.getAllProperties is exported inline as `property`; a
+/// ParametersDefinitionProperty in it has `parameterDefinitions`) and the
+/// recent builds with the queue item each came from (Run.getQueueId).
+#[derive(Deserialize)]
+struct JobInfo {
+    #[serde(default)]
+    property: Vec<serde_json::Value>,
+    #[serde(default)]
+    builds: Vec<BuildRef>,
+}
+
+#[derive(Deserialize)]
+struct BuildRef {
+    number: u64,
+    url: String,
+    #[serde(rename = "queueId", default)]
+    queue_id: u64,
+}
+
 #[derive(Deserialize)]
 pub(super) struct Crumb {
     pub(super) crumb: String,
@@ -106,7 +126,7 @@ impl Jenkins {
         serde_json::from_str(&text).map_err(|e| RemoteError::new(SYSTEM, call, None, format!("unexpected answer ({e})")))
     }
 
-    /// Fetches a CSRF crumb, once, after a 403 that asks for one (password auth).
+    /// Fetches a CSRF crumb after a 403 that asks for one (password auth).
     pub(super) async fn fetch_crumb(&self) -> Result<(), RemoteError> {
         let url = format!("{}/crumbIssuer/api/json", self.base);
         let crumb: Crumb = self.get_json(&url, "GET /crumbIssuer/api/json").await?;
@@ -114,37 +134,87 @@ impl Jenkins {
         Ok(())
     }
 
-    /// POSTs the trigger and returns the queue item URL.
-    pub(super) async fn trigger(&self, job: &str, params: &[(String, String)]) -> Result<String, RemoteError> {
+    /// POSTs `form` to `url`. Jenkins' CSRF filter answers a POST without a
+    /// valid crumb with 403 "No valid crumb was included in the request"
+    /// (CrumbFilter); that is the one 403 worth another try: a crumb is
+    /// fetched (it is bound to the session cookie the client keeps,
+    /// DefaultCrumbIssuer since 2.176.2) and the POST sent once more. API
+    /// tokens are exempt (ApiCrumbExclusion, 2.96), so with one this never
+    /// happens. `accept` are statuses the caller reads itself.
+    pub(super) async fn post(
+        &self,
+        url: &str,
+        call: &str,
+        repeat: Repeat,
+        policy: RetryPolicy,
+        accept: &[StatusCode],
+        form: &[(String, String)],
+    ) -> Result<reqwest::Response, RemoteError> {
+        let mut statuses = accept.to_vec();
+        statuses.push(StatusCode::FORBIDDEN);
+        let send =
+            || remote::send(SYSTEM, call, repeat, policy, &statuses, || self.request(reqwest::Method::POST, url).form(form));
+        let forbidden = |body: &str| RemoteError::new(SYSTEM, call, Some(403), remote::http_message(StatusCode::FORBIDDEN, body));
+        let response = send().await?;
+        if response.status() != StatusCode::FORBIDDEN {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        if !body.to_ascii_lowercase().contains("no valid crumb") {
+            return Err(forbidden(&body));
+        }
+        self.fetch_crumb().await?;
+        let response = send().await?;
+        if response.status() == StatusCode::FORBIDDEN {
+            return Err(forbidden(&response.text().await.unwrap_or_default()));
+        }
+        Ok(response)
+    }
+
+    /// The names of the job's parameters; empty when it takes none.
+    pub(super) async fn job_parameters(&self, job: &str) -> Result<Vec<String>, RemoteError> {
         let path = job_path(job);
-        let endpoint = if params.is_empty() { "build" } else { "buildWithParameters" };
+        let url = format!("{}{path}/api/json?tree=property[parameterDefinitions[name]]", self.base);
+        let info: JobInfo = self.get_json(&url, &format!("GET {path}/api/json")).await?;
+        Ok(info
+            .property
+            .iter()
+            .filter_map(|p| p.get("parameterDefinitions")?.as_array())
+            .flatten()
+            .filter_map(|d| Some(d.get("name")?.as_str()?.to_string()))
+            .collect())
+    }
+
+    /// The build that queue item `id` became, found among the job's recent
+    /// builds (the last 100) by the queue id each build keeps: Jenkins
+    /// forgets a left queue item five minutes after it left.
+    pub(super) async fn build_of_item(&self, job: &str, id: u64) -> Result<Option<(u64, String)>, RemoteError> {
+        let path = job_path(job);
+        let url = format!("{}{path}/api/json?tree=builds[number,url,queueId]", self.base);
+        let info: JobInfo = self.get_json(&url, &format!("GET {path}/api/json")).await?;
+        Ok(info.builds.into_iter().find(|b| b.queue_id == id).map(|b| (b.number, with_slash(&absolute(&self.base, &b.url)))))
+    }
+
+    /// POSTs the trigger and returns the queue item URL. A job with
+    /// parameters is triggered with `buildWithParameters` (missing ones take
+    /// their defaults), one without with `build`: each of them answers 400 on
+    /// the other kind of job (ParameterizedJobMixIn.doBuild submits a form
+    /// that is not there: "Nothing is submitted"; doBuildWithParameters: "X
+    /// is not parameterized").
+    pub(super) async fn trigger(
+        &self,
+        job: &str,
+        params: &[(String, String)],
+        parameterized: bool,
+    ) -> Result<String, RemoteError> {
+        let path = job_path(job);
+        let endpoint = if parameterized { "buildWithParameters" } else { "build" };
         let url = format!("{}{path}/{endpoint}", self.base);
         let call = format!("POST {path}/{endpoint}");
-        let send = || {
-            remote::send(SYSTEM, &call, Repeat::OnlyIfNotApplied, RetryPolicy::default(), &[StatusCode::FORBIDDEN], || {
-                self.request(reqwest::Method::POST, &url).form(params)
-            })
-        };
-        let mut response = send().await.map_err(|e| explain_trigger(e, job))?;
-        if response.status() == StatusCode::FORBIDDEN {
-            let body = response.text().await.unwrap_or_default();
-            let forbidden = RemoteError::new(SYSTEM, &call, Some(403), remote::http_message(StatusCode::FORBIDDEN, &body));
-            // A missing crumb is the one 403 worth another try: nothing was queued.
-            if !body.to_ascii_lowercase().contains("no valid crumb")
-                || self.crumb.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some()
-            {
-                return Err(explain(forbidden, job));
-            }
-            self.fetch_crumb().await.map_err(|e| explain(e, job))?;
-            response = send().await.map_err(|e| explain_trigger(e, job))?;
-            if response.status() == StatusCode::FORBIDDEN {
-                let body = response.text().await.unwrap_or_default();
-                return Err(explain(
-                    RemoteError::new(SYSTEM, &call, Some(403), remote::http_message(StatusCode::FORBIDDEN, &body)),
-                    job,
-                ));
-            }
-        }
+        let response = self
+            .post(&url, &call, Repeat::OnlyIfNotApplied, RetryPolicy::default(), &[], params)
+            .await
+            .map_err(|e| explain_trigger(e, job))?;
         let status = response.status();
         let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
         match (status.as_u16(), location) {
@@ -162,33 +232,19 @@ impl Jenkins {
         }
     }
 
-    /// Asks Jenkins to stop a running build.
-    pub(super) async fn stop(&self, build_url: &str) -> Result<(), RemoteError> {
-        let call = format!("POST {}stop", build_url.trim_start_matches(&self.base));
-        // Stopping twice is harmless, so it is retried like a read.
-        remote::send(SYSTEM, &call, Repeat::Safe, RetryPolicy { attempts: 3, ..RetryPolicy::default() }, &[], || {
-            self.request(reqwest::Method::POST, &format!("{build_url}stop"))
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// Takes a waiting item out of the queue. Jenkins before 2.x answers 404
-    /// even when it worked (JENKINS-21311), so a 404 is not an error here.
-    pub(super) async fn cancel_item(&self, queue_url: &str) -> Result<(), RemoteError> {
+    /// Takes a waiting item out of the queue; false when it was not waiting
+    /// any more. Queue.doCancelItem answers 204 for a waiting item, 500
+    /// "Could not cancel run for id N" for one that already left the queue
+    /// (a build that just started), 404 once that is forgotten too (and
+    /// Jenkins before 2.211 answered 404 even when it worked, JENKINS-21311).
+    pub(super) async fn cancel_item(&self, queue_url: &str) -> Result<bool, RemoteError> {
         let id = queue_url.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
         let url = format!("{}/queue/cancelItem?id={id}", self.base);
         let call = format!("POST /queue/cancelItem?id={id}");
-        remote::send(
-            SYSTEM,
-            &call,
-            Repeat::Safe,
-            RetryPolicy { attempts: 3, ..RetryPolicy::default() },
-            &[StatusCode::NOT_FOUND],
-            || self.request(reqwest::Method::POST, &url),
-        )
-        .await
-        .map(|_| ())
+        let accept = [StatusCode::NOT_FOUND, StatusCode::INTERNAL_SERVER_ERROR];
+        let policy = RetryPolicy { attempts: 3, ..RetryPolicy::default() };
+        let response = self.post(&url, &call, Repeat::Safe, policy, &accept, &[]).await?;
+        Ok(!accept.contains(&response.status()))
     }
 }
 
@@ -212,8 +268,9 @@ pub(super) fn explain(e: RemoteError, job: &str) -> RemoteError {
                 .into()
         }
         Some(409) => format!("job `{job}` cannot be built (it is disabled?): enable it in Jenkins"),
-        Some(400 | 500) if e.message.contains("is not parameterized") => {
-            format!("job `{job}` takes no parameters: remove `params`")
+        Some(400) if e.message.contains("is not parameterized") => format!("job `{job}` takes no parameters: remove `params`"),
+        Some(400) if e.message.contains("Nothing is submitted") => {
+            format!("job `{job}` has parameters now: run the step again (relctl reads them before triggering)")
         }
         Some(503) => "Jenkins is restarting or overloaded and did not come back: wait, then resume".into(),
         _ => return e,

@@ -26,10 +26,20 @@ impl JenkinsAction {
             let item: QueueItem = match jenkins.get_json(&url, &call).await {
                 Ok(item) => item,
                 Err(e) if e.status == Some(404) => {
+                    // Jenkins forgets an item five minutes after it left the
+                    // queue (Queue.leftItems); the build it became still
+                    // knows its queue id.
+                    let id = queue_url.trim_end_matches('/').rsplit('/').next().and_then(|i| i.parse::<u64>().ok());
+                    if let Some(id) = id
+                        && let Some(found) = jenkins.build_of_item(job, id).await.map_err(|e| failure(explain(e, job)))?
+                    {
+                        run.log(&format!("queue item {id} is forgotten; it became {job} #{}", found.0));
+                        return Ok(found);
+                    }
                     return Err(StepFailure::from(AdapterError::Remote {
                         system: SYSTEM,
                         call,
-                        message: "the queue item is gone (Jenkins forgets items 5 minutes after they leave the queue)".into(),
+                        message: "the queue item is gone (Jenkins forgets items 5 minutes after they leave the queue) and no recent build of the job came from it".into(),
                         kind: RemoteKind::NotFound,
                         help: Some(format!("find the build of {job} in the Jenkins UI")),
                     }));
@@ -87,7 +97,13 @@ impl JenkinsAction {
         };
         let mut console = Console { run, file, partial: Vec::new() };
         let call = format!("GET {}logText/progressiveText", build_url.trim_start_matches(&jenkins.base));
+        // `start` is only ever an offset Jenkins gave (X-Text-Size): it counts
+        // bytes of the log file, not of the answer, which differs from it
+        // (LF sent as CRLF by LineEndNormalizingWriter). After a dropped
+        // connection the same `start` is asked for again: the answer is the
+        // same text, so the `seen` bytes already handled are skipped.
         let mut start: u64 = 0;
+        let mut seen: u64 = 0;
         let mut dropped = 0;
         loop {
             let url = format!("{build_url}logText/progressiveText?start={start}");
@@ -102,8 +118,12 @@ impl JenkinsAction {
             let broken = loop {
                 match response.chunk().await {
                     Ok(Some(chunk)) => {
+                        let already = seen.saturating_sub(received).min(chunk.len() as u64) as usize;
                         received += chunk.len() as u64;
-                        console.push(&chunk)?;
+                        if already < chunk.len() {
+                            console.push(&chunk[already..])?;
+                        }
+                        seen = seen.max(received);
                     }
                     Ok(None) => break None,
                     Err(e) => break Some(e),
@@ -121,11 +141,11 @@ impl JenkinsAction {
                         format!("the console stream kept breaking ({e})"),
                     )));
                 }
-                start += received;
                 tokio::time::sleep(jenkins.poll).await;
                 continue;
             }
             start = next.unwrap_or(start + received);
+            seen = 0;
             if !more {
                 break;
             }
@@ -188,17 +208,16 @@ impl Console<'_, '_> {
     }
 
     fn write(&mut self, block: &[u8]) -> Result<(), StepFailure> {
-        let text = String::from_utf8_lossy(block);
-        let masked = self.run.env.redact(&text);
+        let received = String::from_utf8_lossy(block);
+        let masked = self.run.env.redact(&readable(&received));
         if let Some(f) = self.file.as_mut() {
-            // Unchanged text is written as received, so the file is byte for byte
-            // what Jenkins has (invalid UTF-8 included).
-            let bytes = if masked == text { block } else { masked.as_bytes() };
+            // Text with nothing to remove or mask is written as received, so
+            // the file keeps what Jenkins has (invalid UTF-8 included).
+            let bytes = if masked == received { block } else { masked.as_bytes() };
             f.write_all(bytes)
                 .map_err(|e| StepFailure::from(AdapterError::Journal(format!("cannot write the console log: {e}"))))?;
         }
-        let shown = masked.strip_suffix('\n').unwrap_or(&masked);
-        self.run.log(shown.strip_suffix('\r').unwrap_or(shown));
+        self.run.log(masked.strip_suffix('\n').unwrap_or(&masked));
         Ok(())
     }
 
@@ -211,5 +230,42 @@ impl Console<'_, '_> {
             f.flush().map_err(|e| StepFailure::from(AdapterError::Journal(format!("cannot write the console log: {e}"))))?;
         }
         Ok(())
+    }
+}
+
+/// The console as Jenkins' Console Output page shows it: without the
+/// console notes (`ESC[8mha:<base64>ESC[0m`, hidden markup that plain
+/// progressiveText passes raw since Jenkins 2.509, JENKINS-76387) and with
+/// LF line ends (progressiveText sends each as CRLF).
+fn readable(text: &str) -> std::borrow::Cow<'_, str> {
+    const NOTE: &str = "\u{1b}[8mha:";
+    const END: &str = "\u{1b}[0m";
+    if !text.contains(NOTE) && !text.contains('\r') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(NOTE) {
+        out.push_str(&rest[..at]);
+        match rest[at..].find(END) {
+            Some(end) => rest = &rest[at + end + END.len()..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out.replace("\r\n", "\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn console_notes_and_crlf_are_not_shown() {
+        let raw = "\u{1b}[8mha:////4AAAAFB+LCAAAAAAAAP9b\u{1b}[0m[Pipeline] sh\r\n+ deploy.sh\r\nplain\n";
+        assert_eq!(readable(raw), "[Pipeline] sh\n+ deploy.sh\nplain\n");
+        assert_eq!(readable("nothing to do\n"), "nothing to do\n");
     }
 }

@@ -16,6 +16,7 @@
 mod checkpoint;
 mod client;
 mod follow;
+mod stop;
 
 use checkpoint::Progress;
 use client::{Jenkins, QueueItem, absolute, failure, with_slash};
@@ -36,6 +37,9 @@ use crate::step::{
 
 const SYSTEM: &str = "Jenkins";
 const DEFAULT_POLL: Duration = Duration::from_secs(2);
+/// How long a build gets to end after each of `/stop`, `/term`, `/kill`:
+/// three of them stay within the engine's 30 s for stopping a step.
+const DEFAULT_STOP_WAIT: Duration = Duration::from_secs(8);
 /// How long a build (queue included) may take without `timeout:`; then it
 /// is stopped and the step fails. Longer jobs say so in the runbook.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
@@ -58,6 +62,7 @@ pub struct JenkinsSettings {
     user: Option<Template>,
     token: Option<Template>,
     poll: Duration,
+    stop_wait: Duration,
     /// A CSRF crumb, once Jenkins asked for one: every later call of the run
     /// (the stop after a timeout included) sends it, with the session cookie
     /// it belongs to (the client keeps cookies).
@@ -81,12 +86,13 @@ impl IntegrationKind for JenkinsIntegrationKind {
 
     fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>> {
         let example = "e.g. `jenkins: { url: https://jenkins.example.com, user: ..., token: ${{ secrets.JENKINS_TOKEN }} }`";
-        let v = Settings::mapping(node, "jenkins", &["url", "user", "token", "poll"], example, cx)?;
+        let v = Settings::mapping(node, "jenkins", &["url", "user", "token", "poll", "stop_wait"], example, cx)?;
         let url = v.required("url", cx)?;
         let user = v.template("user", cx);
         let token = v.template("token", cx);
         let poll = v.duration("poll", cx).unwrap_or(DEFAULT_POLL);
-        Some(Arc::new(JenkinsSettings { url, user, token, poll, crumb: Arc::default() }))
+        let stop_wait = v.duration("stop_wait", cx).unwrap_or(DEFAULT_STOP_WAIT);
+        Some(Arc::new(JenkinsSettings { url, user, token, poll, stop_wait, crumb: Arc::default() }))
     }
 }
 
@@ -195,7 +201,9 @@ impl JenkinsAction {
                             StepFailure,
                         >>(
                         )?;
-                        let queue_url = jenkins.trigger(&job, &params).await.map_err(failure)?;
+                        let defined = jenkins.job_parameters(&job).await.map_err(|e| failure(client::explain(e, &job)))?;
+                        check_params(&job, &params, &defined)?;
+                        let queue_url = jenkins.trigger(&job, &params, !defined.is_empty()).await.map_err(failure)?;
                         env.checkpoint(run.key, Progress::triggered(&queue_url))?;
                         run.log(&format!("triggered {job}; queued as {queue_url}"));
                         queue_url
@@ -217,8 +225,9 @@ impl JenkinsAction {
                 // Losing sight of a running build must not let the rollback run
                 // alongside it: stop it first (unless the runbook says not to).
                 if self.stop_on_cancel {
-                    let stopped = match self.abort(run).await {
-                        Ok(()) => "the build was stopped so that nothing runs alongside the rollback".to_string(),
+                    let stopped = match self.stop_build(run).await {
+                        Ok(Some(how)) => format!("{how}, so that nothing runs alongside the rollback"),
+                        Ok(None) => "the build was not running".to_string(),
                         Err(e) => format!("stopping the build failed too ({e}): check it in Jenkins"),
                     };
                     f.error = f.error.map_message(|m| format!("{m}; {stopped}"));
@@ -274,37 +283,73 @@ impl Action for JenkinsAction {
     }
 
     fn abort<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            if !self.stop_on_cancel {
-                return Ok(());
-            }
-            let Some(data) = run.env.checkpoint_of(run.key) else { return Ok(()) };
-            let progress = Progress::read(Some(&data)).map_err(|f| f.message())?;
-            let jenkins = self.connect(run.env).map_err(|f| f.message())?;
-            let mut build = progress.build.clone();
-            if let Some(queue_url) = progress.waiting_item() {
-                // Still queued: take it out, or a build would start that nobody watches.
-                jenkins.cancel_item(queue_url).await.map_err(|e| e.to_string())?;
+        Box::pin(async move { self.stop_build(run).await.map(|_| ()) })
+    }
+}
+
+impl JenkinsAction {
+    /// Takes the step's item out of the queue, or stops its build and waits
+    /// until Jenkins says it ended; what happened, or `None` when nothing
+    /// was running.
+    async fn stop_build(&self, run: &StepRun<'_>) -> Result<Option<String>, String> {
+        if !self.stop_on_cancel {
+            return Ok(None);
+        }
+        let Some(data) = run.env.checkpoint_of(run.key) else { return Ok(None) };
+        let progress = Progress::read(Some(&data)).map_err(|f| f.message())?;
+        let jenkins = self.connect(run.env).map_err(|f| f.message())?;
+        let mut build = progress.build.clone();
+        if let Some(queue_url) = progress.waiting_item() {
+            // Still queued: take it out, or a build would start that nobody watches.
+            if jenkins.cancel_item(queue_url).await.map_err(|e| e.to_string())? {
                 run.env.checkpoint(run.key, Progress::cancelled(queue_url)).map_err(|f| f.message())?;
                 run.log(&format!("took {queue_url} out of the Jenkins queue"));
-                // It may have left the queue just before: then stop its build.
-                let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
-                let item: Option<QueueItem> = jenkins.get_json(&format!("{queue_url}api/json"), &call).await.ok();
-                build = item.and_then(|i| i.executable).map(|e| (e.number, with_slash(&absolute(&jenkins.base, &e.url))));
-                if let Some((n, url)) = &build {
-                    run.env.checkpoint(run.key, Progress::started(*n, url)).map_err(|f| f.message())?;
-                }
             }
-            let Some((number, url)) = build else { return Ok(()) };
-            if progress.stopped_build == Some(number) {
-                return Ok(());
+            // It may have left the queue just before (Jenkins then answers
+            // 500 to the cancel): then its build is stopped.
+            let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
+            let item: Option<QueueItem> = jenkins.get_json(&format!("{queue_url}api/json"), &call).await.ok();
+            build = item.and_then(|i| i.executable).map(|e| (e.number, with_slash(&absolute(&jenkins.base, &e.url))));
+            if let Some((n, url)) = &build {
+                run.env.checkpoint(run.key, Progress::started(*n, url)).map_err(|f| f.message())?;
             }
-            jenkins.stop(&url).await.map_err(|e| e.to_string())?;
-            // Recorded so that a retry or a resume starts a new build instead of
-            // re-attaching to one that can only end ABORTED.
-            run.env.checkpoint(run.key, Progress::stopped(number)).map_err(|f| f.message())?;
-            run.log(&format!("asked Jenkins to stop #{number}: {url}"));
-            Ok(())
-        })
+        }
+        let Some((number, url)) = build else { return Ok(None) };
+        if progress.stopped_build == Some(number) {
+            return Ok(None);
+        }
+        let stopped = jenkins.stop_confirmed(&url, self.settings().stop_wait).await.map_err(|e| e.to_string())?;
+        // Recorded so that a retry or a resume starts a new build instead of
+        // re-attaching to one that can only end ABORTED.
+        run.env.checkpoint(run.key, Progress::stopped(number)).map_err(|f| f.message())?;
+        let how = stopped.describe(number);
+        run.log(&format!("{how}: {url}"));
+        Ok(Some(how))
     }
+}
+
+/// Jenkins ignores parameters a job does not define (buildWithParameters
+/// only reads its own definitions) and takes the default for missing ones:
+/// a misspelt `VERSON` would deploy the default version. Caught here.
+fn check_params(job: &str, params: &[(String, String)], defined: &[String]) -> Result<(), StepFailure> {
+    if !params.is_empty() && defined.is_empty() {
+        return Err(AdapterError::refused(format!("job `{job}` takes no parameters, but the step gives `params`"))
+            .with_help("remove `params`, or add the parameters to the job in Jenkins")
+            .into());
+    }
+    let unknown: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).filter(|k| !defined.iter().any(|d| d == k)).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let closest = |k: &str| defined.iter().min_by_key(|d| strsim::levenshtein(k, d)).filter(|d| strsim::levenshtein(k, d) <= 3);
+    let named: Vec<String> = unknown
+        .iter()
+        .map(|k| match closest(k) {
+            Some(d) => format!("`{k}` (did you mean `{d}`?)"),
+            None => format!("`{k}`"),
+        })
+        .collect();
+    Err(AdapterError::refused(format!("job `{job}` has no parameter {}; Jenkins would ignore it", named.join(", ")))
+        .with_help(format!("its parameters are: {}", defined.join(", ")))
+        .into())
 }
