@@ -22,5 +22,6 @@ mod reports;
 mod resume;
 mod secrets;
 mod slack;
+mod slack_api;
 mod transitions;
 mod validation;

@@ -9,7 +9,7 @@ use crate::support::*;
 
 /// A runbook with the Slack integration in Web API mode (plus `settings`,
 /// indented under `slack:`) and the given sections.
-fn runbook(slack: &Slack, settings: &str, sections: &str) -> String {
+pub fn runbook(slack: &Slack, settings: &str, sections: &str) -> String {
     format!(
         "version: 1
 name: checkout
@@ -25,7 +25,7 @@ integrations:
     )
 }
 
-fn run(sb: &Sandbox, text: &str) -> Run {
+pub fn run(sb: &Sandbox, text: &str) -> Run {
     sb.write("release.yaml", text);
     let r = sb.relctl_bounded(&["run", "release.yaml", "--non-interactive", "--approve", "all"], &[("SLACK_BOT_TOKEN", TOKEN)]);
     assert_nothing_leaked(sb, &r);

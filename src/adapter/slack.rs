@@ -121,9 +121,41 @@ fn advice(error: &str) -> &'static str {
         "missing_scope" => "give the bot the chat:write scope",
         "msg_too_long" => "shorten the message",
         "is_archived" => "the channel is archived: pick another",
+        "ratelimited" | "rate_limited" => "Slack kept refusing for the rate limit: post less often, or later",
         _ => "see https://api.slack.com/methods for the error",
     }
 }
+
+/// What an incoming webhook's error means. Webhooks answer with an HTTP
+/// status and the error as plain text (api.slack.com/messaging/webhooks,
+/// "Handling errors"): all final, none worth sending again.
+fn webhook_advice(body: &str) -> &'static str {
+    match body.trim() {
+        "invalid_payload" | "no_text" | "too_many_attachments" => "Slack could not read the message relctl sent: report it",
+        "action_prohibited" => "a workspace admin restricted posting to the webhook's channel",
+        "posting_to_general_channel_denied" => "only admins may post in #general: create a webhook for another channel",
+        "channel_not_found" => "the webhook's channel was deleted: create a webhook for another channel and update the secret",
+        "channel_is_archived" => "the webhook's channel is archived: unarchive it, or create a webhook for another channel",
+        "no_service" | "no_service_id" | "no_team" | "team_disabled" | "invalid_token" => {
+            "the webhook no longer exists (its app was removed, or it was deleted): create a new one and update the secret"
+        }
+        _ => "check the webhook URL (it may no longer exist)",
+    }
+}
+
+/// A channel given by name, not by ID (`C…`, `G…`, `D…`): a private
+/// channel can only be found by its ID.
+fn named_channel(channel: &str) -> bool {
+    let id = channel.len() >= 9
+        && channel.starts_with(['C', 'G', 'D'])
+        && channel.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    !id
+}
+
+/// How many times a post refused for the rate limit with HTTP 200
+/// (`ok:false`, `ratelimited`) is sent again; each waits its Retry-After,
+/// or 1, 2, 4 s… without one.
+const RATE_LIMITED_ATTEMPTS: u32 = 5;
 
 impl SlackSettings {
     /// Waits so that a channel gets at most about one message per second.
@@ -156,22 +188,41 @@ impl SlackSettings {
                 super::remote::client().post(&url).bearer_auth(&token).json(&body)
             })
         };
-        let response = if method == "chat.postMessage" {
-            let mut last = self.pace().await;
-            let response = send().await;
-            *last = Some(Instant::now());
-            response
-        } else {
-            send().await
-        };
-        let text = response?.text().await.map_err(|e| RemoteError::new(SYSTEM, method, None, e.to_string()))?;
-        let answer: ApiAnswer = serde_json::from_str(&text)
-            .map_err(|e| RemoteError::new(SYSTEM, method, None, format!("unexpected answer ({e})")))?;
-        if !answer.ok {
+        let mut attempt = 0;
+        loop {
+            let response = if method == "chat.postMessage" {
+                let mut last = self.pace().await;
+                let response = send().await;
+                *last = Some(Instant::now());
+                response
+            } else {
+                send().await
+            }?;
+            let wait = remote::retry_after(&response);
+            let text = response.text().await.map_err(|e| RemoteError::new(SYSTEM, method, None, e.to_string()))?;
+            let answer: ApiAnswer = serde_json::from_str(&text)
+                .map_err(|e| RemoteError::new(SYSTEM, method, None, format!("unexpected answer ({e})")))?;
+            if answer.ok {
+                return Ok(answer);
+            }
             let error = answer.error.clone().unwrap_or_else(|| "unknown_error".into());
-            return Err(RemoteError::new(SYSTEM, method, Some(200), format!("`{error}`")).with_help(advice(&error)));
+            // A rate limit can come as HTTP 200 with ok:false: nothing was
+            // posted, so sending it again cannot duplicate it.
+            attempt += 1;
+            if matches!(error.as_str(), "ratelimited" | "rate_limited") && attempt < RATE_LIMITED_ATTEMPTS {
+                tokio::time::sleep(wait.unwrap_or(Duration::from_secs(1 << (attempt - 1)))).await;
+                continue;
+            }
+            let channel = body["channel"].as_str().unwrap_or_default();
+            let help = if error == "channel_not_found" && named_channel(channel) {
+                format!(
+                    "check `channel` under integrations.slack: the bot sees no channel `{channel}`; a private channel must be given by its ID (C… or G…, in the channel's details), and the bot invited to it"
+                )
+            } else {
+                advice(&error).to_string()
+            };
+            return Err(RemoteError::new(SYSTEM, method, Some(200), format!("`{error}`")).with_help(help));
         }
-        Ok(answer)
     }
 
     async fn webhook(&self, env: &dyn StepEnv, text: &str) -> Result<(), RemoteError> {
@@ -187,11 +238,19 @@ impl SlackSettings {
         .await;
         *last = Some(Instant::now());
         drop(last);
-        let answer = response?.text().await.unwrap_or_default();
+        let answer = match response {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(e) if e.status.is_some() => {
+                let help = webhook_advice(e.message.rsplit(": ").next().unwrap_or_default());
+                return Err(e.with_help(help));
+            }
+            Err(e) => return Err(e),
+        };
         if answer.trim() != "ok" {
             let error = answer.trim().chars().take(100).collect::<String>();
-            return Err(RemoteError::new(SYSTEM, "POST webhook", Some(200), format!("`{error}`"))
-                .with_help("check the webhook URL (it may be revoked)"));
+            return Err(
+                RemoteError::new(SYSTEM, "POST webhook", Some(200), format!("`{error}`")).with_help(webhook_advice(&error))
+            );
         }
         Ok(())
     }

@@ -8,8 +8,17 @@
 //!   channel id, as Slack does), `message_not_found` for an unknown `ts`, and
 //!   any error scripted with [`Slack::fail_when`].
 //! - Rate limits are HTTP 429 with `Retry-After` (seconds) and
-//!   `{"ok":false,"error":"ratelimited"}`.
-//! - The webhook answers `ok` as plain text; an unknown hook `404 no_service`.
+//!   `{"ok":false,"error":"ratelimited"}`, or (`rate_limit_ok`) HTTP 200 with
+//!   the same body, as Slack also answers (docs.slack.dev "Rate limits":
+//!   "you may receive a `ratelimited` error with HTTP 200").
+//! - A private channel (`#ops-private`, id `G0PRIV0001`) is not found by
+//!   name with a bot token: `channel_not_found` (conversations: private
+//!   channels are addressed by ID).
+//! - The webhook answers `ok` as plain text; an unknown hook `404 no_service`;
+//!   its other failures are final HTTP statuses with the error as text
+//!   (messaging/webhooks "Handling errors": 400 `invalid_payload`, 403
+//!   `action_prohibited`, 404 `channel_not_found`, 410 `channel_is_archived`),
+//!   scripted with `webhook_fails`.
 
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +30,8 @@ use super::http_server::{Request, Response, serve};
 pub const TOKEN: &str = "xoxb-1234-5678-s3cr3tsl4ckt0k3n";
 pub const CHANNEL_NAME: &str = "#releases";
 pub const CHANNEL_ID: &str = "C123";
+pub const PRIVATE_NAME: &str = "#ops-private";
+pub const PRIVATE_ID: &str = "G0PRIV0001";
 /// The secret part of the webhook URL.
 pub const HOOK_PATH: &str = "/services/T0001/B0002/h00ks3cr3tXYZ";
 
@@ -43,6 +54,9 @@ struct State {
     retry_after: u64,
     failures: Vec<(String, String)>,
     webhook: Vec<String>,
+    /// Rate limits answered with HTTP 200 ok:false.
+    rate_limited_ok: usize,
+    webhook_failure: Option<(u16, String)>,
 }
 
 pub struct Slack {
@@ -72,6 +86,16 @@ impl Slack {
         let mut s = self.state.lock().unwrap();
         s.rate_limited = n;
         s.retry_after = secs;
+    }
+
+    /// The next `n` Web API requests get HTTP 200 `{"ok":false,"error":"ratelimited"}`.
+    pub fn rate_limit_ok(&self, n: usize) {
+        self.state.lock().unwrap().rate_limited_ok = n;
+    }
+
+    /// Every webhook post fails with this status and error text.
+    pub fn webhook_fails(&self, status: u16, error: &str) {
+        self.state.lock().unwrap().webhook_failure = Some((status, error.into()));
     }
 
     /// A `chat.postMessage` whose text contains `needle` answers `ok:false` with `error`.
@@ -114,6 +138,8 @@ fn error(e: &str) -> Response {
 fn channel_id(name: &str) -> Option<&'static str> {
     match name {
         CHANNEL_NAME | "releases" | CHANNEL_ID => Some(CHANNEL_ID),
+        // A private channel is found by its ID only.
+        PRIVATE_ID => Some(PRIVATE_ID),
         _ => None,
     }
 }
@@ -131,6 +157,9 @@ fn handle(s: &mut State, r: &Request) -> Response {
         let Some(text) = serde_json::from_str::<Value>(&r.body).ok().and_then(|v| v["text"].as_str().map(str::to_string)) else {
             return Response::text(400, "invalid_payload");
         };
+        if let Some((status, e)) = &s.webhook_failure {
+            return Response::text(*status, e);
+        }
         s.webhook.push(text);
         return Response::new(200).header("Content-Type", "text/html").body("ok");
     }
@@ -143,6 +172,10 @@ fn handle(s: &mut State, r: &Request) -> Response {
         None => return error("not_authed"),
         Some(a) if a != format!("Bearer {TOKEN}") => return error("invalid_auth"),
         Some(_) => {}
+    }
+    if s.rate_limited_ok > 0 {
+        s.rate_limited_ok -= 1;
+        return error("ratelimited");
     }
     let Ok(body) = serde_json::from_str::<Value>(&r.body) else { return error("invalid_json") };
     let text = body["text"].as_str().unwrap_or_default().to_string();
@@ -175,13 +208,13 @@ fn handle(s: &mut State, r: &Request) -> Response {
         }
         "chat.update" => {
             // chat.update takes the channel id only.
-            if body["channel"].as_str() != Some(CHANNEL_ID) {
+            if !matches!(body["channel"].as_str(), Some(CHANNEL_ID | PRIVATE_ID)) {
                 return error("channel_not_found");
             }
             let ts = body["ts"].as_str().unwrap_or_default().to_string();
             let Some(m) = s.messages.iter_mut().find(|m| m.ts == ts) else { return error("message_not_found") };
             m.updates.push(text.clone());
-            api(&json!({"ok": true, "channel": CHANNEL_ID, "ts": ts, "text": text}))
+            api(&json!({"ok": true, "channel": body["channel"], "ts": ts, "text": text}))
         }
         _ => error("unknown_method"),
     }
