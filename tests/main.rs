@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod aws;
 mod ci_mode;
+mod cloudwatch;
 mod ecs;
 mod http_step;
 mod injection;

@@ -75,35 +75,43 @@ impl AlarmQuery {
         let names: Vec<String> = self.names.iter().map(|t| env.render(t)).collect::<Result<_, _>>()?;
         let prefix = self.prefix.as_ref().map(|t| env.render(t)).transpose()?;
         let mut alarms = Vec::new();
-        let mut token = None;
-        loop {
-            // Composite alarms too: a firing composite is as much a no-go.
-            let mut req = cw
-                .describe_alarms()
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .set_next_token(token);
-            req = match &prefix {
-                Some(p) => req.alarm_name_prefix(p),
-                None => req.set_alarm_names(Some(names.clone())),
-            };
-            let page = req.send().await.map_err(|e| StepFailure::from(sdk_error(SYSTEM, "DescribeAlarms", &e)))?;
-            let metric = page.metric_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
-            let composite = page.composite_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
-            for (name, state, reason) in metric.chain(composite) {
-                let name = name.unwrap_or_default().to_string();
-                // Some servers apply only one filter: keep to what was asked.
-                let wanted = match &prefix {
-                    Some(p) => name.starts_with(p.as_str()),
-                    None => names.contains(&name),
+        // DescribeAlarms takes at most 100 names per call (more is a
+        // ValidationError), and answers at most MaxRecords (≤ 100) alarms a
+        // page, with a NextToken for the rest.
+        let batches: Vec<Option<&[String]>> =
+            if prefix.is_some() { vec![None] } else { names.chunks(MAX_NAMES_PER_CALL).map(Some).collect() };
+        for batch in batches {
+            let mut token = None;
+            loop {
+                // Composite alarms too: a firing composite is as much a no-go.
+                let mut req = cw
+                    .describe_alarms()
+                    .alarm_types(AlarmType::MetricAlarm)
+                    .alarm_types(AlarmType::CompositeAlarm)
+                    .max_records(MAX_RECORDS)
+                    .set_next_token(token);
+                req = match (&prefix, batch) {
+                    (Some(p), _) => req.alarm_name_prefix(p),
+                    (None, batch) => req.set_alarm_names(batch.map(<[String]>::to_vec)),
                 };
-                if wanted {
-                    alarms.push((name, state.cloned(), reason.unwrap_or_default().to_string()));
+                let page = req.send().await.map_err(|e| StepFailure::from(sdk_error(SYSTEM, "DescribeAlarms", &e)))?;
+                let metric = page.metric_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
+                let composite = page.composite_alarms().iter().map(|a| (a.alarm_name(), a.state_value(), a.state_reason()));
+                for (name, state, reason) in metric.chain(composite) {
+                    let name = name.unwrap_or_default().to_string();
+                    // Some servers apply only one filter: keep to what was asked.
+                    let wanted = match &prefix {
+                        Some(p) => name.starts_with(p.as_str()),
+                        None => names.contains(&name),
+                    };
+                    if wanted && !alarms.iter().any(|(n, _, _)| *n == name) {
+                        alarms.push((name, state.cloned(), reason.unwrap_or_default().to_string()));
+                    }
                 }
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
+                match page.next_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                    _ => break,
+                }
             }
         }
         let what = prefix.as_ref().map_or_else(|| names.join(", "), |p| format!("{p}*"));
@@ -132,6 +140,10 @@ impl AlarmQuery {
         }
     }
 }
+
+/// DescribeAlarms: `AlarmNames` takes 1–100 names, `MaxRecords` 1–100.
+const MAX_NAMES_PER_CALL: usize = 100;
+const MAX_RECORDS: i32 = 100;
 
 #[derive(Debug)]
 struct AlarmsAction {

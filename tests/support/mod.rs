@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cloudwatch;
 pub mod ecs;
 pub mod http_server;
 pub mod jenkins;
