@@ -6,7 +6,7 @@ use crate::support::ecs::{FakeEcs, Rollout};
 use crate::support::moto;
 use crate::support::*;
 
-fn runbook(name: &str, body: &str) -> String {
+pub fn runbook(name: &str, body: &str) -> String {
     format!("version: 1\nname: {name}\nintegrations:\n  aws: {{ region: us-east-1 }}\n{body}")
 }
 
@@ -23,7 +23,7 @@ fn relctl(sb: &Sandbox, ecs: &FakeEcs, args: &[&str]) -> std::process::Command {
     cmd
 }
 
-fn run(sb: &Sandbox, ecs: &FakeEcs, yaml: &str) -> Run {
+pub fn run(sb: &Sandbox, ecs: &FakeEcs, yaml: &str) -> Run {
     sb.write("release.yaml", yaml);
     let out = relctl(sb, ecs, &["run", "release.yaml", "--non-interactive", "--approve", "all"]).output().unwrap();
     Run {
@@ -33,7 +33,7 @@ fn run(sb: &Sandbox, ecs: &FakeEcs, yaml: &str) -> Run {
     }
 }
 
-const DEPLOY: &str = "execute:
+pub const DEPLOY: &str = "execute:
   - id: backend
     ecs.deploy: { cluster: prod, service: checkout, image: { container: app, image: \"registry/checkout:2.0.0\" }, poll: 20ms }
 validate:
@@ -91,7 +91,11 @@ fn ecs_rolling_back_by_itself_is_never_reported_as_success() {
     let failed = events(&sb.journal(), "step_finished").into_iter().find(|e| e["key"] == "execute.0").unwrap().clone();
     assert_eq!(failed["status"], "failed");
     let message = failed["message"].as_str().unwrap();
-    assert!(message.contains("instead of") && message.contains("circuit-breaker rollback"), "{message}");
+    assert!(
+        message.contains("checkout:2 to prod/checkout FAILED (ECS deployment circuit breaker: tasks failed to start.)"),
+        "{message}"
+    );
+    assert!(message.contains("ECS's circuit breaker is rolling it back to arn:aws:ecs:us-east-1:123456789012:task-definition/checkout:1 (deployment ecs-svc/3)"), "{message}");
     assert!(message.contains("rolling back to deployment ecs-svc/1"), "ECS's events are named: {message}");
 }
 

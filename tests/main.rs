@@ -8,6 +8,7 @@ mod aws;
 mod ci_mode;
 mod cloudwatch;
 mod ecs;
+mod ecs_rollouts;
 mod http_step;
 mod injection;
 mod interrupt;

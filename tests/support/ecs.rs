@@ -2,7 +2,18 @@
 //! `X-Amz-Target`), so the real aws-sdk-ecs talks to it, and — unlike moto —
 //! moves deployments along: a new PRIMARY deployment starts IN_PROGRESS next
 //! to the old one (ACTIVE) and, poll by poll, completes, fails with a reason,
-//! is rolled back by the circuit breaker, or never finishes.
+//! is rolled back by the circuit breaker, bakes, or never finishes.
+//!
+//! As the ECS developer guide describes them:
+//! - circuit-breaker rollback ("deployment-circuit-breaker"): the failed
+//!   deployment turns FAILED and ACTIVE, and a new PRIMARY deployment of the
+//!   last COMPLETED task definition starts IN_PROGRESS;
+//! - deployment alarms' bake time ("deployment-alarm-failure"): after the
+//!   new tasks are steady the deployment stays IN_PROGRESS for the bake;
+//! - a service behind a Classic Load Balancer, or created before rollout
+//!   states existed, has no `rolloutState` at all;
+//! - ListTasks answers at most `maxResults` (≤ 100) ARNs a page with a
+//!   `nextToken`; DescribeTasks takes at most 100 tasks.
 
 use std::sync::{Arc, Mutex};
 
@@ -18,8 +29,12 @@ pub enum Rollout {
     Completes(u32),
     /// The circuit breaker marks it FAILED after this many calls.
     Fails(u32),
-    /// FAILED and ECS rolls back to the previous deployment after this many calls.
+    /// FAILED after this many calls, and ECS starts a new deployment of the
+    /// previous task definition (which goes as the next rollout says).
     RolledBackByEcs(u32),
+    /// Steady after the first call, then IN_PROGRESS for this many more
+    /// (the deployment alarms' bake time), then COMPLETED.
+    Bakes(u32),
     /// Never finishes.
     Stuck,
 }
@@ -49,6 +64,10 @@ struct State {
     unhealthy: bool,
     starting: bool,
     events: Vec<String>,
+    /// No `rolloutState` in any deployment.
+    without_states: bool,
+    /// ListTasks page size (AWS: maxResults, at most 100).
+    task_page: usize,
 }
 
 pub struct FakeEcs {
@@ -95,6 +114,8 @@ impl FakeEcs {
             unhealthy: false,
             starting: false,
             events: vec!["(service checkout) has reached a steady state.".into()],
+            without_states: false,
+            task_page: 100,
         };
         let state = Arc::new(Mutex::new(state));
         let s = state.clone();
@@ -112,6 +133,16 @@ impl FakeEcs {
         s.rollouts.insert(0, Rollout::Stuck);
         let td = td_arn("checkout", 1);
         start_deployment(&mut s, td);
+    }
+
+    /// Deployments carry no `rolloutState` (a Classic Load Balancer service).
+    pub fn without_rollout_state(&self) {
+        self.state.lock().unwrap().without_states = true;
+    }
+
+    /// ListTasks answers at most `n` ARNs a page.
+    pub fn page_tasks(&self, n: usize) {
+        self.state.lock().unwrap().task_page = n;
     }
 
     pub fn set_unhealthy(&self) {
@@ -195,25 +226,43 @@ fn advance(s: &mut State) {
         }
         Rollout::RolledBackByEcs(n) if p.polls >= n => {
             p.rollout = "FAILED";
-            p.status = "ACTIVE";
-            p.reason = "ECS deployment circuit breaker: rolling back to the previous deployment.".into();
-            if let Some(old) = s.deployments.iter_mut().find(|d| d.status == "ACTIVE" && d.rollout != "FAILED") {
-                old.status = "PRIMARY";
-                old.rollout = "IN_PROGRESS";
+            p.reason = "ECS deployment circuit breaker: tasks failed to start.".into();
+            let failed = p.id.clone();
+            // The last COMPLETED deployment is what ECS rolls back to, as a new deployment.
+            let Some(old) = s.deployments.iter().find(|d| d.status == "ACTIVE" && d.rollout == "COMPLETED").cloned() else {
+                return;
+            };
+            s.events.insert(0, format!("(service checkout) (deployment {failed}) deployment failed: tasks failed to start."));
+            start_deployment(s, old.task_definition.clone());
+            s.events.insert(0, format!("(service checkout) rolling back to deployment {}", old.id));
+        }
+        Rollout::Bakes(n) => {
+            p.running = desired;
+            if p.polls > n {
+                p.rollout = "COMPLETED";
+                s.events.insert(0, "(service checkout) deployment completed.".into());
+            } else if p.polls == 1 {
+                s.events.insert(0, "(service checkout) has reached a steady state.".into());
             }
-            s.events.insert(0, "(service checkout) rolling back to deployment ecs-svc/1".into());
+            s.deployments.retain(|d| d.status == "PRIMARY");
         }
         _ => {}
     }
 }
 
-fn deployment_json(d: &Deployment, desired: i32) -> Value {
-    json!({
+fn deployment_json(d: &Deployment, desired: i32, without_states: bool) -> Value {
+    let mut v = json!({
         "id": d.id, "status": d.status, "taskDefinition": d.task_definition, "desiredCount": desired,
         "runningCount": d.running, "pendingCount": desired - d.running, "failedTasks": 0,
         "createdAt": 1_767_225_600.0, "updatedAt": 1_767_225_660.5, "launchType": "FARGATE",
         "rolloutState": d.rollout, "rolloutStateReason": d.reason,
-    })
+    });
+    if without_states {
+        let o = v.as_object_mut().unwrap();
+        o.remove("rolloutState");
+        o.remove("rolloutStateReason");
+    }
+    v
 }
 
 fn service_json(s: &State) -> Value {
@@ -227,7 +276,7 @@ fn service_json(s: &State) -> Value {
         "runningCount": if stable { primary_running } else { running },
         "pendingCount": 0,
         "taskDefinition": s.deployments.iter().find(|d| d.status == "PRIMARY").map(|d| d.task_definition.clone()),
-        "deployments": s.deployments.iter().map(|d| deployment_json(d, s.desired)).collect::<Vec<_>>(),
+        "deployments": s.deployments.iter().map(|d| deployment_json(d, s.desired, s.without_states)).collect::<Vec<_>>(),
         "events": s.events.iter().enumerate().map(|(i, m)| json!({"id": format!("e{i}"), "createdAt": 1_767_225_600.0, "message": m})).collect::<Vec<_>>(),
     })
 }
@@ -287,7 +336,6 @@ fn handle(s: &mut State, r: &Request) -> Response {
             ok(json!({"taskDefinition": td, "tags": tags}))
         }
         "ListTasks" => {
-            let primary = s.deployments.iter().find(|d| d.status == "PRIMARY").cloned();
             let arns: Vec<String> = s
                 .deployments
                 .iter()
@@ -296,10 +344,19 @@ fn handle(s: &mut State, r: &Request) -> Response {
                         .map(move |i| format!("arn:aws:ecs:us-east-1:{ACCOUNT}:task/prod/{}-{i}", d.id.replace('/', "-")))
                 })
                 .collect();
-            let _ = primary;
-            ok(json!({"taskArns": arns}))
+            let max = body["maxResults"].as_u64().map_or(100, |m| m as usize).min(s.task_page);
+            let start: usize = body["nextToken"].as_str().and_then(|t| t.strip_prefix("tasks-")?.parse().ok()).unwrap_or(0);
+            let page: Vec<&String> = arns.iter().skip(start).take(max).collect();
+            let mut answer = json!({"taskArns": page});
+            if start + max < arns.len() {
+                answer["nextToken"] = json!(format!("tasks-{}", start + max));
+            }
+            ok(answer)
         }
         "DescribeTasks" => {
+            if body["tasks"].as_array().is_some_and(|t| t.len() > 100) {
+                return error("InvalidParameterException", "Tasks cannot be longer than 100.");
+            }
             let tasks: Vec<Value> = body["tasks"]
                 .as_array()
                 .cloned()

@@ -41,6 +41,11 @@ pub(super) struct Rollout {
     pub(super) running: i32,
     pub(super) desired: i32,
     pub(super) events: Vec<String>,
+    /// A deployment ECS gave up on (rolloutState FAILED, no longer PRIMARY):
+    /// its task definition and why. The circuit breaker's rollback starts a
+    /// new PRIMARY deployment of the last COMPLETED task definition and
+    /// leaves the failed one ACTIVE.
+    pub(super) failed: Option<(String, String)>,
 }
 
 impl Rollout {
@@ -55,6 +60,16 @@ impl Rollout {
             running: service.running_count(),
             desired: service.desired_count(),
             events: service.events().iter().take(3).filter_map(|e| e.message().map(str::to_string)).collect(),
+            failed: service
+                .deployments()
+                .iter()
+                .find(|d| d.status() != Some("PRIMARY") && d.rollout_state() == Some(&DeploymentRolloutState::Failed))
+                .map(|d| {
+                    (
+                        d.task_definition().unwrap_or_default().to_string(),
+                        d.rollout_state_reason().unwrap_or_default().to_string(),
+                    )
+                }),
         })
     }
 
@@ -221,6 +236,18 @@ impl Ecs {
                     self.cluster,
                     self.service,
                     r.reason.clone().unwrap_or_else(|| "no reason given".into()),
+                    r.events_text()
+                )));
+            }
+            if r.primary_task_definition != target
+                && let Some((failed, reason)) = r.failed.as_ref().filter(|(td, _)| td == target)
+            {
+                return Err(StepFailure::refused(format!(
+                    "{SYSTEM}: the rollout of {failed} to {}/{} FAILED ({reason}); ECS's circuit breaker is rolling it back to {} (deployment {}){}",
+                    self.cluster,
+                    self.service,
+                    r.primary_task_definition,
+                    r.primary_id,
                     r.events_text()
                 )));
             }
