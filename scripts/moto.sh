@@ -18,7 +18,9 @@ fi
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # Services moto creates report their tasks running and the rollout COMPLETED
 # (moto never moves a rollout along; rollouts are tested against tests/support/ecs.rs).
-MOTO_ECS_SERVICE_RUNNING=1 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/relctl-moto-$port.log" 2>&1 &
+# S3 lists at most 3 keys a page (AWS: 1,000), so every listing relctl makes
+# in the tests goes through its continuation-token loop.
+MOTO_S3_DEFAULT_MAX_KEYS=3 MOTO_ECS_SERVICE_RUNNING=1 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/relctl-moto-$port.log" 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true' EXIT
 for _ in $(seq 200); do

@@ -22,6 +22,7 @@ mod pty;
 mod quickstart;
 mod reports;
 mod resume;
+mod s3_copies;
 mod secrets;
 mod slack;
 mod slack_api;

@@ -76,11 +76,14 @@ pub async fn bucket(s3: &aws_sdk_s3::Client, name: &str, objects: &[(&str, &str)
 /// Key → (ETag, content type) under a prefix.
 pub async fn listing(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> BTreeMap<String, (String, String)> {
     let mut out = BTreeMap::new();
-    let page = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
-    for o in page.contents() {
-        let key = o.key().unwrap().to_string();
-        let head = s3.head_object().bucket(bucket).key(&key).send().await.unwrap();
-        out.insert(key, (o.e_tag().unwrap_or_default().to_string(), head.content_type().unwrap_or_default().to_string()));
+    // moto runs with small pages (scripts/moto.sh): read them all.
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for o in page.unwrap().contents() {
+            let key = o.key().unwrap().to_string();
+            let head = s3.head_object().bucket(bucket).key(&key).send().await.unwrap();
+            out.insert(key, (o.e_tag().unwrap_or_default().to_string(), head.content_type().unwrap_or_default().to_string()));
+        }
     }
     out
 }

@@ -5,14 +5,18 @@
 //! whose assets are not there yet, then deletes what the release does not
 //! have. Before changing anything it records what the live prefix held
 //! (keys and ETags) in the journal and copies it to a backup prefix for this
-//! run; rollback restores exactly that and verifies it by listing.
+//! run; rollback restores exactly that and verifies it by listing. Copies
+//! keep each object's ACL grants, storage class, redirect and encryption,
+//! and large objects are copied in parts (copy.rs).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod copy;
+
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use copy::{Copier, MAX_SINGLE_COPY};
 use serde::{Deserialize, Serialize};
 
 use super::aws::{self, sdk_error};
@@ -123,27 +127,6 @@ async fn list(s3: &Client, bucket: &str, prefix: &str) -> Result<Listing, StepFa
     }
 }
 
-async fn copy(s3: &Client, bucket: &str, from: &str, to: &str) -> Result<(), StepFailure> {
-    s3.copy_object()
-        .bucket(bucket)
-        .key(to)
-        .copy_source(format!("{bucket}/{}", encode_key(from)))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &format!("CopyObject s3://{bucket}/{from} → {to}"), &e)))
-}
-
-/// Copies `(from, to)` pairs with at most `parallelism` in flight.
-async fn copy_all(s3: &Client, bucket: &str, pairs: Vec<(String, String)>, parallelism: usize) -> Result<usize, StepFailure> {
-    let n = pairs.len();
-    stream::iter(pairs.into_iter().map(|(from, to)| async move { copy(s3, bucket, &from, &to).await }))
-        .buffer_unordered(parallelism.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
-    Ok(n)
-}
-
 async fn delete_all(s3: &Client, bucket: &str, keys: Vec<String>) -> Result<usize, StepFailure> {
     let n = keys.len();
     for chunk in keys.chunks(1000) {
@@ -181,6 +164,13 @@ async fn delete_all(s3: &Client, bucket: &str, keys: Vec<String>) -> Result<usiz
     Ok(n)
 }
 
+/// `multipart_threshold_mib` (5 to 5120): objects larger are copied in
+/// parts of that size; by default only those over CopyObject's 5 GB limit.
+fn threshold(v: &Settings<'_>, cx: &mut dyn ParseContext) -> i64 {
+    let mib = v.count("multipart_threshold_mib", 5..=5120, MAX_SINGLE_COPY / (1024 * 1024), cx);
+    mib * 1024 * 1024
+}
+
 fn prefix_of(text: &str) -> String {
     let t = text.trim_start_matches('/');
     if t.is_empty() || t.ends_with('/') { t.to_string() } else { format!("{t}/") }
@@ -195,6 +185,7 @@ struct PromoteAction {
     last: Vec<Template>,
     delete_stale: bool,
     parallelism: usize,
+    multipart_threshold: i64,
 }
 
 impl StepKind for PromoteKind {
@@ -204,7 +195,7 @@ impl StepKind for PromoteKind {
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
         let aws = aws::settings(cx, spec.key.span, "s3.promote");
-        let keys = ["bucket", "from", "to", "last", "delete_stale", "parallelism"];
+        let keys = ["bucket", "from", "to", "last", "delete_stale", "parallelism", "multipart_threshold_mib"];
         let v = Settings::mapping(spec.value, "s3.promote", &keys, "e.g. `{ bucket: web, from: releases/2.0/, to: live/ }`", cx)?;
         let bucket = v.required("bucket", cx);
         let from = v.required("from", cx);
@@ -212,7 +203,17 @@ impl StepKind for PromoteKind {
         let last = v.templates("last", cx);
         let delete_stale = v.flag("delete_stale", true, cx);
         let parallelism = v.count("parallelism", 1..=64, DEFAULT_PARALLELISM as i64, cx) as usize;
-        Some(Arc::new(PromoteAction { aws: aws?, bucket: bucket?, from: from?, to: to?, last, delete_stale, parallelism }))
+        let multipart_threshold = threshold(&v, cx);
+        Some(Arc::new(PromoteAction {
+            aws: aws?,
+            bucket: bucket?,
+            from: from?,
+            to: to?,
+            last,
+            delete_stale,
+            parallelism,
+            multipart_threshold,
+        }))
     }
 }
 
@@ -227,6 +228,7 @@ impl PromoteAction {
             return Err(StepFailure::refused(format!("{SYSTEM}: `from` ({from}) and `to` ({to}) must not overlap")));
         }
         let last: Vec<String> = self.last.iter().map(|t| env.render(t)).collect::<Result<_, _>>()?;
+        let server_side = Copier::new(&s3, &bucket, self.multipart_threshold, self.parallelism).await?;
         let release = list(&s3, &bucket, &from).await?;
         if release.is_empty() {
             return Err(StepFailure::refused(format!(
@@ -252,7 +254,7 @@ impl PromoteAction {
                 let backup_prefix = format!("relctl-backups/{}/{to}", env.info().run_id);
                 let b = Backup { bucket: bucket.clone(), to: to.clone(), prefix: backup_prefix.clone(), objects: live };
                 let pairs = b.objects.keys().map(|k| (format!("{to}{k}"), format!("{backup_prefix}{k}"))).collect();
-                let n = copy_all(&s3, &bucket, pairs, self.parallelism).await?;
+                let n = server_side.copy_all(pairs).await?;
                 env.save_target(&target, &serde_json::to_string(&b).expect("backup serializes"))?;
                 run.log(&format!("backed up {n} live objects to s3://{bucket}/{backup_prefix}"));
                 b
@@ -260,9 +262,9 @@ impl PromoteAction {
         };
         let (entry, rest): (Vec<_>, Vec<_>) = release.keys().cloned().partition(|k| last.contains(k));
         let pairs = |keys: Vec<String>| keys.into_iter().map(|k| (format!("{from}{k}"), format!("{to}{k}"))).collect::<Vec<_>>();
-        let copied = copy_all(&s3, &bucket, pairs(rest), self.parallelism).await?;
+        let copied = server_side.copy_all(pairs(rest)).await?;
         run.log(&format!("copied {copied} objects to s3://{bucket}/{to}"));
-        let entries = copy_all(&s3, &bucket, pairs(entry), self.parallelism).await?;
+        let entries = server_side.copy_all(pairs(entry)).await?;
         if entries > 0 {
             run.log(&format!("then the entry files: {}", last.join(", ")));
         }
@@ -300,6 +302,7 @@ struct RollbackAction {
     aws: Arc<dyn Integration>,
     bucket: Template,
     to: Template,
+    multipart_threshold: i64,
 }
 
 impl StepKind for RollbackKind {
@@ -309,10 +312,12 @@ impl StepKind for RollbackKind {
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
         let aws = aws::settings(cx, spec.key.span, "s3.rollback");
-        let v = Settings::mapping(spec.value, "s3.rollback", &["bucket", "to"], "e.g. `{ bucket: web, to: live/ }`", cx)?;
+        let keys = ["bucket", "to", "multipart_threshold_mib"];
+        let v = Settings::mapping(spec.value, "s3.rollback", &keys, "e.g. `{ bucket: web, to: live/ }`", cx)?;
         let bucket = v.required("bucket", cx);
         let to = v.required("to", cx);
-        Some(Arc::new(RollbackAction { aws: aws?, bucket: bucket?, to: to? }))
+        let multipart_threshold = threshold(&v, cx);
+        Some(Arc::new(RollbackAction { aws: aws?, bucket: bucket?, to: to?, multipart_threshold }))
     }
 }
 
@@ -337,7 +342,8 @@ impl RollbackAction {
             .filter(|(k, o)| now.get(*k).is_none_or(|n| n.etag != o.etag))
             .map(|(k, _)| (format!("{}{k}", backup.prefix), format!("{to}{k}")))
             .collect();
-        let restored = copy_all(&s3, &bucket, restore, DEFAULT_PARALLELISM).await?;
+        let copier = Copier::new(&s3, &bucket, self.multipart_threshold, DEFAULT_PARALLELISM).await?;
+        let restored = copier.copy_all(restore).await?;
         let added: Vec<String> = now.keys().filter(|k| !backup.objects.contains_key(*k)).map(|k| format!("{to}{k}")).collect();
         let removed = delete_all(&s3, &bucket, added).await?;
         let after = list(&s3, &bucket, &to).await?;
