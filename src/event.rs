@@ -173,6 +173,18 @@ pub enum Event {
         waited_ms: u64,
         at: String,
     },
+    /// The process group a step's command leads, as it started: what a
+    /// resume needs to find it still running after relctl was killed (see
+    /// step::ProcessRecord). Written at once, flushed with the next flush:
+    /// only a machine crash could lose it, and that ends the processes too.
+    StepProcess {
+        key: String,
+        pgid: i32,
+        start_ticks: u64,
+        boot_id: String,
+        host: String,
+        started_at: String,
+    },
     /// Run-wide state of an integration (the Slack thread's `ts`).
     IntegrationState {
         integration: String,

@@ -542,7 +542,7 @@ impl Engine {
 /// happens between the two that the disk must know of first.
 fn durability(event: &Event) -> Durability {
     match event {
-        Event::StepFinished { .. } => Durability::BeforeNextSideEffect,
+        Event::StepFinished { .. } | Event::StepProcess { .. } => Durability::BeforeNextSideEffect,
         _ => Durability::Now,
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::journal::{Damage, FILE_NAME, Journal, JournalError};
 use crate::event::{Event, RunState, StepStatus};
 use crate::question::{Answer, AnsweredBy};
+use crate::step::ProcessRecord;
 
 /// A step as the journal last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct Replay {
     pub decisions: HashMap<String, Answer>,
     pub decision_log: Vec<Event>,
     pub checkpoints: HashMap<String, BTreeMap<String, String>>,
+    /// The process group each step's command last started.
+    pub processes: HashMap<String, ProcessRecord>,
     pub integration_state: HashMap<(String, String), String>,
     /// Who gave the run up, why and when (`relctl abandon`).
     pub abandoned: Option<(String, String, String)>,
@@ -72,6 +75,7 @@ impl Replay {
             decisions: HashMap::new(),
             decision_log: Vec::new(),
             checkpoints: HashMap::new(),
+            processes: HashMap::new(),
             integration_state: HashMap::new(),
             abandoned: None,
             damage: Vec::new(),
@@ -115,6 +119,11 @@ impl Replay {
                                 reason: reason.clone(),
                             },
                         );
+                    }
+                }
+                Event::StepProcess { .. } => {
+                    if let Some((key, record)) = ProcessRecord::from_event(e) {
+                        r.processes.insert(key, record);
                     }
                 }
                 Event::StepCheckpoint { key, data } => {

@@ -111,6 +111,8 @@ pub trait StepEnv: Send + Sync {
     /// journal before the step goes on; a resumed step reads it back.
     fn checkpoint(&self, key: &str, data: BTreeMap<String, String>) -> Result<(), StepFailure>;
     fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>>;
+    /// Journals the process group a step's command leads, as it starts.
+    fn process_started(&self, key: &str, record: &super::ProcessRecord) -> Result<(), StepFailure>;
     /// Run-wide state of an integration (the Slack thread), journaled
     /// before the step goes on.
     fn record(&self, integration: &str, name: &str, value: &str) -> Result<(), StepFailure>;

@@ -10,20 +10,14 @@
 //! Linux does not hand out a pid while a process group of that id exists,
 //! so a group that is still there with no leader is still the step's.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
+
+use crate::event::Event;
 
 /// How long a stopped step's processes (timeout, interrupt, a leftover
 /// ended on resume) get to exit after SIGTERM before the whole group gets
 /// SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// Checkpoint keys (a step's checkpoint map is shared with its adapter's own keys).
-const PGID: &str = "process_group";
-const START: &str = "process_start_ticks";
-const BOOT: &str = "process_boot_id";
-const HOST: &str = "process_host";
-const SINCE: &str = "process_started_at";
 
 /// A step's process group, as journaled when it started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,25 +43,34 @@ impl ProcessRecord {
         })
     }
 
-    pub fn to_checkpoint(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            (PGID.to_string(), self.pgid.to_string()),
-            (START.to_string(), self.start_ticks.to_string()),
-            (BOOT.to_string(), self.boot_id.clone()),
-            (HOST.to_string(), self.host.clone()),
-            (SINCE.to_string(), self.started_at.clone()),
-        ])
+    /// The journal's event for it.
+    pub fn event(&self, key: &str) -> Event {
+        Event::StepProcess {
+            key: key.to_string(),
+            pgid: self.pgid,
+            start_ticks: self.start_ticks,
+            boot_id: self.boot_id.clone(),
+            host: self.host.clone(),
+            started_at: self.started_at.clone(),
+        }
     }
 
-    /// The record in a step's checkpoint, if it has one that reads back.
-    pub fn from_checkpoint(data: &BTreeMap<String, String>) -> Option<ProcessRecord> {
-        Some(ProcessRecord {
-            pgid: data.get(PGID)?.parse().ok().filter(|p| *p > 1)?,
-            start_ticks: data.get(START)?.parse().ok()?,
-            boot_id: data.get(BOOT)?.clone(),
-            host: data.get(HOST)?.clone(),
-            started_at: data.get(SINCE)?.clone(),
-        })
+    /// The record a journal event holds, if it is one (and names a group
+    /// that could be a step's: never init's).
+    pub fn from_event(event: &Event) -> Option<(String, ProcessRecord)> {
+        match event {
+            Event::StepProcess { key, pgid, start_ticks, boot_id, host, started_at } if *pgid > 1 => Some((
+                key.clone(),
+                ProcessRecord {
+                    pgid: *pgid,
+                    start_ticks: *start_ticks,
+                    boot_id: boot_id.clone(),
+                    host: host.clone(),
+                    started_at: started_at.clone(),
+                },
+            )),
+            _ => None,
+        }
     }
 
     /// Whether the group still has a process on this machine, since the boot it started in.
@@ -160,8 +163,8 @@ mod tests {
         let mut child = std::process::Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
         let pgid = child.id() as i32;
         let rec = ProcessRecord::of_group(pgid).unwrap();
-        let back = ProcessRecord::from_checkpoint(&rec.to_checkpoint()).unwrap();
-        assert_eq!(back, rec);
+        let (key, back) = ProcessRecord::from_event(&rec.event("execute.0")).unwrap();
+        assert_eq!((key.as_str(), &back), ("execute.0", &rec));
         assert!(back.still_running());
         // The same pid with another start time is somebody else.
         let stranger = ProcessRecord { start_ticks: rec.start_ticks + 1, ..rec.clone() };
@@ -174,8 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_without_a_usable_record_has_none() {
-        assert_eq!(ProcessRecord::from_checkpoint(&BTreeMap::new()), None);
+    fn init_s_group_is_never_a_steps() {
         let rec = ProcessRecord {
             pgid: 1,
             start_ticks: 1,
@@ -184,6 +186,6 @@ mod tests {
             started_at: "2026-12-01T00:00:00Z".into(),
         };
         // Group 1 would be init's: never signalled.
-        assert_eq!(ProcessRecord::from_checkpoint(&rec.to_checkpoint()), None);
+        assert_eq!(ProcessRecord::from_event(&rec.event("k")), None);
     }
 }

@@ -71,7 +71,7 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             let who = approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
             paint(format!("  ? waiting for an answer{who}: {question}"), console::StyledObject::cyan)
         }
-        Event::StepCheckpoint { .. } | Event::IntegrationState { .. } => return None,
+        Event::StepCheckpoint { .. } | Event::StepProcess { .. } | Event::IntegrationState { .. } => return None,
         Event::LeftoverProcesses { .. } | Event::LeftoverGone { .. } => leftover_note(event, &paint),
         Event::Warning { message } => paint(format!("warning: {message}"), console::StyledObject::yellow),
         Event::JournalRepaired { .. } | Event::DamageAccepted { .. } => journal_note(event, &paint),

@@ -182,7 +182,7 @@ async fn follow(run: &StepRun<'_>, mut child: tokio::process::Child, output_file
     // resumed run finds these processes still running and waits for them
     // (or ends them) instead of starting the step again beside them.
     if let Some(record) = guard.pgid.and_then(ProcessRecord::of_group) {
-        run.env.checkpoint(run.key, record.to_checkpoint())?;
+        run.env.process_started(run.key, &record)?;
     }
     let last_err = Arc::new(Mutex::new(String::new()));
     // Both pipes feed one channel; lines are logged from this task, so the

@@ -42,8 +42,8 @@ impl Engine {
         // was journaled stands). A parallel group re-enters; its steps decide.
         let StepBody::Action(action) = &step.body else { return Ok(None) };
         if replay.unfinished.contains(key)
-            && let Some(record) = replay.checkpoints.get(key).and_then(ProcessRecord::from_checkpoint)
-            && !self.settle_leftover(key, label, &record, deadline).await?
+            && let Some(record) = replay.processes.get(key)
+            && !self.settle_leftover(key, label, record, deadline).await?
         {
             return Ok(Some(StepEnd::Interrupted));
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::Engine;
 use crate::event::{Event, RunState};
 use crate::runbook::expr::{Quoting, Reference, Scope, Template, Value};
-use crate::step::{AdapterError, RunInfo, StepEnv, StepFailure};
+use crate::step::{AdapterError, ProcessRecord, RunInfo, StepEnv, StepFailure};
 
 /// For showing what a step would do: values not known yet (outputs of steps
 /// a dry run did not run) stay visible as `<steps.ID.outputs.KEY>`.
@@ -75,6 +75,10 @@ impl StepEnv for Handle<'_> {
 
     fn checkpoint_of(&self, key: &str) -> Option<BTreeMap<String, String>> {
         self.0.memory().checkpoints.get(key).cloned()
+    }
+
+    fn process_started(&self, key: &str, record: &ProcessRecord) -> Result<(), StepFailure> {
+        self.0.emit(record.event(key)).map_err(|e| AdapterError::Journal(e.to_string()).into())
     }
 
     fn record(&self, integration: &str, name: &str, value: &str) -> Result<(), StepFailure> {
