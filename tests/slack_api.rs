@@ -66,3 +66,27 @@ fn webhook_errors_are_final_sent_once_and_explained() {
         assert!(h.contains(advice), "{error}: {h}");
     }
 }
+
+#[test]
+fn a_notice_behind_a_retry_after_longer_than_its_budget_is_kept_and_sent_in_order() {
+    let slack = Slack::start();
+    // The first request (the run's parent, for the "started" notice) is told
+    // to wait 7 s: longer than the 5 s a notice may hold the release up.
+    slack.rate_limit(1, 7);
+    let sb = Sandbox::new();
+    let r = run(&sb, &runbook(&slack, "    notify: true\n", POST));
+    r.expect_code(0);
+    assert!(r.stdout.contains("slack notice not sent within 5s"), "{}", r.stdout);
+    let parents = slack.parents();
+    assert_eq!(parents.len(), 1, "one thread");
+    let replies: Vec<String> = slack.replies(&parents[0].ts).into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        replies,
+        [
+            "Release of checkout 1.2.3 started by tester",
+            "Deployment window started",
+            ":white_check_mark: checkout 1.2.3 released"
+        ],
+        "the delayed notice went out, before what came after it"
+    );
+}

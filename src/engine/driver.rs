@@ -110,6 +110,9 @@ struct Memory {
 /// How long an integration notice may hold the run up (a slow chat must not
 /// delay a rollback) before the engine goes on with a warning.
 const NOTICE_LIMIT: Duration = Duration::from_secs(5);
+/// At the end of the run there is nothing left to hold up: notices still
+/// queued (Slack asked to wait) get this long to go out.
+const FINAL_NOTICE_LIMIT: Duration = Duration::from_secs(60);
 /// How long a step's abort (stopping a remote build) may take.
 const ABORT_LIMIT: Duration = Duration::from_secs(30);
 
@@ -167,11 +170,12 @@ impl Engine {
     /// notices). An integration's failure is a warning, never a step failure.
     async fn milestone(&self, event: Event) -> Result<(), JournalError> {
         self.emit(event.clone())?;
+        let limit = if matches!(event, Event::RunFinished { .. }) { FINAL_NOTICE_LIMIT } else { NOTICE_LIMIT };
         for (name, integration) in &self.plan.runbook.integrations {
-            let warning = match tokio::time::timeout(NOTICE_LIMIT, integration.on_event(&event, &Handle(self))).await {
+            let warning = match tokio::time::timeout(limit, integration.on_event(&event, &Handle(self))).await {
                 Ok(Ok(())) => continue,
                 Ok(Err(e)) => format!("{name} notice not sent: {e}"),
-                Err(_) => format!("{name} notice not sent: no answer within {}", format_duration(NOTICE_LIMIT)),
+                Err(_) => format!("{name} notice not sent within {} (it may be kept for later)", format_duration(limit)),
             };
             self.emit(Event::Warning { message: warning })?;
         }

@@ -9,6 +9,8 @@
 //! (Slack's limit for posting); updates of the parent are not paced, their
 //! method has its own, far higher limit.
 
+mod outbox;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +59,8 @@ pub struct SlackSettings {
     /// Held while the parent is found or created, so that steps running in
     /// parallel share one thread instead of each starting one.
     thread_lock: tokio::sync::Mutex<()>,
+    /// Notices not sent yet (outbox.rs).
+    outbox: outbox::Outbox,
 }
 
 impl IntegrationKind for SlackIntegrationKind {
@@ -98,6 +102,7 @@ impl IntegrationKind for SlackIntegrationKind {
             notify,
             last_sent: tokio::sync::Mutex::new(None),
             thread_lock: tokio::sync::Mutex::new(()),
+            outbox: outbox::Outbox::default(),
         }))
     }
 }
@@ -221,7 +226,9 @@ impl SlackSettings {
             } else {
                 advice(&error).to_string()
             };
-            return Err(RemoteError::new(SYSTEM, method, Some(200), format!("`{error}`")).with_help(help));
+            // Given up on a rate limit: a 429 in all but the status line.
+            let status = if matches!(error.as_str(), "ratelimited" | "rate_limited") { 429 } else { 200 };
+            return Err(RemoteError::new(SYSTEM, method, Some(status), format!("`{error}`")).with_help(help));
         }
     }
 
@@ -340,20 +347,26 @@ impl SlackSettings {
         .map(|_| ())
     }
 
+    /// Reacts to a milestone, then sends whatever notices are queued (this
+    /// one, and any an earlier milestone could not send in time).
     async fn notice(&self, event: &Event, env: &dyn StepEnv) -> Result<(), RemoteError> {
+        let reacted = self.react(event, env).await;
+        let flushed = self.flush(env).await;
+        reacted.and(flushed)
+    }
+
+    async fn react(&self, event: &Event, env: &dyn StepEnv) -> Result<(), RemoteError> {
         let name = env.info().runbook.clone();
         let version = env.var("version").map(|v| format!(" {v}")).unwrap_or_default();
         match event {
             Event::RunStarted { actor, .. } if self.notify => {
-                if self.mode == Mode::WebApi {
-                    self.thread(env).await?;
-                }
-                self.post(env, &format!("Release of {name}{version} started by {actor}"), false).await
+                self.notify_post(env, &format!("Release of {name}{version} started by {actor}"), false);
+                Ok(())
             }
             Event::RunResumed { actor, state, .. } => {
                 let updated = self.update_parent(env, false, None).await;
                 if self.notify {
-                    self.post(env, &format!("Run resumed by {actor} in {}", state.label()), false).await?;
+                    self.notify_post(env, &format!("Run resumed by {actor} in {}", state.label()), false);
                 }
                 updated
             }
@@ -363,7 +376,8 @@ impl SlackSettings {
                 let updated = self.update_parent(env, false, None).await;
                 let posted = match state {
                     RunState::RollingBack if self.notify => {
-                        self.post(env, &format!(":warning: ROLLBACK INITIATED for {name}{version}"), true).await
+                        self.notify_post(env, &format!(":warning: ROLLBACK INITIATED for {name}{version}"), true);
+                        Ok(())
                     }
                     RunState::RolledBack | RunState::RollbackFailed if self.notify => {
                         let how = if *state == RunState::RolledBack {
@@ -371,13 +385,16 @@ impl SlackSettings {
                         } else {
                             ":rotating_light: ROLLBACK FAILED: a human is needed"
                         };
-                        self.post(env, &format!("{how} for {name}{version}"), true).await
+                        self.notify_post(env, &format!("{how} for {name}{version}"), true);
+                        Ok(())
                     }
                     RunState::Released | RunState::ReleasedWithWarnings if self.notify => {
-                        self.post(env, &format!(":white_check_mark: {name}{version} released"), true).await
+                        self.notify_post(env, &format!(":white_check_mark: {name}{version} released"), true);
+                        Ok(())
                     }
                     RunState::Aborted if self.notify => {
-                        self.post(env, &format!("Release of {name}{version} aborted: nothing was changed"), false).await
+                        self.notify_post(env, &format!("Release of {name}{version} aborted: nothing was changed"), false);
+                        Ok(())
                     }
                     _ => Ok(()),
                 };
@@ -392,7 +409,8 @@ impl SlackSettings {
                     return Ok(());
                 }
                 let what = if *gate { "Waiting for go/no-go" } else { "Waiting for a confirmation" };
-                self.post(env, &format!("{what}{who}: {question}"), false).await
+                self.notify_post(env, &format!("{what}{who}: {question}"), false);
+                Ok(())
             }
             Event::Decision { gate: true, approved, actor, by, comment, reason, .. } => {
                 let verdict = if *approved { "GO" } else { "NO-GO" };
@@ -407,7 +425,7 @@ impl SlackSettings {
                 }
                 let updated = self.update_parent(env, false, None).await;
                 if self.notify {
-                    self.post(env, &format!("{verdict} by {who}{why}"), false).await?;
+                    self.notify_post(env, &format!("{verdict} by {who}{why}"), false);
                 }
                 updated
             }
@@ -491,6 +509,9 @@ impl Action for SlackAction {
         Box::pin(async move {
             let settings: &SlackSettings = self.settings.settings();
             let text = run.env.render(&self.text)?;
+            // Notices queued before this message go first; if they still
+            // cannot, this message is tried anyway and reports for itself.
+            let _ = settings.flush(run.env).await;
             match settings.post(run.env, &text, self.broadcast).await {
                 Ok(()) => Ok(Outcome { summary: Some("posted".into()), ..Outcome::default() }),
                 // A chat outage must not fail a rollback or turn a release into
