@@ -86,6 +86,16 @@ pub enum Command {
         #[arg(long, short = 'f')]
         runbook: Option<PathBuf>,
     },
+    /// Print a shell completion script: `source <(relctl completions bash)`
+    Completions {
+        /// The shell to complete in
+        shell: clap_complete::Shell,
+    },
+    /// Print relctl's manual page, or a subcommand's (roff): `relctl man resume > relctl-resume.1`
+    Man {
+        /// The subcommand whose page to print (the pages relctl(1) refers to)
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -79,6 +79,8 @@ pub enum Request {
     Verify { run_id: Option<String>, state_dir: PathBuf },
     Abandon(AbandonRequest),
     History { state_dir: PathBuf },
+    Completions(clap_complete::Shell),
+    Man(Option<String>),
 }
 
 #[derive(Debug)]
@@ -138,6 +140,8 @@ impl Config {
                 lock_dir: lock_dir.clone(),
             }),
             cli::Command::History { runbook } => Request::History { state_dir: state_dir(runbook.as_deref()) },
+            cli::Command::Completions { shell } => Request::Completions(shell),
+            cli::Command::Man { subcommand } => Request::Man(subcommand),
         };
         Ok(Config { display: Display { format, verbosity }, request })
     }

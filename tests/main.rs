@@ -24,6 +24,7 @@ mod reports;
 mod resume;
 mod s3_copies;
 mod secrets;
+mod shell_integration;
 mod slack;
 mod slack_api;
 mod transitions;

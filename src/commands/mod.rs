@@ -3,6 +3,7 @@
 pub mod inspect;
 pub mod report;
 pub mod session;
+pub mod shell;
 
 use crate::config::{Config, Request};
 use crate::error::AppError;
@@ -18,5 +19,7 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
         Request::Verify { run_id, state_dir } => report::verify(&state_dir, run_id.as_deref()),
         Request::Abandon(r) => session::abandon(&r),
         Request::History { state_dir } => Ok(report::history(&state_dir)),
+        Request::Completions(shell) => Ok(shell::completions(shell)),
+        Request::Man(sub) => shell::man(sub.as_deref()),
     }
 }
