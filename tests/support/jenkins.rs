@@ -163,6 +163,9 @@ struct State {
     start_before_cancel: bool,
     /// The next n console answers are cut off halfway (a dropped connection).
     drops: usize,
+    /// Every nth console answer is cut off (0: none).
+    drop_every: usize,
+    console_answers: usize,
     crumbs: bool,
     /// The session the crumb was issued to (its cookie value).
     session: Option<String>,
@@ -208,6 +211,11 @@ impl Jenkins {
     /// The item leaves the queue (its build starts) just before a cancel for it arrives.
     pub fn start_before_cancel(&self) {
         self.state.lock().unwrap().start_before_cancel = true;
+    }
+
+    /// Every `n`th console answer breaks off halfway through, for the whole build.
+    pub fn drop_console_every(&self, n: usize) {
+        self.state.lock().unwrap().drop_every = n;
     }
 
     /// The next `n` console answers break off halfway through.

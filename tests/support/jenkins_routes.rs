@@ -216,8 +216,10 @@ pub(super) fn handle(s: &mut State, r: &Request) -> Response {
             if !finished(b, hold) {
                 response = response.header("X-More-Data", "true");
             }
-            if s.drops > 0 && response.body.len() > 1 {
-                s.drops -= 1;
+            s.console_answers += 1;
+            let periodic = s.drop_every > 0 && s.console_answers.is_multiple_of(s.drop_every);
+            if (s.drops > 0 || periodic) && response.body.len() > 1 {
+                s.drops = s.drops.saturating_sub(1);
                 let half = response.body.len() / 2;
                 response = response.header(DROP_AFTER, half.to_string());
             }

@@ -121,7 +121,16 @@ impl Jenkins {
     }
 
     pub(super) async fn get_json<T: for<'de> Deserialize<'de>>(&self, url: &str, call: &str) -> Result<T, RemoteError> {
-        let r = remote::send(SYSTEM, call, Repeat::Safe, FOLLOW, &[], || self.request(reqwest::Method::GET, url)).await?;
+        self.get_json_with(url, call, FOLLOW).await
+    }
+
+    pub(super) async fn get_json_with<T: for<'de> Deserialize<'de>>(
+        &self,
+        url: &str,
+        call: &str,
+        policy: RetryPolicy,
+    ) -> Result<T, RemoteError> {
+        let r = remote::send(SYSTEM, call, Repeat::Safe, policy, &[], || self.request(reqwest::Method::GET, url)).await?;
         let text = r.text().await.map_err(|e| RemoteError::new(SYSTEM, call, None, format!("reading the answer failed: {e}")))?;
         serde_json::from_str(&text).map_err(|e| RemoteError::new(SYSTEM, call, None, format!("unexpected answer ({e})")))
     }

@@ -144,8 +144,16 @@ impl JenkinsAction {
                 tokio::time::sleep(jenkins.poll).await;
                 continue;
             }
+            // Jenkins answers a `start` past the end of the log from byte 0
+            // (stapler LargeText: "text rolled over"): what came is the log
+            // again from its start, not the text after `start`.
+            if next.is_some_and(|n| n < start) {
+                console.note(&format!("the console log restarted in Jenkins (it is now {} bytes, relctl had read {start}): what follows is it from the beginning", next.unwrap_or_default()))?;
+            }
             start = next.unwrap_or(start + received);
             seen = 0;
+            // A complete answer: the next break is a new one.
+            dropped = 0;
             if !more {
                 break;
             }
@@ -221,6 +229,15 @@ impl Console<'_, '_> {
         Ok(())
     }
 
+    /// A line of relctl's own in the step's output and the file.
+    fn note(&mut self, text: &str) -> Result<(), StepFailure> {
+        if !self.partial.is_empty() {
+            let rest = std::mem::take(&mut self.partial);
+            self.write(&rest)?;
+        }
+        self.write(format!("[relctl] {text}\n").as_bytes())
+    }
+
     fn finish(mut self) -> Result<(), StepFailure> {
         if !self.partial.is_empty() {
             let rest = std::mem::take(&mut self.partial);
@@ -247,11 +264,12 @@ fn readable(text: &str) -> std::borrow::Cow<'_, str> {
     let mut rest = text;
     while let Some(at) = rest.find(NOTE) {
         out.push_str(&rest[..at]);
-        match rest[at..].find(END) {
+        // A note never spans lines: one whose end is not on its line (cut
+        // off) hides only the rest of that line.
+        let line_end = rest[at..].find('\n').map_or(rest.len(), |n| at + n);
+        match rest[at..line_end].find(END) {
             Some(end) => rest = &rest[at + end + END.len()..],
-            None => {
-                rest = "";
-            }
+            None => rest = &rest[line_end..],
         }
     }
     out.push_str(rest);
@@ -267,5 +285,7 @@ mod tests {
         let raw = "\u{1b}[8mha:////4AAAAFB+LCAAAAAAAAP9b\u{1b}[0m[Pipeline] sh\r\n+ deploy.sh\r\nplain\n";
         assert_eq!(readable(raw), "[Pipeline] sh\n+ deploy.sh\nplain\n");
         assert_eq!(readable("nothing to do\n"), "nothing to do\n");
+        // A note cut off hides the rest of its line only.
+        assert_eq!(readable("a \u{1b}[8mha:AAAA\nnext line\n"), "a \nnext line\n");
     }
 }

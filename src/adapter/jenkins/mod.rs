@@ -304,15 +304,17 @@ impl JenkinsAction {
             if jenkins.cancel_item(queue_url).await.map_err(|e| e.to_string())? {
                 run.env.checkpoint(run.key, Progress::cancelled(queue_url)).map_err(|f| f.message())?;
                 run.log(&format!("took {queue_url} out of the Jenkins queue"));
+                return Ok(None);
             }
-            // It may have left the queue just before (Jenkins then answers
-            // 500 to the cancel): then its build is stopped.
-            let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
-            let item: Option<QueueItem> = jenkins.get_json(&format!("{queue_url}api/json"), &call).await.ok();
-            build = item.and_then(|i| i.executable).map(|e| (e.number, with_slash(&absolute(&jenkins.base, &e.url))));
-            if let Some((n, url)) = &build {
-                run.env.checkpoint(run.key, Progress::started(*n, url)).map_err(|f| f.message())?;
-            }
+            // It had left the queue just before (Jenkins answers 500 to the
+            // cancel; 404 once it forgot the item): find its build and stop it.
+            let job = run.env.render(&self.job).map_err(|f| f.message())?;
+            let Some((n, url)) = left_item_build(&jenkins, &job, queue_url).await? else {
+                run.env.checkpoint(run.key, Progress::cancelled(queue_url)).map_err(|f| f.message())?;
+                return Ok(None);
+            };
+            run.env.checkpoint(run.key, Progress::started(n, &url)).map_err(|f| f.message())?;
+            build = Some((n, url));
         }
         let Some((number, url)) = build else { return Ok(None) };
         if progress.stopped_build == Some(number) {
@@ -352,4 +354,29 @@ fn check_params(job: &str, params: &[(String, String)], defined: &[String]) -> R
     Err(AdapterError::refused(format!("job `{job}` has no parameter {}; Jenkins would ignore it", named.join(", ")))
         .with_help(format!("its parameters are: {}", defined.join(", ")))
         .into())
+}
+
+/// The build a queue item that can no longer be cancelled became. A left
+/// item can show no build for a moment; a forgotten one (404) is found
+/// among the job's recent builds by its queue id. `None`: it was cancelled
+/// (by someone else) and never became a build.
+async fn left_item_build(jenkins: &Jenkins, job: &str, queue_url: &str) -> Result<Option<(u64, String)>, String> {
+    let call = format!("GET {}api/json", queue_url.trim_start_matches(&jenkins.base));
+    let id = queue_url.trim_end_matches('/').rsplit('/').next().and_then(|i| i.parse::<u64>().ok()).unwrap_or_default();
+    let lost =
+        || format!("{SYSTEM}: {queue_url} left the queue, but relctl cannot find the build it became: check {job} in Jenkins");
+    for _ in 0..10 {
+        match jenkins.get_json::<QueueItem>(&format!("{queue_url}api/json"), &call).await {
+            Ok(item) if item.cancelled => return Ok(None),
+            Ok(QueueItem { executable: Some(e), .. }) => {
+                return Ok(Some((e.number, with_slash(&absolute(&jenkins.base, &e.url)))));
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+            Err(e) if e.status == Some(404) => {
+                return jenkins.build_of_item(job, id).await.map_err(|e| e.to_string())?.ok_or_else(lost).map(Some);
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err(lost())
 }

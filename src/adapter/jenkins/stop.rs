@@ -33,53 +33,82 @@ impl Stopped {
     }
 }
 
+/// The whole stop (every POST and every look) ends within this, inside the
+/// engine's 30 s for stopping a step: a Jenkins too slow to answer is
+/// reported as such rather than cut off with nothing said.
+const STOP_BUDGET: Duration = Duration::from_secs(25);
+
+/// Looks at the build once, quickly: a failed look is "unknown", not the end.
+const LOOK: RetryPolicy = RetryPolicy { attempts: 1, min_delay: Duration::from_millis(200), max_delay: Duration::from_secs(1) };
+
 impl Jenkins {
-    /// `/stop`, then `/term`, then `/kill`, each given `wait` to take effect.
-    /// An error when the build is still running after all of them.
+    /// `/stop`, then `/term`, then `/kill`, each given `wait` to take effect,
+    /// all within [`STOP_BUDGET`]. An error when the build is not seen to end.
     pub(super) async fn stop_confirmed(&self, build_url: &str, wait: Duration) -> Result<Stopped, RemoteError> {
-        if let Some(result) = self.ended(build_url).await? {
+        let budget = Instant::now() + STOP_BUDGET;
+        let left = || budget.saturating_duration_since(Instant::now());
+        if let Ok(Ok(Some(result))) = tokio::time::timeout(left(), self.ended(build_url)).await {
             return Ok(Stopped::AlreadyOver { result });
         }
         let mut tried = Vec::new();
+        let mut trouble: Option<String> = None;
         for by in ["stop", "term", "kill"] {
             let call = format!("POST {}{by}", build_url.trim_start_matches(&self.base));
             // Asking twice is harmless, so it is retried like a read.
-            let policy = RetryPolicy { attempts: 3, ..RetryPolicy::default() };
-            let response =
-                self.post(&format!("{build_url}{by}"), &call, Repeat::Safe, policy, &[StatusCode::NOT_FOUND], &[]).await?;
-            if response.status() == StatusCode::NOT_FOUND {
-                if by == "stop" {
-                    return Err(RemoteError::new(SYSTEM, &call, Some(404), "the build is not there to stop".to_string()));
-                }
-                // Not a Pipeline: there is nothing stronger than /stop.
-                break;
-            }
-            tried.push(format!("/{by}"));
-            let deadline = Instant::now() + wait;
-            loop {
-                if let Some(result) = self.ended(build_url).await? {
-                    return Ok(Stopped::Ended { result, by });
-                }
-                if Instant::now() >= deadline {
+            let policy = RetryPolicy { attempts: 2, min_delay: Duration::from_millis(200), max_delay: Duration::from_secs(1) };
+            let url = format!("{build_url}{by}");
+            let post = self.post(&url, &call, Repeat::Safe, policy, &[StatusCode::NOT_FOUND], &[]);
+            match tokio::time::timeout(left(), post).await {
+                Err(_) => {
+                    trouble = Some(format!("{call}: no answer within {}s", STOP_BUDGET.as_secs()));
                     break;
                 }
-                tokio::time::sleep(self.poll.min(Duration::from_millis(500))).await;
+                // Jenkins did not take this one: the next, stronger one may do.
+                Ok(Err(e)) => {
+                    trouble = Some(e.to_string());
+                    continue;
+                }
+                Ok(Ok(r)) if r.status() == StatusCode::NOT_FOUND => {
+                    if by == "stop" {
+                        return Err(RemoteError::new(SYSTEM, &call, Some(404), "the build is not there to stop".to_string()));
+                    }
+                    // Not a Pipeline: there is nothing stronger than /stop.
+                    break;
+                }
+                Ok(Ok(_)) => tried.push(format!("/{by}")),
+            }
+            let stage = Instant::now() + wait.min(left());
+            loop {
+                match tokio::time::timeout(left(), self.ended(build_url)).await {
+                    Ok(Ok(Some(result))) => return Ok(Stopped::Ended { result, by }),
+                    Ok(Err(e)) => trouble = Some(e.to_string()),
+                    _ => {}
+                }
+                if Instant::now() >= stage {
+                    break;
+                }
+                tokio::time::sleep(self.poll.min(Duration::from_millis(500)).min(left())).await;
             }
         }
         let call = format!("GET {}api/json", build_url.trim_start_matches(&self.base));
+        let asked = if tried.is_empty() { "nothing Jenkins took".to_string() } else { tried.join(", ") };
+        let why = trouble.map(|t| format!("; last problem: {t}")).unwrap_or_default();
         Err(RemoteError::new(
             SYSTEM,
             &call,
             None,
-            format!("the build is still running after {} (waited {}s after each)", tried.join(", "), wait.as_secs()),
+            format!(
+                "the build is still running, or not seen to stop, after {asked} (waited up to {} after each){why}",
+                crate::runbook::duration::format_duration(wait)
+            ),
         )
         .with_help(format!("stop it in Jenkins ({build_url}) before anything else changes what it deploys")))
     }
 
-    /// The build's result once it is over; `None` while it runs.
+    /// The build's result once it is over; `None` while it runs. One look.
     async fn ended(&self, build_url: &str) -> Result<Option<String>, RemoteError> {
         let call = format!("GET {}api/json", build_url.trim_start_matches(&self.base));
-        let build: Build = self.get_json(&format!("{build_url}api/json?tree=building,result,duration"), &call).await?;
+        let build: Build = self.get_json_with(&format!("{build_url}api/json?tree=building,result,duration"), &call, LOOK).await?;
         Ok(if build.building { None } else { build.result })
     }
 }
