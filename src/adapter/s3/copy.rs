@@ -22,6 +22,8 @@ use crate::step::StepFailure;
 pub(super) const MAX_SINGLE_COPY: i64 = 5 * 1024 * 1024 * 1024;
 /// S3's smallest part (all but the last).
 const MIN_PART: i64 = 5 * 1024 * 1024;
+/// S3's most parts in one upload.
+const MAX_PARTS: i64 = 10_000;
 
 /// Copies within one bucket.
 pub(super) struct Copier<'a> {
@@ -184,7 +186,7 @@ impl<'a> Copier<'a> {
             .await
             .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &self.call("CreateMultipartUpload", from, to), &e)))?;
         let upload = created.upload_id().unwrap_or_default().to_string();
-        match self.copy_parts(from, to, &upload, size).await {
+        let done = match self.copy_parts(from, to, &upload, size, head.e_tag()).await {
             Ok(parts) => self
                 .s3
                 .complete_multipart_upload()
@@ -196,20 +198,30 @@ impl<'a> Copier<'a> {
                 .await
                 .map(|_| ())
                 .map_err(|e| StepFailure::from(sdk_error(SYSTEM, &self.call("CompleteMultipartUpload", from, to), &e))),
-            Err(f) => {
-                let _ = self.s3.abort_multipart_upload().bucket(self.bucket).key(to).upload_id(&upload).send().await;
-                Err(f)
-            }
+            Err(f) => Err(f),
+        };
+        if done.is_err() {
+            // Parts left behind are stored, and billed, until aborted.
+            let _ = self.s3.abort_multipart_upload().bucket(self.bucket).key(to).upload_id(&upload).send().await;
         }
+        done
     }
 
-    async fn copy_parts(&self, from: &str, to: &str, upload: &str, size: i64) -> Result<Vec<CompletedPart>, StepFailure> {
+    async fn copy_parts(
+        &self,
+        from: &str,
+        to: &str,
+        upload: &str,
+        size: i64,
+        etag: Option<&str>,
+    ) -> Result<Vec<CompletedPart>, StepFailure> {
         let source = format!("{}/{}", self.bucket, encode_key(from));
+        let part = part_size(self.threshold, size);
         let mut parts = Vec::new();
         let mut start = 0i64;
         let mut number = 1i32;
         while start < size {
-            let end = (start + self.threshold).min(size) - 1;
+            let end = (start + part).min(size) - 1;
             let out = self
                 .s3
                 .upload_part_copy()
@@ -219,6 +231,8 @@ impl<'a> Copier<'a> {
                 .part_number(number)
                 .copy_source(&source)
                 .copy_source_range(format!("bytes={start}-{end}"))
+                // Every part from the same version of the source, or the copy fails.
+                .set_copy_source_if_match(etag.map(str::to_string))
                 .send()
                 .await
                 .map_err(|e| {
@@ -233,6 +247,11 @@ impl<'a> Copier<'a> {
     }
 }
 
+/// The threshold, or bigger parts when that would take more than 10,000.
+fn part_size(threshold: i64, size: i64) -> i64 {
+    threshold.max((size + MAX_PARTS - 1) / MAX_PARTS).min(MAX_SINGLE_COPY)
+}
+
 fn joined(grantees: &[String]) -> Option<String> {
     (!grantees.is_empty()).then(|| grantees.join(", "))
 }
@@ -245,4 +264,17 @@ fn form_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_object_takes_bigger_parts_than_the_threshold_to_stay_within_10000() {
+        assert_eq!(part_size(MIN_PART, 11 * 1024 * 1024), MIN_PART);
+        let size = 100 * 1024 * 1024 * 1024_i64;
+        let part = part_size(MIN_PART, size);
+        assert!(part > MIN_PART && (size + part - 1) / part <= MAX_PARTS, "{part}");
+    }
 }
