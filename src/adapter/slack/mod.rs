@@ -162,6 +162,10 @@ fn named_channel(channel: &str) -> bool {
 /// or 1, 2, 4 s… without one.
 const RATE_LIMITED_ATTEMPTS: u32 = 5;
 
+/// How long a `slack` step waits for queued notices to go out before its
+/// own message: as long as a notice may hold the release up.
+const FLUSH_BEFORE_STEP: Duration = Duration::from_secs(5);
+
 impl SlackSettings {
     /// Waits so that a channel gets at most about one message per second.
     async fn pace(&self) -> tokio::sync::MutexGuard<'_, Option<Instant>> {
@@ -214,8 +218,12 @@ impl SlackSettings {
             // A rate limit can come as HTTP 200 with ok:false: nothing was
             // posted, so sending it again cannot duplicate it.
             attempt += 1;
-            if matches!(error.as_str(), "ratelimited" | "rate_limited") && attempt < RATE_LIMITED_ATTEMPTS {
-                tokio::time::sleep(wait.unwrap_or(Duration::from_secs(1 << (attempt - 1)))).await;
+            let pause = wait.unwrap_or(Duration::from_secs(1 << (attempt - 1)));
+            if matches!(error.as_str(), "ratelimited" | "rate_limited")
+                && attempt < RATE_LIMITED_ATTEMPTS
+                && pause <= remote::MAX_RETRY_AFTER
+            {
+                tokio::time::sleep(pause).await;
                 continue;
             }
             let channel = body["channel"].as_str().unwrap_or_default();
@@ -511,7 +519,7 @@ impl Action for SlackAction {
             let text = run.env.render(&self.text)?;
             // Notices queued before this message go first; if they still
             // cannot, this message is tried anyway and reports for itself.
-            let _ = settings.flush(run.env).await;
+            let _ = tokio::time::timeout(FLUSH_BEFORE_STEP, settings.flush(run.env)).await;
             match settings.post(run.env, &text, self.broadcast).await {
                 Ok(()) => Ok(Outcome { summary: Some("posted".into()), ..Outcome::default() }),
                 // A chat outage must not fail a rollback or turn a release into

@@ -4,7 +4,8 @@
 //! briefly down, the notice stays queued and goes out, in order, before
 //! the next one, and at the end of the run, which waits longer for them.
 //! A notice Slack refuses outright (`channel_not_found`, …) never will go
-//! out: it is dropped, and the warning says so.
+//! out, and one whose answer was lost may have gone out: either is dropped,
+//! with a warning, and the ones behind it still go.
 
 use std::collections::VecDeque;
 
@@ -36,28 +37,29 @@ impl SlackSettings {
     /// refused is dropped.
     pub(super) async fn flush(&self, env: &dyn StepEnv) -> Result<(), RemoteError> {
         let _in_order = self.outbox.sending.lock().await;
+        let mut refused = None;
         loop {
-            let Some((text, broadcast)) = self.outbox.queue().front().cloned() else { return Ok(()) };
-            match self.post(env, &text, broadcast).await {
-                Ok(()) => {
-                    self.outbox.queue().pop_front();
-                }
-                Err(e) => {
-                    let kind = match AdapterError::from(e.clone()) {
-                        AdapterError::Remote { kind, .. } => kind,
-                        _ => RemoteKind::Rejected,
-                    };
-                    let later = matches!(kind, RemoteKind::Transient | RemoteKind::Unreachable | RemoteKind::MaybeApplied);
-                    if !later {
-                        self.outbox.queue().pop_front();
-                        return Err(e);
-                    }
-                    let waiting = self.outbox.queue().len();
-                    let mut e = e;
-                    e.message = format!("{} ({waiting} notice(s) kept: they go out with the next one, or at the end)", e.message);
-                    return Err(e);
-                }
+            let Some((text, broadcast)) = self.outbox.queue().front().cloned() else { break };
+            let Err(e) = self.post(env, &text, broadcast).await else {
+                self.outbox.queue().pop_front();
+                continue;
+            };
+            let kind = match AdapterError::from(e.clone()) {
+                AdapterError::Remote { kind, .. } => kind,
+                _ => RemoteKind::Rejected,
+            };
+            // Not sent for sure (busy, rate-limited, unreachable): kept for
+            // later. Refused, or maybe sent (the answer was lost): dropped,
+            // never posted twice blindly; the ones behind it still go.
+            if matches!(kind, RemoteKind::Transient | RemoteKind::Unreachable) {
+                let waiting = self.outbox.queue().len();
+                let mut e = e;
+                e.message = format!("{} ({waiting} notice(s) kept: they go out with the next one, or at the end)", e.message);
+                return Err(e);
             }
+            self.outbox.queue().pop_front();
+            refused.get_or_insert(e);
         }
+        refused.map_or(Ok(()), Err)
     }
 }
