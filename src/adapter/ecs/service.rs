@@ -45,7 +45,7 @@ pub(super) struct Rollout {
     /// its task definition and why. The circuit breaker's rollback starts a
     /// new PRIMARY deployment of the last COMPLETED task definition and
     /// leaves the failed one ACTIVE.
-    pub(super) failed: Option<(String, String)>,
+    pub(super) failed: Vec<(String, String)>,
 }
 
 impl Rollout {
@@ -63,13 +63,14 @@ impl Rollout {
             failed: service
                 .deployments()
                 .iter()
-                .find(|d| d.status() != Some("PRIMARY") && d.rollout_state() == Some(&DeploymentRolloutState::Failed))
+                .filter(|d| d.status() != Some("PRIMARY") && d.rollout_state() == Some(&DeploymentRolloutState::Failed))
                 .map(|d| {
                     (
                         d.task_definition().unwrap_or_default().to_string(),
                         d.rollout_state_reason().unwrap_or_default().to_string(),
                     )
-                }),
+                })
+                .collect(),
         })
     }
 
@@ -240,7 +241,7 @@ impl Ecs {
                 )));
             }
             if r.primary_task_definition != target
-                && let Some((failed, reason)) = r.failed.as_ref().filter(|(td, _)| td == target)
+                && let Some((failed, reason)) = r.failed.iter().find(|(td, _)| td == target)
             {
                 return Err(StepFailure::refused(format!(
                     "{SYSTEM}: the rollout of {failed} to {}/{} FAILED ({reason}); ECS's circuit breaker is rolling it back to {} (deployment {}){}",
