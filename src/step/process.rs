@@ -73,9 +73,14 @@ impl ProcessRecord {
         }
     }
 
+    /// Whether it was started on this machine (a resume elsewhere cannot see it).
+    pub fn on_this_host(&self) -> bool {
+        self.host == host_name()
+    }
+
     /// Whether the group still has a process on this machine, since the boot it started in.
     pub fn still_running(&self) -> bool {
-        if self.host != host_name() || boot_id().as_deref() != Some(self.boot_id.as_str()) {
+        if !self.on_this_host() || boot_id().as_deref() != Some(self.boot_id.as_str()) {
             return false;
         }
         if !group_alive(self.pgid) {
@@ -86,31 +91,41 @@ impl ProcessRecord {
         start_ticks(self.pgid).is_none_or(|t| t == self.start_ticks)
     }
 
-    /// How long ago it started, by the wall clock.
+    /// How long ago it started: by the kernel's clock while its leader is
+    /// there (immune to the wall clock being set), else by the wall clock.
     pub fn age(&self) -> Option<Duration> {
+        if start_ticks(self.pgid) == Some(self.start_ticks)
+            && let Some(age) = ticks_age(self.start_ticks)
+        {
+            return Some(age);
+        }
         let since = humantime::parse_rfc3339(&self.started_at).ok()?;
         SystemTime::now().duration_since(since).ok()
     }
 
     /// SIGTERM to the whole group, then SIGKILL if anything is left after
-    /// `grace`; returns once the group is gone (or `grace` twice over).
-    pub fn stop(&self, grace: Duration) {
+    /// `grace`; returns whether the group is gone (it is given `grace` twice over).
+    pub fn stop(&self, grace: Duration) -> bool {
         if !self.still_running() {
-            return;
+            return true;
         }
         signal_group(self.pgid, libc::SIGTERM);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if !group_alive(self.pgid) {
-                return;
+                return true;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         signal_group(self.pgid, libc::SIGKILL);
         let deadline = Instant::now() + grace;
-        while group_alive(self.pgid) && Instant::now() < deadline {
+        while Instant::now() < deadline {
+            if !self.still_running() {
+                return true;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        !self.still_running()
     }
 }
 
@@ -135,6 +150,18 @@ fn start_ticks(pid: i32) -> Option<u64> {
     let after = &stat[stat.rfind(')')? + 1..];
     // After the name: state is field 3, so starttime (22) is the 20th.
     after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Time since a process started `ticks` after boot, by /proc/uptime.
+fn ticks_age(ticks: u64) -> Option<Duration> {
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        return None;
+    }
+    let started = ticks as f64 / hz as f64;
+    Some(Duration::from_secs_f64((uptime - started).max(0.0)))
 }
 
 fn boot_id() -> Option<String> {
@@ -171,8 +198,9 @@ mod tests {
         assert!(!stranger.still_running());
         let other_boot = ProcessRecord { boot_id: "x".into(), ..rec.clone() };
         assert!(!other_boot.still_running());
+        assert!(rec.age().unwrap() < Duration::from_secs(5), "{:?}", rec.age());
         std::thread::spawn(move || child.wait());
-        rec.stop(Duration::from_secs(2));
+        assert!(rec.stop(Duration::from_secs(2)));
         assert!(!rec.still_running());
     }
 

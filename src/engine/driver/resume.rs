@@ -89,6 +89,15 @@ impl Engine {
         record: &ProcessRecord,
         deadline: Option<Duration>,
     ) -> Result<bool, EngineError> {
+        if !record.on_this_host() {
+            self.emit(Event::Warning {
+                message: format!(
+                    "{label}: its processes were started on {}, not here: if relctl was killed there, they may still be running there",
+                    record.host
+                ),
+            })?;
+            return Ok(true);
+        }
         if !record.still_running() {
             return Ok(true);
         }
@@ -124,14 +133,12 @@ impl Engine {
             at: now(),
         })?;
         self.sync()?;
-        let stop = |r: ProcessRecord| async move {
-            let _ = tokio::task::spawn_blocking(move || r.stop(STOP_GRACE)).await;
-        };
-        // Whether they were ended (rather than finishing by themselves).
+        let stop =
+            |r: ProcessRecord| async move { tokio::task::spawn_blocking(move || r.stop(STOP_GRACE)).await.unwrap_or(false) };
+        // Whether they were ended (rather than finishing by themselves), and whether they are gone.
         let gone = async {
             if ending {
-                stop(record.clone()).await;
-                return true;
+                return (true, stop(record.clone()).await);
             }
             let wait = async {
                 while record.still_running() {
@@ -141,15 +148,22 @@ impl Engine {
             // The step's deadline still applies, counted from when it started.
             let left = deadline.map_or(Duration::MAX, |d| d.saturating_sub(record.age().unwrap_or_default()));
             if tokio::time::timeout(left, wait).await.is_err() {
-                stop(record.clone()).await;
-                return true;
+                return (true, stop(record.clone()).await);
             }
-            false
+            (false, true)
         };
-        let ended = tokio::select! {
-            ended = gone => ended,
+        let (ended, is_gone) = tokio::select! {
+            outcome = gone => outcome,
             () = self.cancelled() => return Ok(false),
         };
+        if !is_gone {
+            // Not even SIGKILL ended them (a process stuck in the kernel):
+            // running the step again beside them is what this prevents.
+            self.emit(Event::Warning {
+                message: format!("{label}: process group {} survived SIGKILL; end it by hand, then resume", record.pgid),
+            })?;
+            return Err(EngineError::UnfinishedStep { key: key.to_string(), label: label.to_string() });
+        }
         self.emit(Event::LeftoverGone {
             key: key.to_string(),
             label: label.to_string(),
