@@ -6,7 +6,7 @@ use crate::engine::driver::EngineError;
 use crate::engine::journal::JournalError;
 use crate::engine::lock::LockError;
 use crate::exit::ExitCode;
-use crate::plan::PlanError;
+use crate::plan::{ApproverError, PlanError};
 use crate::runbook::LoadError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,8 @@ pub enum AppError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Approvers(#[from] ApproverError),
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
@@ -38,6 +40,8 @@ impl AppError {
     pub fn exit_code(&self) -> i32 {
         match self {
             AppError::Usage(_) | AppError::Load(_) | AppError::Plan(_) => ExitCode::Usage.code(),
+            // Refused before any change, like a checklist that fails.
+            AppError::Approvers(_) => ExitCode::Aborted.code(),
             AppError::Lock(LockError::Held { .. } | LockError::Unfinished { .. }) => ExitCode::Locked.code(),
             AppError::NotFound(_) => ExitCode::Usage.code(),
             AppError::Engine(EngineError::UnfinishedStep { .. }) | AppError::Journal(JournalError::Damaged { .. }) => {

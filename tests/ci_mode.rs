@@ -201,19 +201,18 @@ finalize:
 ";
 
 #[test]
-fn someone_outside_the_approvers_is_refused_even_with_approve_all() {
+fn someone_outside_the_approvers_is_refused_before_anything_is_deployed() {
+    // Before: relctl deployed, then refused the gate and rolled back (exit 3),
+    // though everything needed to know it was there before the first change.
     let sb = Sandbox::new();
     sb.write("release.yaml", APPROVERS);
     let run = relctl(&sb, &["run", "release.yaml", "--non-interactive", "--as", "mallory", "--approve", "all"], &[]);
-    run.expect_code(3);
-    assert!(sb.path().join("rolled-back").exists());
-    assert!(!sb.path().join("finalized").exists());
-    let d = decision(&sb);
-    assert_eq!(d["actor"], "mallory");
-    assert_eq!(d["approved"], false);
-    assert_eq!(d["by"], "policy");
-    let reason = d["reason"].as_str().unwrap();
-    assert!(reason.contains("mallory may not answer this (approvers: alice, bob)"), "{reason}");
+    run.expect_code(1);
+    assert!(!sb.path().join("executed").exists(), "nothing was deployed");
+    assert!(run.stderr.contains("mallory cannot answer every question"), "{}", run.stderr);
+    assert!(run.stderr.contains("validate gate `go` is for alice, bob only"), "{}", run.stderr);
+    assert!(run.stderr.contains("--as NAME"), "{}", run.stderr);
+    assert!(!sb.path().join(".relctl/runs").exists(), "no run was started");
 }
 
 #[test]
@@ -250,8 +249,9 @@ fn github_actor_is_used_when_relctl_actor_is_unset() {
     let sb = Sandbox::new();
     sb.write("release.yaml", APPROVERS);
     let env = [("CI", "true"), ("GITHUB_ACTOR", "alice"), ("RELCTL_ACTOR", "mallory")];
-    relctl(&sb, &["run", "release.yaml", "--approve", "go"], &env).expect_code(3);
-    assert_eq!(decision(&sb)["actor"], "mallory");
+    let r = relctl(&sb, &["run", "release.yaml", "--approve", "go"], &env);
+    r.expect_code(1);
+    assert!(r.stderr.contains("mallory cannot answer"), "{}", r.stderr);
     let sb = Sandbox::new();
     sb.write("release.yaml", APPROVERS);
     relctl(&sb, &["run", "release.yaml", "--approve", "go", "--as", "bob"], &env).expect_code(0);

@@ -142,10 +142,13 @@ fn someone_not_in_approvers_cannot_answer_the_gate() {
     let sb = Sandbox::new();
     sb.write("release.yaml", RUNBOOK);
     sb.write("healthy", "");
+    // Known before any change: refused up front, nothing asked or run. (A
+    // resumed run still refuses at the question itself: see below.)
     let mut p = spawn(&sb, &["run", "release.yaml", "--as", "mallory", "--approve", "approval"]);
-    p.exp_string("mallory may not answer this").unwrap();
+    p.exp_string("mallory cannot answer every question").unwrap();
     p.exp_eof().unwrap();
-    assert_eq!(exit_code(&p), 3);
+    assert_eq!(exit_code(&p), 1);
+    assert!(!sb.path().join("marks.txt").exists());
 }
 
 #[test]

@@ -38,6 +38,9 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     let plan = Plan::build(Arc::new(rb), &req.vars, &|k| std::env::var(k).ok(), !req.dry_run)?;
     plan.check_approvals(&req.gates.approve)?;
     plan.check_override(&req.gates.approve, req.gates.reason.as_deref())?;
+    if !req.dry_run {
+        plan.check_actor(&req.gates.actor)?;
+    }
     let runbook_path =
         std::fs::canonicalize(&req.file).map_err(AppError::io(format!("cannot resolve {}", req.file.display())))?;
     let workdir = runbook_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);

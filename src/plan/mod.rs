@@ -7,8 +7,11 @@
 //! engine walks [`Plan::stage`] and `relctl plan` prints the same value
 //! ([`render`]), so what a release manager reviews is what runs.
 
+mod approvers;
 mod render;
 mod targets;
+
+pub use approvers::ApproverError;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

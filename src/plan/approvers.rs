@@ -1,0 +1,44 @@
+//! Questions the person running relctl cannot answer, found before any
+//! change: a gate whose approvers do not include them would be refused only
+//! after the deploy, and the release rolled back for nothing.
+
+use super::Plan;
+use crate::step::{PhaseName, Step};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{actor} cannot answer every question {runbook} asks, so nothing was started:\n{}\nhint: run as one of the approvers (--as NAME, or RELCTL_ACTOR)",
+    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ApproverError {
+    pub runbook: String,
+    pub actor: String,
+    pub problems: Vec<String>,
+}
+
+impl Plan {
+    /// Every confirm and gate that will surely be asked (no `when`) and that
+    /// `actor` may not answer. A rollback's questions count too: a rollback
+    /// stopped at one nobody here can answer is worse than no release.
+    pub fn check_actor(&self, actor: &str) -> Result<(), ApproverError> {
+        fn walk(steps: &[Step], phase: PhaseName, actor: &str, out: &mut Vec<String>) {
+            for s in steps.iter().filter(|s| s.when.is_none()) {
+                if let Some(ask) = s.body.ask()
+                    && let Some(approvers) = &ask.approvers
+                    && !approvers.iter().any(|a| a == actor)
+                {
+                    let what = if s.body.is_gate() { "gate" } else { "confirm" };
+                    let name = s.id.clone().unwrap_or_else(|| s.label());
+                    out.push(format!("{} {what} `{name}` is for {} only", phase.as_str(), approvers.join(", ")));
+                }
+                walk(s.body.children(), phase, actor, out);
+            }
+        }
+        let mut problems = Vec::new();
+        for phase in PhaseName::ALL {
+            walk(self.runbook.phase(phase), phase, actor, &mut problems);
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(ApproverError { runbook: self.runbook.path.display().to_string(), actor: actor.to_string(), problems })
+    }
+}
