@@ -257,6 +257,9 @@ pub enum Event {
     RunFinished {
         state: RunState,
         exit_code: i32,
+        /// A dry run: nothing was changed; `state` is where a real run would end.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        dry_run: bool,
         at: String,
     },
     /// A person gave up an unfinished run (`relctl abandon`): it will not be

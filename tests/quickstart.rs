@@ -67,7 +67,9 @@ fn dry_run_changes_nothing_and_takes_no_lock_or_journal() {
     let r = quickstart(&sb, &["--dry-run"]);
     r.expect_code(0);
     assert!(r.stdout.contains("dry run: would ./quickstart/deploy.sh"), "{}", r.stdout);
-    assert!(r.stdout.contains("== RELEASED =="), "{}", r.stdout);
+    // Not "== RELEASED ==": nothing was released.
+    assert!(r.stdout.contains("== DRY RUN: nothing was changed == (a real run would end RELEASED; exit 0)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("== RELEASED =="), "{}", r.stdout);
     assert!(!r.stdout.contains("${{"), "expressions are shown resolved: {}", r.stdout);
     assert!(!sb.path().join("app").exists(), "a dry run started the app");
     assert!(!sb.path().join(".relctl/runs").exists());

@@ -4,6 +4,7 @@ pub mod inspect;
 pub mod report;
 pub mod session;
 pub mod shell;
+mod summary;
 
 use crate::config::{Config, Request};
 use crate::error::AppError;

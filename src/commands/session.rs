@@ -322,30 +322,29 @@ fn finish_hint(code: Option<i32>, run_dir: &RunDir, state_dir: &Path, display: &
     if display.format == OutputMode::Json {
         return;
     }
+    let path = run_dir.path.join(crate::engine::journal::FILE_NAME);
+    let reading = Journal::read(&path).ok();
+    if display.verbosity >= 0 || code != Some(ExitCode::Released.code()) {
+        let (events, last) = reading.as_ref().map_or((&[][..], ""), |r| (&r.events[..], r.last_hash.as_str()));
+        note!("{}", super::summary::recap(events, &path, &run_dir.path.join(OUTPUT_LOG), last, &run_dir.id));
+    }
+    // An override is said again at the very end, where nobody can miss it.
+    for e in reading.iter().flat_map(|r| &r.events) {
+        if let Event::Decision { id, key, actor, comment, overridden, .. } = e
+            && !overridden.is_empty()
+        {
+            let why = comment.as_deref().unwrap_or("no reason given");
+            let gate = id.as_deref().unwrap_or(key);
+            note!("OVERRIDE: gate `{gate}` went ahead over failed checks ({}) by {actor}: {why}", overridden.join(", "));
+        }
+    }
     let resume = format!("relctl resume {} --state-dir {}", run_dir.id, state_dir.display());
     match code {
         Some(c) if c == ExitCode::Interrupted.code() => note!("The run can be resumed: {resume}"),
-        Some(c) if c == ExitCode::RollbackFailed.code() => note!(
-            "A human is needed: the rollback failed or could not be verified. Journal: {}",
-            run_dir.path.join(crate::engine::journal::FILE_NAME).display()
-        ),
-        None => note!("Fix the problem above, then continue with: {resume}"),
-        _ if display.verbosity >= 0 => {
-            let path = run_dir.path.join(crate::engine::journal::FILE_NAME);
-            let reading = Journal::read(&path).ok();
-            // An override is said again at the end, where nobody can miss it.
-            for e in reading.iter().flat_map(|r| &r.events) {
-                if let Event::Decision { id, key, actor, comment, overridden, .. } = e
-                    && !overridden.is_empty()
-                {
-                    let why = comment.as_deref().unwrap_or("no reason given");
-                    let gate = id.as_deref().unwrap_or(key);
-                    note!("OVERRIDE: gate `{gate}` went ahead over failed checks ({}) by {actor}: {why}", overridden.join(", "));
-                }
-            }
-            let last = reading.map(|r| r.last_hash).unwrap_or_default();
-            note!("Journal: {} (last hash {last}; `relctl verify {}` checks it)", path.display(), run_dir.id);
+        Some(c) if c == ExitCode::RollbackFailed.code() => {
+            note!("A human is needed: the rollback failed or could not be verified. Journal: {}", path.display());
         }
+        None => note!("Fix the problem above, then continue with: {resume}"),
         _ => {}
     }
 }

@@ -304,7 +304,8 @@ impl Engine {
             self.memory().state = Some(state);
             self.milestone(Event::StateEntered { state, at: now() }).await?;
         }
-        self.milestone(Event::RunFinished { state, exit_code: state.exit_code().code(), at: now() }).await?;
+        let dry_run = self.cfg.policy.dry_run;
+        self.milestone(Event::RunFinished { state, exit_code: state.exit_code().code(), dry_run, at: now() }).await?;
         Ok(RunEnd::Finished(state))
     }
 

@@ -79,6 +79,11 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             paint(format!("== ABANDONED == by {actor}: {reason}"), |s| s.yellow().bold())
         }
         Event::Interrupted { state, .. } => paint(format!("Interrupted during {}.", state.label()), |s| s.yellow().bold()),
+        Event::RunFinished { state, exit_code, dry_run: true, .. } => {
+            paint(format!("== DRY RUN: nothing was changed == (a real run would end {}; exit {exit_code})", state.label()), |s| {
+                s.cyan().bold()
+            })
+        }
         Event::RunFinished { state, exit_code, .. } => {
             let text = format!("== {} == (exit {exit_code})", state.label());
             match exit_code {
