@@ -27,6 +27,8 @@ pub struct Display {
     pub format: OutputMode,
     /// -1 quiet, 0 normal, 1 step output, 2 debug.
     pub verbosity: i8,
+    /// False with NO_COLOR (no-color.org: it removes colour, nothing else).
+    pub color: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -92,7 +94,8 @@ pub struct Config {
 impl Config {
     pub fn from_cli(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
         let stdout_tty = std::io::stdout().is_terminal();
-        let plain_terminal = env("NO_COLOR").is_some_and(|v| !v.is_empty()) || env("TERM").as_deref() == Some("dumb");
+        let plain_terminal = env("TERM").as_deref() == Some("dumb");
+        let color = env("NO_COLOR").is_none_or(|v| v.is_empty());
         // Live progress needs a terminal; asked for anyway, it falls back to plain lines.
         let format = match cli.output {
             Some(OutputFormat::Human) | None if stdout_tty && !plain_terminal => OutputMode::Human,
@@ -143,7 +146,7 @@ impl Config {
             cli::Command::Completions { shell } => Request::Completions(shell),
             cli::Command::Man { subcommand } => Request::Man(subcommand),
         };
-        Ok(Config { display: Display { format, verbosity }, request })
+        Ok(Config { display: Display { format, verbosity, color }, request })
     }
 }
 

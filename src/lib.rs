@@ -57,6 +57,10 @@ pub fn main() -> ! {
             std::process::exit(exit::ExitCode::Usage.code());
         }
     };
+    if !config.display.color {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -27,5 +27,6 @@ mod secrets;
 mod shell_integration;
 mod slack;
 mod slack_api;
+mod terminal_output;
 mod transitions;
 mod validation;

@@ -1,4 +1,4 @@
-//! Plain lines for logs and pipes (not a terminal, NO_COLOR, TERM=dumb).
+//! Plain lines for logs and pipes (not a terminal, TERM=dumb, --output plain).
 
 use std::io::Write;
 

@@ -1,0 +1,48 @@
+//! The terminal's look, through a pseudo-terminal: NO_COLOR removes colour
+//! and nothing else (no-color.org), so the live progress stays.
+
+use rexpect::session::spawn_command;
+
+use crate::support::*;
+
+const SLOW: &str = "version: 1\nname: tty-look\nexecute:\n  - id: bake\n    run: sleep 1.5\n";
+
+/// Everything relctl wrote to the terminal for a run of SLOW.
+fn screen(no_color: bool) -> String {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", SLOW);
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["run", "release.yaml"])
+        .current_dir(sb.path())
+        .env_remove("CI")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm-256color")
+        .env("RELCTL_LOCK_DIR", sb.path().join("locks"))
+        .env("USER", "tester");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let mut p = spawn_command(cmd, Some(30_000)).unwrap();
+    p.exp_eof().unwrap()
+}
+
+/// An SGR sequence that sets a colour or boldness (ESC [ … m with 1 or 30–37).
+fn has_colour(text: &str) -> bool {
+    text.split('\u{1b}').skip(1).any(|seq| {
+        seq.strip_prefix('[')
+            .and_then(|s| s.split_once('m'))
+            .is_some_and(|(params, _)| params.split(';').any(|p| p == "1" || (p.len() == 2 && p.starts_with('3') && p != "39")))
+    })
+}
+
+#[test]
+fn no_color_keeps_the_live_progress_and_drops_only_the_colour() {
+    let coloured = screen(false);
+    assert!(has_colour(&coloured), "a terminal gets colour by default:\n{coloured:?}");
+    let plain = screen(true);
+    assert!(!has_colour(&plain), "NO_COLOR: no colour:\n{plain:?}");
+    // Live progress: the spinner redraws its line in place (erase-line), as without NO_COLOR.
+    assert!(coloured.contains("\u{1b}[2K"), "{coloured:?}");
+    assert!(plain.contains("\u{1b}[2K"), "NO_COLOR kept the live progress:\n{plain:?}");
+    assert!(plain.contains("RELEASED"), "{plain:?}");
+}
