@@ -6,7 +6,19 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "relctl", version, about = "Run release runbooks: checklist, execute, validate, go/no-go, rollback, finalize")]
+#[command(
+    name = "relctl",
+    version,
+    about = "Run release runbooks: checklist, execute, validate, go/no-go, rollback, finalize",
+    after_help = "Examples:
+  relctl validate release.yaml                      check a runbook, every problem at once
+  relctl plan release.yaml --var version=1.2.3      what a run would do, vars resolved
+  relctl run release.yaml --var version=1.2.3       release, answering gates at the terminal
+  relctl resume                                     continue the latest interrupted run here
+  relctl status -f runbooks/release.yaml            where the latest run of that runbook is
+
+Docs: docs/runbook.md (the format, commands, exit codes), docs/adapters.md (each system)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -38,6 +50,11 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a runbook
+    #[command(after_help = "Examples:
+  relctl run release.yaml --var version=1.2.3 --as alice
+  relctl run release.yaml --dry-run                 walk it without changing anything
+  relctl run release.yaml --non-interactive --approve checklist --var version=1.2.3   in CI
+  relctl run release.yaml --non-interactive --approve go --reason \"INC-42: known-bad alarm\"")]
     Run(RunArgs),
     /// Check runbooks and report every problem
     Validate {
@@ -52,6 +69,11 @@ pub enum Command {
         vars: Vec<String>,
     },
     /// Continue an interrupted run from its journal
+    #[command(after_help = "Examples:
+  relctl resume                                     the latest unfinished run of ./.relctl
+  relctl resume 20261201-101500-ab12 -f runbooks/release.yaml
+  relctl resume --non-interactive --rerun deploy    a step cut off mid-way: run it again
+  relctl resume --stop-leftovers                    end what a killed step left running")]
     Resume(ResumeArgs),
     /// Show a run's state, steps and decisions [default: the latest run]
     Status {
