@@ -55,6 +55,8 @@ pub struct ResumeRequest {
     pub run_id: Option<String>,
     pub lock_dir: PathBuf,
     pub state_dir: PathBuf,
+    /// The state dir was named (-f or --state-dir): no looking elsewhere.
+    pub state_explicit: bool,
     pub gates: GateSettings,
     pub rerun: Vec<String>,
     pub assume_done: Vec<String>,
@@ -68,6 +70,7 @@ pub struct AbandonRequest {
     pub reason: String,
     pub actor: String,
     pub state_dir: PathBuf,
+    pub state_explicit: bool,
     pub lock_dir: PathBuf,
 }
 
@@ -77,10 +80,10 @@ pub enum Request {
     Validate(Vec<PathBuf>),
     Plan { file: PathBuf, vars: Vec<(String, String)> },
     Resume(ResumeRequest),
-    Status { run_id: Option<String>, state_dir: PathBuf },
-    Verify { run_id: Option<String>, state_dir: PathBuf },
+    Status { run_id: Option<String>, state_dir: PathBuf, state_explicit: bool },
+    Verify { run_id: Option<String>, state_dir: PathBuf, state_explicit: bool },
     Abandon(AbandonRequest),
-    History { state_dir: PathBuf },
+    History { state_dir: PathBuf, state_explicit: bool },
     Completions(clap_complete::Shell),
     Man(Option<String>),
 }
@@ -88,6 +91,8 @@ pub enum Request {
 #[derive(Debug)]
 pub struct Config {
     pub display: Display,
+    /// This user's index of runs (XDG_STATE_HOME/relctl/runs), if there is a home.
+    pub index: Option<PathBuf>,
     pub request: Request,
 }
 
@@ -110,6 +115,12 @@ impl Config {
         };
         // One run per runbook name on this machine, whatever the state dir,
         // the user or their TMPDIR: a fixed, shared place.
+        let explicit = |runbook: Option<&Path>| cli.state_dir.is_some() || runbook.is_some();
+        let index = env("XDG_STATE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".local/state")))
+            .map(|d| d.join("relctl/runs"));
         let lock_dir =
             env("RELCTL_LOCK_DIR").filter(|d| !d.is_empty()).map_or_else(|| PathBuf::from(MACHINE_LOCK_DIR), PathBuf::from);
         let request = match cli.command {
@@ -126,6 +137,7 @@ impl Config {
             cli::Command::Resume(a) => Request::Resume(ResumeRequest {
                 lock_dir,
                 state_dir: state_dir(a.runbook.as_deref()),
+                state_explicit: explicit(a.runbook.as_deref()),
                 gates: gates(&a.gates, env),
                 run_id: a.run_id,
                 rerun: a.rerun,
@@ -133,20 +145,27 @@ impl Config {
                 accept_damage: a.accept_damaged_journal,
                 stop_leftovers: a.stop_leftovers,
             }),
-            cli::Command::Status { run_id, runbook } => Request::Status { run_id, state_dir: state_dir(runbook.as_deref()) },
-            cli::Command::Verify { run_id, runbook } => Request::Verify { run_id, state_dir: state_dir(runbook.as_deref()) },
+            cli::Command::Status { run_id, runbook } => {
+                Request::Status { run_id, state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
+            }
+            cli::Command::Verify { run_id, runbook } => {
+                Request::Verify { run_id, state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
+            }
             cli::Command::Abandon { run_id, reason, actor: who, runbook } => Request::Abandon(AbandonRequest {
                 run_id,
                 reason,
                 actor: actor(who.as_deref(), env),
                 state_dir: state_dir(runbook.as_deref()),
+                state_explicit: explicit(runbook.as_deref()),
                 lock_dir: lock_dir.clone(),
             }),
-            cli::Command::History { runbook } => Request::History { state_dir: state_dir(runbook.as_deref()) },
+            cli::Command::History { runbook } => {
+                Request::History { state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
+            }
             cli::Command::Completions { shell } => Request::Completions(shell),
             cli::Command::Man { subcommand } => Request::Man(subcommand),
         };
-        Ok(Config { display: Display { format, verbosity, color }, request })
+        Ok(Config { display: Display { format, verbosity, color }, index, request })
     }
 }
 

@@ -16,6 +16,7 @@ mod jenkins;
 mod jenkins_api;
 mod json_output;
 mod leftover;
+mod locate;
 mod lock;
 mod plan;
 mod pty;

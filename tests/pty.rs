@@ -37,6 +37,7 @@ pub fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
         .env_remove("RELCTL_ACTOR")
         .env("TERM", "xterm-256color")
         .env("RELCTL_LOCK_DIR", sb.path().join("locks"))
+        .env("XDG_STATE_HOME", sb.path().join("xdg-state"))
         .env("USER", "tester");
     spawn_command(cmd, Some(30_000)).expect("spawn relctl in a pty")
 }
@@ -189,6 +190,7 @@ fn slack_shows_the_run_waiting_at_the_gate_while_a_person_decides() {
         .env_remove("CI")
         .env("TERM", "xterm-256color")
         .env("RELCTL_LOCK_DIR", sb.path().join("locks"))
+        .env("XDG_STATE_HOME", sb.path().join("xdg-state"))
         .env("SLACK_BOT_TOKEN", TOKEN);
     let mut p = spawn_command(cmd, Some(30_000)).expect("spawn relctl in a pty");
     p.exp_string("Go?").unwrap();

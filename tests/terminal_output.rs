@@ -18,6 +18,7 @@ fn screen(no_color: bool) -> String {
         .env_remove("NO_COLOR")
         .env("TERM", "xterm-256color")
         .env("RELCTL_LOCK_DIR", sb.path().join("locks"))
+        .env("XDG_STATE_HOME", sb.path().join("xdg-state"))
         .env("USER", "tester");
     if no_color {
         cmd.env("NO_COLOR", "1");

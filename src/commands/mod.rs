@@ -1,25 +1,40 @@
 //! One function per subcommand, from a resolved [`Config`] to an exit code.
 
 pub mod inspect;
+mod locate;
 pub mod report;
 pub mod session;
 pub mod shell;
 mod summary;
 
 use crate::config::{Config, Request};
+use crate::engine::run_dir::RunIndex;
 use crate::error::AppError;
+use locate::locate;
 
 pub async fn dispatch(config: Config) -> Result<i32, AppError> {
     let display = config.display;
+    let index = config.index.map(RunIndex::new);
+    let index = index.as_ref();
     match config.request {
-        Request::Run(r) => session::run(r, &display).await,
-        Request::Resume(r) => session::resume(r, &display).await,
+        Request::Run(r) => session::run(r, &display, index).await,
+        Request::Resume(mut r) => {
+            r.state_dir = locate(&r.state_dir, r.state_explicit, r.run_id.as_deref(), index);
+            session::resume(r, &display).await
+        }
         Request::Validate(files) => Ok(inspect::validate(&files)),
         Request::Plan { file, vars } => inspect::plan(&file, &vars),
-        Request::Status { run_id, state_dir } => report::status(&state_dir, run_id.as_deref()),
-        Request::Verify { run_id, state_dir } => report::verify(&state_dir, run_id.as_deref()),
-        Request::Abandon(r) => session::abandon(&r),
-        Request::History { state_dir } => Ok(report::history(&state_dir)),
+        Request::Status { run_id, state_dir, state_explicit } => {
+            report::status(&locate(&state_dir, state_explicit, run_id.as_deref(), index), run_id.as_deref())
+        }
+        Request::Verify { run_id, state_dir, state_explicit } => {
+            report::verify(&locate(&state_dir, state_explicit, run_id.as_deref(), index), run_id.as_deref())
+        }
+        Request::Abandon(mut r) => {
+            r.state_dir = locate(&r.state_dir, r.state_explicit, Some(&r.run_id), index);
+            session::abandon(&r)
+        }
+        Request::History { state_dir, state_explicit } => Ok(report::history(&state_dir, state_explicit, index)),
         Request::Completions(shell) => Ok(shell::completions(shell)),
         Request::Man(sub) => shell::man(sub.as_deref()),
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::engine::journal::{self, Journal, Reading};
 use crate::engine::replay::Replay;
-use crate::engine::run_dir::RunDir;
+use crate::engine::run_dir::{RunDir, RunIndex};
 use crate::error::AppError;
 use crate::event::{Event, StepStatus};
 use crate::exit::ExitCode;
@@ -129,12 +129,35 @@ pub fn verify(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
     Ok(0)
 }
 
-pub fn history(state_dir: &Path) -> i32 {
+/// The runs in `state_dir`; when it has none and none was named, every run
+/// this user's index knows, wherever it was started.
+pub fn history(state_dir: &Path, explicit: bool, index: Option<&RunIndex>) -> i32 {
     let runs = RunDir::list(state_dir);
     if runs.is_empty() {
-        println!("no runs in {}", state_dir.display());
+        let elsewhere: Vec<(String, std::path::PathBuf)> =
+            if explicit { Vec::new() } else { index.map(RunIndex::runs).unwrap_or_default() };
+        if elsewhere.is_empty() {
+            println!("no runs in {} (-f RUNBOOK or --state-dir DIR reads another)", state_dir.display());
+            return 0;
+        }
+        println!("no runs in {}; this user's runs elsewhere:", state_dir.display());
+        let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+        for (_, dir) in elsewhere.into_iter().rev() {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        for dir in dirs {
+            println!("\n{}:", dir.display());
+            table(&RunDir::list(&dir));
+        }
         return 0;
     }
+    table(&runs);
+    0
+}
+
+fn table(runs: &[RunDir]) {
     println!("{:<22} {:<24} {:<12} {:<26} result", "run", "runbook", "actor", "started");
     for dir in runs.iter().rev() {
         match Replay::load(&dir.path) {
@@ -152,5 +175,4 @@ pub fn history(state_dir: &Path) -> i32 {
             Err(e) => println!("{:<22} unreadable: {e}", dir.id),
         }
     }
-    0
 }

@@ -14,7 +14,7 @@ use crate::engine::driver::{Engine, EngineConfig, RunEnd, Wiring};
 use crate::engine::journal::{Journal, JournalError};
 use crate::engine::lock::{Holder, LockError, RunLock};
 use crate::engine::replay::Replay;
-use crate::engine::run_dir::{OUTPUT_LOG, RUNBOOK_COPY, RunDir};
+use crate::engine::run_dir::{OUTPUT_LOG, RUNBOOK_COPY, RunDir, RunIndex};
 use crate::error::AppError;
 use crate::event::{Event, Observer, now};
 use crate::exit::ExitCode;
@@ -32,7 +32,7 @@ macro_rules! note {
     }};
 }
 
-pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
+pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -> Result<i32, AppError> {
     let registry = adapter::registry();
     let rb = runbook::load(&req.file, &registry)?;
     let plan = Plan::build(Arc::new(rb), &req.vars, &|k| std::env::var(k).ok(), !req.dry_run)?;
@@ -54,6 +54,12 @@ pub async fn run(req: RunRequest, display: &Display) -> Result<i32, AppError> {
     std::fs::create_dir_all(state_dir).map_err(AppError::io(format!("cannot create state dir {}", state_dir.display())))?;
     let run_dir =
         RunDir::create(state_dir).map_err(AppError::io(format!("cannot create a run directory in {}", state_dir.display())))?;
+    // Found again from any directory (a failure only costs that convenience).
+    if let Some(index) = index
+        && let Err(e) = index.record(&run_dir.id, state_dir)
+    {
+        tracing::warn!("cannot record the run in the run index: {e}");
+    }
     let locked =
         RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &req.file)).and_then(|lock| {
             match unfinished_run(state_dir, &plan.runbook.name) {

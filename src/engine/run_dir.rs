@@ -46,6 +46,52 @@ impl RunDir {
     }
 }
 
+/// Where this user's runs are, whatever directory they were started from:
+/// one file per run, named by its id, holding its state dir. `resume`,
+/// `status`, `verify`, `abandon` and `history` fall back to it when the
+/// current directory has no such run, so the hints relctl prints
+/// (`relctl resume RUN_ID`) work from wherever they are typed.
+#[derive(Debug, Clone)]
+pub struct RunIndex {
+    dir: PathBuf,
+}
+
+impl RunIndex {
+    pub fn new(dir: PathBuf) -> RunIndex {
+        RunIndex { dir }
+    }
+
+    /// Records where run `id` lives (an absolute state dir).
+    pub fn record(&self, id: &str, state_dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join(format!(".{id}.tmp"));
+        std::fs::write(&tmp, format!("{}\n", state_dir.display()))?;
+        std::fs::rename(tmp, self.dir.join(id))
+    }
+
+    /// The state dir of run `id`, if it was recorded and is still there.
+    pub fn state_dir_of(&self, id: &str) -> Option<PathBuf> {
+        if id.contains('/') || id.starts_with('.') {
+            return None;
+        }
+        let text = std::fs::read_to_string(self.dir.join(id)).ok()?;
+        let dir = PathBuf::from(text.trim_end_matches('\n'));
+        RunDir::open(&dir, id).map(|_| dir)
+    }
+
+    /// Every recorded run that is still there, oldest first: (id, state dir).
+    pub fn runs(&self) -> Vec<(String, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut ids: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        ids.sort();
+        ids.into_iter().filter_map(|id| self.state_dir_of(&id).map(|d| (id, d))).collect()
+    }
+}
+
 /// `20261122-021055-7f3a`: UTC start time, then 16 random-enough bits.
 fn new_run_id() -> String {
     let now = std::time::SystemTime::now();
@@ -60,6 +106,21 @@ fn new_run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_finds_a_run_from_anywhere_and_forgets_one_that_is_gone() {
+        let home = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let index = RunIndex::new(home.path().join("runs"));
+        let run = RunDir::create(state.path()).unwrap();
+        std::fs::write(run.path.join(super::super::journal::FILE_NAME), "").unwrap();
+        index.record(&run.id, state.path()).unwrap();
+        assert_eq!(index.state_dir_of(&run.id).as_deref(), Some(state.path()));
+        assert_eq!(index.runs(), vec![(run.id.clone(), state.path().to_path_buf())]);
+        assert_eq!(index.state_dir_of("../etc"), None);
+        std::fs::remove_dir_all(&run.path).unwrap();
+        assert_eq!(index.state_dir_of(&run.id), None);
+    }
 
     #[test]
     fn ids_are_unique_and_sortable() {

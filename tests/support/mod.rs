@@ -79,6 +79,8 @@ impl Sandbox {
             .env_remove("RELCTL_STATE_DIR")
             .env("NO_COLOR", "1")
             .env("RELCTL_LOCK_DIR", self.path().join("locks"))
+            // This sandbox's own index of runs, not the user's.
+            .env("XDG_STATE_HOME", self.path().join("xdg-state"))
             .env("USER", "tester")
             .stdin(Stdio::null());
         c

@@ -1,0 +1,49 @@
+//! The hints relctl prints (`relctl resume RUN_ID`) work from wherever they
+//! are typed: a run is found through this user's index of runs when the
+//! current directory does not have it, and `history` there lists them.
+
+use crate::support::*;
+
+const LONG: &str = "version: 1\nname: elsewhere\nexecute:\n  - id: long\n    idempotent: true\n    run: |\n      touch started\n      while [ ! -f go ]; do sleep 0.05; done\n      echo done >> marks.txt\n";
+
+#[test]
+fn resume_status_verify_and_history_find_a_run_started_from_another_directory() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path().join("deploy")).unwrap();
+    std::fs::create_dir_all(sb.path().join("elsewhere")).unwrap();
+    sb.write("deploy/release.yaml", LONG);
+    // Started from the top directory: the state lives in deploy/.relctl.
+    let mut child = sb.cmd(&["run", "deploy/release.yaml", "--non-interactive"]).spawn().unwrap();
+    wait_until("the step to start", || sb.path().join("deploy/started").exists());
+    // SAFETY: signalling a process this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let run_id = std::fs::read_dir(sb.path().join("deploy/.relctl/runs")).unwrap().next().unwrap().unwrap().file_name();
+    let run_id = run_id.to_string_lossy().to_string();
+
+    // Before: "no run … in .relctl", and `history` said "no runs" with exit 0.
+    let in_other = |args: &[&str]| {
+        let mut c = sb.cmd(args);
+        c.current_dir(sb.path().join("elsewhere"));
+        let out = c.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    };
+    let status = in_other(&["status", &run_id]);
+    status.expect_code(0);
+    assert!(status.stdout.contains(&run_id), "{}", status.stdout);
+    assert!(status.stderr.contains("runs in ") && status.stderr.contains("deploy/.relctl"), "{}", status.stderr);
+    in_other(&["verify", &run_id]).expect_code(0);
+    let history = in_other(&["history"]);
+    assert!(history.stdout.contains("this user's runs elsewhere") && history.stdout.contains(&run_id), "{}", history.stdout);
+    sb.write("deploy/go", "");
+    in_other(&["resume", &run_id, "--non-interactive"]).expect_code(0);
+    assert_eq!(sb.read("deploy/marks.txt"), "done\n");
+    // Named explicitly, a state dir is taken at its word.
+    in_other(&["status", &run_id, "--state-dir", "nowhere"]).expect_code(2);
+}
