@@ -276,6 +276,10 @@ pub trait Observer: Send + Sync {
     fn on_event(&self, event: &Event);
 }
 
+/// The version of relctl's JSON documents and event lines (`--output json`):
+/// bumped when a field changes meaning or goes away; new fields may appear.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The current time as the journal writes it (RFC 3339, UTC, milliseconds).
 pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()

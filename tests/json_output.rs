@@ -48,6 +48,8 @@ fn json_output_is_one_event_per_line_from_run_started_to_run_finished() {
     let events: Vec<serde_json::Value> =
         run.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"))).collect();
     assert!(events.iter().all(|e| e["event"].is_string()), "every line has an `event`");
+    // Before: step_log and step_retrying lines had no timestamp, and nothing said which schema.
+    assert!(events.iter().all(|e| e["schema_version"] == 1 && e["at"].as_str().is_some_and(|a| a.ends_with('Z'))), "{events:?}");
     assert_eq!(events.first().unwrap()["event"], "run_started");
     let last = events.last().unwrap();
     assert_eq!(last["event"], "run_finished");
@@ -71,9 +73,24 @@ fn json_output_is_one_event_per_line_from_run_started_to_run_finished() {
             e
         })
         .collect();
-    let without_logs: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] != "step_log").collect();
+    let without_logs: Vec<serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] != "step_log")
+        .map(|e| {
+            let mut e = e.clone();
+            e.as_object_mut().unwrap().remove("schema_version");
+            e
+        })
+        .collect();
     assert_eq!(without_logs.len(), journal.len());
-    assert!(without_logs.iter().zip(&journal).all(|(a, b)| *a == b));
+    for (a, b) in without_logs.iter().zip(&journal) {
+        // The journal keeps some events without a time; the output adds one.
+        let mut a = a.clone();
+        if b.get("at").is_none() {
+            a.as_object_mut().unwrap().remove("at");
+        }
+        assert_eq!(&a, b);
+    }
 }
 
 #[test]
@@ -116,4 +133,38 @@ fn quiet_output_has_no_ansi_escapes_and_only_the_essentials() {
     let run = run_output(&sb, &["-q", "--output", "plain"], &force);
     run.expect_code(0);
     assert_no_escapes("-q --output plain", &run);
+}
+
+#[test]
+fn validate_plan_status_and_history_answer_in_one_json_document_with_a_schema_version() {
+    // Before: `--output json` was in their help, and they printed text.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: docs\nexecute:\n  - id: deploy\n    run: echo hi\n");
+    sb.write("broken.yaml", "version: 1\nname: bad\nexecute:\n  - htpp: x\n");
+    let doc = |args: &[&str], code: i32| -> serde_json::Value {
+        let r = sb.relctl(args);
+        r.expect_code(code);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim())
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {}", r.stdout));
+        assert_eq!(v["schema_version"], 1, "{v}");
+        v
+    };
+    let v = doc(&["validate", "release.yaml", "broken.yaml", "--output", "json"], 2);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["files"][0]["ok"], true);
+    assert_eq!(v["files"][1]["problems"][0]["line"], 4, "{v}");
+    assert!(v["files"][1]["problems"][0]["message"].as_str().unwrap().contains("htpp"), "{v}");
+    let v = doc(&["plan", "release.yaml", "--output", "json"], 0);
+    assert_eq!(v["runbook"], "docs");
+    let execute = v["stages"].as_array().unwrap().iter().find(|s| s["state"] == "execute").unwrap();
+    assert_eq!(execute["steps"][0]["key"], "execute.0");
+    assert_eq!(execute["steps"][0]["does"], "echo hi");
+    sb.relctl(&["run", "release.yaml", "--non-interactive"]).expect_code(0);
+    let v = doc(&["status", "--output", "json"], 0);
+    assert_eq!(v["finished"]["state"], "released");
+    assert_eq!(v["steps"][0]["key"], "execute.0");
+    assert_eq!(v["steps"][0]["status"], "succeeded");
+    let v = doc(&["history", "--output", "json"], 0);
+    assert_eq!(v["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(v["runs"][0]["runbook"], "docs");
 }

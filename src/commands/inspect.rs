@@ -6,36 +6,59 @@ use std::sync::Arc;
 use crate::adapter;
 use crate::error::AppError;
 use crate::exit::ExitCode;
-use crate::plan::Plan;
+use crate::plan::{Plan, SCHEMA_VERSION};
 use crate::runbook::{self, LoadError};
 
 /// Checks every file and reports every problem of every file.
-pub fn validate(files: &[PathBuf]) -> i32 {
+pub fn validate(files: &[PathBuf], json: bool) -> i32 {
     let registry = adapter::registry();
     let mut bad = 0;
+    let mut reports = Vec::new();
     for f in files {
+        let file = f.display().to_string();
         match runbook::load(f, &registry) {
             Ok(rb) => {
                 let steps: usize = rb.phases.values().map(Vec::len).sum();
-                println!("{}: ok (runbook `{}`, {steps} steps)", f.display(), rb.name);
-            }
-            Err(e @ LoadError::Invalid { .. }) => {
-                bad += 1;
-                eprint!("{e}");
+                if json {
+                    reports.push(serde_json::json!({"file": file, "ok": true, "runbook": rb.name, "steps": steps}));
+                } else {
+                    println!("{file}: ok (runbook `{}`, {steps} steps)", rb.name);
+                }
             }
             Err(e) => {
                 bad += 1;
-                eprintln!("error: {e}");
+                if json {
+                    let problems: Vec<serde_json::Value> = match &e {
+                        LoadError::Invalid { diagnostics, .. } => diagnostics
+                            .iter()
+                            .map(|d| serde_json::json!({"line": d.span.line, "column": d.span.col, "message": d.message, "hint": d.hint}))
+                            .collect(),
+                        other @ LoadError::Read { .. } => vec![serde_json::json!({"message": other.to_string()})],
+                    };
+                    reports.push(serde_json::json!({"file": file, "ok": false, "problems": problems}));
+                } else if matches!(e, LoadError::Invalid { .. }) {
+                    eprint!("{e}");
+                } else {
+                    eprintln!("error: {e}");
+                }
             }
         }
+    }
+    if json {
+        let doc = serde_json::json!({"schema_version": SCHEMA_VERSION, "ok": bad == 0, "files": reports});
+        println!("{doc}");
     }
     if bad == 0 { ExitCode::Released.code() } else { ExitCode::Usage.code() }
 }
 
-pub fn plan(file: &Path, vars: &[(String, String)]) -> Result<i32, AppError> {
+pub fn plan(file: &Path, vars: &[(String, String)], json: bool) -> Result<i32, AppError> {
     let registry = adapter::registry();
     let rb = runbook::load(file, &registry)?;
     let plan = Plan::build(Arc::new(rb), vars, &|k| std::env::var(k).ok(), false)?;
-    print!("{}", plan.render());
+    if json {
+        println!("{}", plan.to_json());
+    } else {
+        print!("{}", plan.render());
+    }
     Ok(0)
 }

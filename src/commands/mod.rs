@@ -14,6 +14,7 @@ use locate::locate;
 
 pub async fn dispatch(config: Config) -> Result<i32, AppError> {
     let display = config.display;
+    let json = display.format == crate::config::OutputMode::Json;
     let index = config.index.map(RunIndex::new);
     let index = index.as_ref();
     match config.request {
@@ -22,10 +23,10 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
             r.state_dir = locate(&r.state_dir, r.state_explicit, r.run_id.as_deref(), index);
             session::resume(r, &display).await
         }
-        Request::Validate(files) => Ok(inspect::validate(&files)),
-        Request::Plan { file, vars } => inspect::plan(&file, &vars),
+        Request::Validate(files) => Ok(inspect::validate(&files, json)),
+        Request::Plan { file, vars } => inspect::plan(&file, &vars, json),
         Request::Status { run_id, state_dir, state_explicit } => {
-            report::status(&locate(&state_dir, state_explicit, run_id.as_deref(), index), run_id.as_deref())
+            report::status(&locate(&state_dir, state_explicit, run_id.as_deref(), index), run_id.as_deref(), json)
         }
         Request::Verify { run_id, state_dir, state_explicit } => {
             report::verify(&locate(&state_dir, state_explicit, run_id.as_deref(), index), run_id.as_deref())
@@ -34,7 +35,7 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
             r.state_dir = locate(&r.state_dir, r.state_explicit, Some(&r.run_id), index);
             session::abandon(&r)
         }
-        Request::History { state_dir, state_explicit } => Ok(report::history(&state_dir, state_explicit, index)),
+        Request::History { state_dir, state_explicit } => Ok(report::history(&state_dir, state_explicit, index, json)),
         Request::Completions(shell) => Ok(shell::completions(shell)),
         Request::Man(sub) => shell::man(sub.as_deref()),
     }

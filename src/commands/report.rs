@@ -32,13 +32,18 @@ fn warn_damage(reading: &Reading, path: &Path) {
     eprintln!("what follows is what the readable lines say; `relctl verify` checks the whole journal\n");
 }
 
-pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
+pub fn status(state_dir: &Path, run_id: Option<&str>, json: bool) -> Result<i32, AppError> {
     let dir = find(state_dir, run_id)?;
     let path = dir.path.join(journal::FILE_NAME);
     let reading = Journal::read(&path)?;
-    warn_damage(&reading, &path);
     let events = &reading.events;
     let replay = Replay::from_events(&dir.path, events)?;
+    let code = if reading.damage.is_empty() { 0 } else { ExitCode::NeedsDecision.code() };
+    if json {
+        println!("{}", status_json(&replay, &reading, state_dir));
+        return Ok(code);
+    }
+    warn_damage(&reading, &path);
     println!("run {} of `{}` ({})", replay.run_id, replay.runbook, replay.path);
     println!("started {} by {}", replay.started_at, replay.actor);
     if !replay.vars.is_empty() {
@@ -102,7 +107,44 @@ pub fn status(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
             }
         }
     }
-    Ok(if reading.damage.is_empty() { 0 } else { ExitCode::NeedsDecision.code() })
+    Ok(code)
+}
+
+/// `status --output json`: the run as its journal tells it.
+fn status_json(replay: &Replay, reading: &Reading, state_dir: &Path) -> serde_json::Value {
+    let steps: Vec<serde_json::Value> = reading
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { key, id, label, status, message, tolerated, duration_ms, at, .. } => Some(serde_json::json!({
+                "key": key, "id": id, "label": label, "status": status, "message": message,
+                "tolerated": tolerated, "duration_ms": duration_ms, "at": at,
+            })),
+            _ => None,
+        })
+        .collect();
+    let mut unfinished: Vec<(&String, Option<&String>)> =
+        replay.unfinished.iter().map(|k| (k, replay.unfinished_labels.get(k))).collect();
+    unfinished.sort();
+    serde_json::json!({
+        "schema_version": crate::plan::SCHEMA_VERSION,
+        "run_id": replay.run_id,
+        "runbook": replay.runbook,
+        "path": replay.path,
+        "state_dir": state_dir.display().to_string(),
+        "actor": replay.actor,
+        "started_at": replay.started_at,
+        "vars": replay.vars,
+        "state": replay.state,
+        "finished": replay.finished.as_ref().map(|(s, at)| serde_json::json!({"state": s, "at": at, "exit_code": s.exit_code().code()})),
+        "abandoned": replay.abandoned.as_ref().map(|(actor, reason, at)| serde_json::json!({"actor": actor, "reason": reason, "at": at})),
+        "interrupted": replay.interrupted,
+        "damage": reading.damage.iter().map(|d| serde_json::json!({"line": d.line, "problem": d.problem})).collect::<Vec<_>>(),
+        "last_hash": reading.last_hash,
+        "steps": steps,
+        "unfinished": unfinished.into_iter().map(|(k, l)| serde_json::json!({"key": k, "label": l})).collect::<Vec<_>>(),
+        "decisions": replay.decision_log,
+    })
 }
 
 /// Checks a run's journal line by line: intact (exit 0, with the hash of its
@@ -131,8 +173,21 @@ pub fn verify(state_dir: &Path, run_id: Option<&str>) -> Result<i32, AppError> {
 
 /// The runs in `state_dir`; when it has none and none was named, every run
 /// this user's index knows, wherever it was started.
-pub fn history(state_dir: &Path, explicit: bool, index: Option<&RunIndex>) -> i32 {
+pub fn history(state_dir: &Path, explicit: bool, index: Option<&RunIndex>, json: bool) -> i32 {
     let runs = RunDir::list(state_dir);
+    if json {
+        let mut all: Vec<(RunDir, std::path::PathBuf)> = runs.into_iter().map(|r| (r, state_dir.to_path_buf())).collect();
+        if all.is_empty() && !explicit {
+            for (id, dir) in index.map(RunIndex::runs).unwrap_or_default() {
+                if let Some(r) = RunDir::open(&dir, &id) {
+                    all.push((r, dir));
+                }
+            }
+        }
+        let runs: Vec<serde_json::Value> = all.iter().rev().map(|(r, dir)| history_json(r, dir)).collect();
+        println!("{}", serde_json::json!({"schema_version": crate::plan::SCHEMA_VERSION, "runs": runs}));
+        return 0;
+    }
     if runs.is_empty() {
         let elsewhere: Vec<(String, std::path::PathBuf)> =
             if explicit { Vec::new() } else { index.map(RunIndex::runs).unwrap_or_default() };
@@ -174,5 +229,19 @@ fn table(runs: &[RunDir]) {
             }
             Err(e) => println!("{:<22} unreadable: {e}", dir.id),
         }
+    }
+}
+
+fn history_json(dir: &RunDir, state_dir: &Path) -> serde_json::Value {
+    match Replay::load(&dir.path) {
+        Ok(r) => serde_json::json!({
+            "run_id": r.run_id, "runbook": r.runbook, "actor": r.actor, "started_at": r.started_at,
+            "state": r.state,
+            "finished": r.finished.as_ref().map(|(s, at)| serde_json::json!({"state": s, "at": at})),
+            "abandoned": r.abandoned.is_some(),
+            "damaged": !r.damage.is_empty(),
+            "state_dir": state_dir.display().to_string(),
+        }),
+        Err(e) => serde_json::json!({"run_id": dir.id, "error": e.to_string(), "state_dir": state_dir.display().to_string()}),
     }
 }

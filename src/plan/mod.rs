@@ -8,10 +8,12 @@
 //! ([`render`]), so what a release manager reviews is what runs.
 
 mod approvers;
+mod json;
 mod render;
 mod targets;
 
 pub use approvers::ApproverError;
+pub use json::SCHEMA_VERSION;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -91,7 +91,7 @@ impl Plan {
 
     /// Text with this run's values filled in; secrets masked, and what is only
     /// known while running (step outputs, the run id) shown as `<...>`.
-    fn resolved(&self, raw: &str) -> String {
+    pub(super) fn resolved(&self, raw: &str) -> String {
         Template::parse(raw, Span::default(), 1)
             .ok()
             .and_then(|t| t.render(&PlanScope(self), Quoting::None).ok())
