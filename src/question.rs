@@ -26,6 +26,8 @@ pub enum QuestionKind {
     /// Go/no-go; carries the names of the validate checks that failed.
     Gate {
         failed_checks: Vec<String>,
+        /// Checks that ran and passed (a `wait` is a bake, not a check).
+        passed_checks: usize,
         /// The runbook lets CI go ahead over failed checks with a reason.
         allow_override: bool,
     },

@@ -76,7 +76,7 @@ fn a_release_manager_says_no_go_in_the_terminal_with_a_comment() {
     sb.write("release.yaml", RUNBOOK);
     sb.write("healthy", "");
     let mut p = start_as_alice_and_approve(&sb);
-    p.exp_string("All validation checks passed").unwrap();
+    p.exp_string("All 1 validation check(s) passed").unwrap();
     p.exp_string("Go / no-go for pty-release").unwrap();
     // Down to "No-go", Enter, then a comment.
     press(&mut p, "\x1b[B");
@@ -99,6 +99,7 @@ fn go_is_the_default_when_every_check_passed() {
     sb.write("release.yaml", RUNBOOK);
     sb.write("healthy", "");
     let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice", "--approve", "approval"]);
+    p.exp_string("All 1 validation check(s) passed.").unwrap();
     p.exp_string("Go / no-go for pty-release").unwrap();
     press(&mut p, "");
     p.exp_string("Comment for the record").unwrap();

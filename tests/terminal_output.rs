@@ -47,3 +47,20 @@ fn no_color_keeps_the_live_progress_and_drops_only_the_colour() {
     assert!(plain.contains("\u{1b}[2K"), "NO_COLOR kept the live progress:\n{plain:?}");
     assert!(plain.contains("RELEASED"), "{plain:?}");
 }
+
+#[test]
+fn a_gate_after_only_a_bake_does_not_claim_that_checks_passed() {
+    // Before: "All validation checks passed." with no check at all.
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: bake-only\nexecute:\n  - run: 'true'\nvalidate:\n  - wait: 100ms\n  - id: go\n    gate: Go?\n",
+    );
+    let mut p = crate::pty::spawn(&sb, &["run", "release.yaml"]);
+    p.exp_string("No validation check ran (validate holds only waits)").unwrap();
+    p.exp_string("Go?").unwrap();
+    crate::pty::press(&mut p, "");
+    p.exp_string("Comment for the record").unwrap();
+    crate::pty::press(&mut p, "");
+    p.exp_eof().unwrap();
+}

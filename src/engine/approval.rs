@@ -44,7 +44,7 @@ impl ApprovalPolicy {
             );
         }
         let (failed, allow_override) = match &q.kind {
-            QuestionKind::Gate { failed_checks, allow_override } => (failed_checks.clone(), *allow_override),
+            QuestionKind::Gate { failed_checks, allow_override, .. } => (failed_checks.clone(), *allow_override),
             _ => (Vec::new(), false),
         };
         let about_a_step = matches!(q.kind, QuestionKind::RerunUnfinished | QuestionKind::EndLeftover);
@@ -98,6 +98,7 @@ mod tests {
     fn gate(failed: &[&str]) -> Question {
         Question {
             kind: QuestionKind::Gate {
+                passed_checks: 0,
                 failed_checks: failed.iter().map(std::string::ToString::to_string).collect(),
                 allow_override: true,
             },
@@ -159,7 +160,7 @@ mod override_tests {
 
     fn gate(allow_override: bool) -> Question {
         Question {
-            kind: QuestionKind::Gate { failed_checks: vec!["health".into()], allow_override },
+            kind: QuestionKind::Gate { failed_checks: vec!["health".into()], passed_checks: 0, allow_override },
             id: Some("go".into()),
             text: "Go?".into(),
             approvers: None,

@@ -99,6 +99,7 @@ struct Memory {
     outputs: BTreeMap<String, BTreeMap<String, String>>,
     /// Labels of the validate checks that failed in this pass.
     failed_checks: Vec<String>,
+    passed_checks: usize,
     /// A journal write that failed where it could not be returned at once.
     fatal: Option<JournalError>,
     /// An engine error a nested step (in `parallel`) hit, for its group to return.
@@ -342,6 +343,7 @@ impl Engine {
             }
             PhaseRun::Validation | PhaseRun::Verification => {
                 self.memory().failed_checks.clear();
+                self.memory().passed_checks = 0;
                 let mut checked = 0;
                 for planned in &to_run.steps {
                     match self.run_step(planned, false).await? {
@@ -349,7 +351,12 @@ impl Engine {
                         StepEnd::Failed { tolerated: false } => {
                             self.memory().failed_checks.push(planned.step.label());
                         }
-                        StepEnd::Succeeded => checked += 1,
+                        StepEnd::Succeeded => {
+                            checked += 1;
+                            if planned.step.kind != "wait" {
+                                self.memory().passed_checks += 1;
+                            }
+                        }
                         _ => {}
                     }
                 }

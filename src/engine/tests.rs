@@ -181,7 +181,7 @@ async fn a_clean_run_walks_every_phase_in_order_and_releases() {
     assert_eq!(o.states(), [RunState::Checklist, RunState::Execute, RunState::Validate, RunState::Finalize, RunState::Released]);
     assert_eq!(o.started(), ["checklist.0 1", "execute.0 1", "execute.1 1", "validate.0 1", "validate.1 1", "finalize.0 1"]);
     assert_eq!(o.asked.len(), 1);
-    assert_eq!(o.asked[0].kind, QuestionKind::Gate { failed_checks: Vec::new(), allow_override: false });
+    assert_eq!(o.asked[0].kind, QuestionKind::Gate { failed_checks: Vec::new(), passed_checks: 1, allow_override: false });
 }
 
 #[tokio::test]
@@ -207,7 +207,7 @@ async fn the_gate_sees_every_failed_check_and_a_go_over_them_releases() {
     .await;
     assert_eq!(
         o.asked[0].kind,
-        QuestionKind::Gate { failed_checks: vec!["health".into(), "errors".into()], allow_override: false }
+        QuestionKind::Gate { failed_checks: vec!["health".into(), "errors".into()], passed_checks: 1, allow_override: false }
     );
     assert_eq!(o.end, RunEnd::Finished(RunState::Released));
 }
@@ -334,4 +334,18 @@ async fn an_unfinished_step_inside_parallel_stops_the_resume_instead_of_rolling_
     let (end, events, _) = run_resumed(yaml, &[], ci, Some(journal)).await;
     assert!(matches!(end, Err(super::driver::EngineError::UnfinishedStep { ref key, .. }) if key == "execute.0.0"), "{end:?}");
     assert!(!events.iter().any(|e| matches!(e, Event::StateEntered { state: RunState::RollingBack, .. })), "no rollback");
+}
+
+#[tokio::test]
+async fn a_confirm_asked_again_while_verifying_the_rollback_says_it_is_about_the_restored_version() {
+    let o = run(
+        "version: 1\nname: t\nexecute:\n  - fake: ok\nvalidate:\n  - confirm: Smoke test passed?\nrollback:\n  - fake: ok\n",
+        &[false, true],
+        interactive(),
+    )
+    .await;
+    assert_eq!(o.asked.len(), 2);
+    assert_eq!(o.asked[0].text, "Smoke test passed?");
+    assert_eq!(o.asked[1].text, "[verifying the rollback: the version restored] Smoke test passed?");
+    assert_eq!(o.end, RunEnd::Finished(RunState::RolledBack));
 }

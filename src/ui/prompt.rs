@@ -56,9 +56,11 @@ impl Prompter for TerminalPrompter {
                         .map_err(to_io)?;
                     Ok(Reply { yes, comment: None })
                 }
-                QuestionKind::Gate { failed_checks, .. } => {
-                    if failed_checks.is_empty() {
-                        eprintln!("  All validation checks passed.");
+                QuestionKind::Gate { failed_checks, passed_checks, .. } => {
+                    if failed_checks.is_empty() && *passed_checks == 0 {
+                        eprintln!("  No validation check ran (validate holds only waits): nothing has been checked.");
+                    } else if failed_checks.is_empty() {
+                        eprintln!("  All {passed_checks} validation check(s) passed.");
                     } else {
                         eprintln!("  {} validation check(s) FAILED:", failed_checks.len());
                         for c in failed_checks {

@@ -16,8 +16,11 @@ impl Engine {
             StepBody::Action(action) => action.execute(run),
             StepBody::Confirm(ask) => Box::pin(self.question(run, ask, QuestionKind::Confirm, ("confirmed", "refused"))),
             StepBody::Gate(ask) => Box::pin(async move {
-                let failed_checks = self.memory().failed_checks.clone();
-                let kind = QuestionKind::Gate { failed_checks, allow_override: ask.allow_override };
+                let (failed_checks, passed_checks) = {
+                    let m = self.memory();
+                    (m.failed_checks.clone(), m.passed_checks)
+                };
+                let kind = QuestionKind::Gate { failed_checks, passed_checks, allow_override: ask.allow_override };
                 self.question(run, ask, kind, ("go", "no-go")).await
             }),
             StepBody::Parallel(_) => Box::pin(async move {
@@ -28,7 +31,11 @@ impl Engine {
     }
 
     async fn question(&self, run: &StepRun<'_>, ask: &Ask, kind: QuestionKind, words: (&str, &str)) -> StepResult {
-        let text = self.render(&ask.text, crate::runbook::expr::Quoting::None)?.text;
+        let mut text = self.render(&ask.text, crate::runbook::expr::Quoting::None)?.text;
+        // Asked again while verifying the rollback: about the restored version now.
+        if run.env.state() == crate::event::RunState::VerifyingRollback {
+            text = format!("[verifying the rollback: the version restored] {text}");
+        }
         let question = Question { kind, id: run.step.id.clone(), text, approvers: ask.approvers.clone() };
         let answer = self.decide(run.key, question, true).await;
         answer_result(&answer, words.0, words.1)
