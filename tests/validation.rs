@@ -430,3 +430,28 @@ fn a_megabyte_of_expressions_parses_in_linear_time() {
     // A bound far above the linear cost (well under a second), far below the quadratic one.
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
 }
+
+#[test]
+fn runbooks_that_share_a_name_are_flagged_since_they_share_a_lock() {
+    // Before: two shipped runbooks were both `memorres-release`, silently.
+    let sb = Sandbox::new();
+    sb.write("a.yaml", "version: 1\nname: same\nexecute:\n  - run: 'true'\n");
+    sb.write("b.yaml", "version: 1\nname: same\nexecute:\n  - run: 'true'\n");
+    let r = sb.relctl(&["validate", "a.yaml", "b.yaml"]);
+    r.expect_code(0);
+    assert!(r.stderr.contains("warning: a.yaml and b.yaml are both named `same`: they share one lock"), "{}", r.stderr);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut shipped: Vec<String> = Vec::new();
+    for dir in ["examples", "runbooks"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                shipped.push(p.display().to_string());
+            }
+        }
+    }
+    let args: Vec<&str> = std::iter::once("validate").chain(shipped.iter().map(String::as_str)).collect();
+    let r = sb.relctl(&args);
+    r.expect_code(0);
+    assert!(!r.stderr.contains("both named"), "the shipped runbooks each have their own name:\n{}", r.stderr);
+}

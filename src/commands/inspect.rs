@@ -14,11 +14,14 @@ pub fn validate(files: &[PathBuf], json: bool) -> i32 {
     let registry = adapter::registry();
     let mut bad = 0;
     let mut reports = Vec::new();
+    // Runbooks that share a `name` share one lock and one history.
+    let mut names: Vec<(String, String)> = Vec::new();
     for f in files {
         let file = f.display().to_string();
         match runbook::load(f, &registry) {
             Ok(rb) => {
                 let steps: usize = rb.phases.values().map(Vec::len).sum();
+                names.push((rb.name.clone(), file.clone()));
                 if json {
                     reports.push(serde_json::json!({"file": file, "ok": true, "runbook": rb.name, "steps": steps}));
                 } else {
@@ -44,9 +47,21 @@ pub fn validate(files: &[PathBuf], json: bool) -> i32 {
             }
         }
     }
+    let mut warnings = Vec::new();
+    for (i, (name, file)) in names.iter().enumerate() {
+        if let Some((_, first)) = names[..i].iter().find(|(n, _)| n == name) {
+            warnings.push(format!(
+                "{first} and {file} are both named `{name}`: they share one lock (one runs at a time) and one history; give each its own `name`"
+            ));
+        }
+    }
     if json {
-        let doc = serde_json::json!({"schema_version": SCHEMA_VERSION, "ok": bad == 0, "files": reports});
+        let doc = serde_json::json!({"schema_version": SCHEMA_VERSION, "ok": bad == 0, "files": reports, "warnings": warnings});
         println!("{doc}");
+    } else {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
     }
     if bad == 0 { ExitCode::Released.code() } else { ExitCode::Usage.code() }
 }
