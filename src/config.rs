@@ -80,7 +80,7 @@ pub enum Request {
     Validate(Vec<PathBuf>),
     Plan { file: PathBuf, vars: Vec<(String, String)> },
     Resume(ResumeRequest),
-    Status { run_id: Option<String>, state_dir: PathBuf, state_explicit: bool },
+    Status { run_id: Option<String>, state_dir: PathBuf, state_explicit: bool, lock_dir: PathBuf },
     Verify { run_id: Option<String>, state_dir: PathBuf, state_explicit: bool },
     Abandon(AbandonRequest),
     History { state_dir: PathBuf, state_explicit: bool },
@@ -145,9 +145,12 @@ impl Config {
                 accept_damage: a.accept_damaged_journal,
                 stop_leftovers: a.stop_leftovers,
             }),
-            cli::Command::Status { run_id, runbook } => {
-                Request::Status { run_id, state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
-            }
+            cli::Command::Status { run_id, runbook } => Request::Status {
+                run_id,
+                state_dir: state_dir(runbook.as_deref()),
+                state_explicit: explicit(runbook.as_deref()),
+                lock_dir: lock_dir.clone(),
+            },
             cli::Command::Verify { run_id, runbook } => {
                 Request::Verify { run_id, state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
             }

@@ -47,3 +47,26 @@ fn resume_status_verify_and_history_find_a_run_started_from_another_directory() 
     // Named explicitly, a state dir is taken at its word.
     in_other(&["status", &run_id, "--state-dir", "nowhere"]).expect_code(2);
 }
+
+#[test]
+fn status_of_a_run_going_on_now_says_so_instead_of_offering_a_resume_that_would_fail() {
+    // Before: "continue with: relctl resume", which then failed with exit 5.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &LONG.replace("deploy/", ""));
+    let mut child = sb.cmd(&["run", "release.yaml", "--non-interactive"]).spawn().unwrap();
+    wait_until("the step to start", || sb.path().join("started").exists());
+    let live = sb.relctl(&["status"]);
+    live.expect_code(0);
+    assert!(live.stdout.contains("result: in progress, in EXECUTING — tester is running it now"), "{}", live.stdout);
+    assert!(!live.stdout.contains("relctl resume"), "{}", live.stdout);
+    let json = sb.relctl(&["status", "--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(doc["live"]["pid"], child.id());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stopped = sb.relctl(&["status"]);
+    assert!(stopped.stdout.contains("result: not finished — stopped in EXECUTING"), "{}", stopped.stdout);
+    assert!(stopped.stdout.contains("relctl resume"), "{}", stopped.stdout);
+    // The killed run's step is still waiting: let it end.
+    sb.write("go", "");
+}

@@ -25,8 +25,9 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
         }
         Request::Validate(files) => Ok(inspect::validate(&files, json)),
         Request::Plan { file, vars } => inspect::plan(&file, &vars, json),
-        Request::Status { run_id, state_dir, state_explicit } => {
-            report::status(&locate(&state_dir, state_explicit, run_id.as_deref(), index), run_id.as_deref(), json)
+        Request::Status { run_id, state_dir, state_explicit, lock_dir } => {
+            let state_dir = locate(&state_dir, state_explicit, run_id.as_deref(), index);
+            report::status(&state_dir, run_id.as_deref(), &lock_dir, json)
         }
         Request::Verify { run_id, state_dir, state_explicit } => {
             report::verify(&locate(&state_dir, state_explicit, run_id.as_deref(), index), run_id.as_deref())

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::engine::journal::{self, Journal, Reading};
+use crate::engine::lock::live_holder;
 use crate::engine::replay::Replay;
 use crate::engine::run_dir::{RunDir, RunIndex};
 use crate::error::AppError;
@@ -32,15 +33,24 @@ fn warn_damage(reading: &Reading, path: &Path) {
     eprintln!("what follows is what the readable lines say; `relctl verify` checks the whole journal\n");
 }
 
-pub fn status(state_dir: &Path, run_id: Option<&str>, json: bool) -> Result<i32, AppError> {
+pub fn status(state_dir: &Path, run_id: Option<&str>, lock_dir: &Path, json: bool) -> Result<i32, AppError> {
     let dir = find(state_dir, run_id)?;
     let path = dir.path.join(journal::FILE_NAME);
     let reading = Journal::read(&path)?;
     let events = &reading.events;
     let replay = Replay::from_events(&dir.path, events)?;
     let code = if reading.damage.is_empty() { 0 } else { ExitCode::NeedsDecision.code() };
+    // A run that has not finished may be going on right now, not stopped.
+    let running_now = if replay.finished.is_none() && replay.abandoned.is_none() {
+        live_holder(lock_dir, &replay.runbook).filter(|h| h.run_id == replay.run_id)
+    } else {
+        None
+    };
     if json {
-        println!("{}", status_json(&replay, &reading, state_dir));
+        let mut doc = status_json(&replay, &reading, state_dir);
+        doc["live"] =
+            serde_json::json!(running_now.as_ref().map(|h| serde_json::json!({"pid": h.pid, "host": h.host, "since": h.since})));
+        println!("{doc}");
         return Ok(code);
     }
     warn_damage(&reading, &path);
@@ -53,6 +63,13 @@ pub fn status(state_dir: &Path, run_id: Option<&str>, json: bool) -> Result<i32,
     match (&replay.finished, &replay.abandoned) {
         (_, Some((actor, reason, at))) => println!("result: ABANDONED at {at} by {actor}: {reason}"),
         (Some((state, at)), None) => println!("result: {} at {at} (exit {})", state.label(), state.exit_code().code()),
+        (None, None) if running_now.is_some() => println!(
+            "result: in progress, in {} — {} is running it now (pid {} on {}); `relctl status` again follows it",
+            replay.state.label(),
+            replay.actor,
+            running_now.as_ref().map_or(0, |h| h.pid),
+            running_now.as_ref().map_or("", |h| h.host.as_str())
+        ),
         (None, None) => println!(
             "result: not finished — stopped in {}{}; continue with: relctl resume {} --state-dir {}",
             replay.state.label(),

@@ -313,7 +313,7 @@ fn latest_resumable(state_dir: &Path) -> Result<RunDir, AppError> {
 }
 
 fn holder(run_id: &str, actor: &str, runbook: &Path) -> Holder {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "localhost".into(), |h| h.trim().to_string());
+    let host = crate::step::ProcessRecord::this_host();
     Holder {
         run_id: run_id.into(),
         actor: actor.into(),

@@ -83,6 +83,19 @@ impl RunLock {
     }
 }
 
+/// The process that holds (or last held) `name`'s lock, if it is still
+/// running on this machine: a run that is live right now. Read without
+/// taking the lock, so looking never gets in a starting run's way.
+pub fn live_holder(lock_dir: &Path, name: &str) -> Option<Holder> {
+    let text = std::fs::read_to_string(lock_dir.join(format!("{name}.lock"))).ok()?;
+    let holder: Holder = serde_json::from_str(&text).ok()?;
+    let here = crate::step::ProcessRecord::this_host();
+    // SAFETY: signal 0 only asks whether the process exists.
+    let alive = holder.pid > 0 && unsafe { libc::kill(holder.pid as i32, 0) == 0 };
+    let relctl = std::fs::read(format!("/proc/{}/cmdline", holder.pid)).is_ok_and(|c| c.windows(6).any(|w| w == b"relctl"));
+    (holder.host == here && alive && relctl).then_some(holder)
+}
+
 /// Lets every user of the machine take (and read) the locks, like /tmp.
 /// Best effort: a directory or file someone else created keeps its mode.
 fn shared(path: &Path, mode: u32) {

@@ -73,6 +73,11 @@ impl ProcessRecord {
         }
     }
 
+    /// This machine's name, as records and locks name it.
+    pub fn this_host() -> String {
+        host_name()
+    }
+
     /// Whether it was started on this machine (a resume elsewhere cannot see it).
     pub fn on_this_host(&self) -> bool {
         self.host == host_name()
