@@ -218,6 +218,10 @@ pub enum Event {
         /// the message.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         help: Option<String>,
+        /// The kind of failure (`check`, `command`, `refused`, `timed_out`,
+        /// `remote`, `journal`): reports tell a failed check from an error.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<String>,
         /// The failure was allowed (`continue_on_failure`, finalize, rollback best effort).
         #[serde(default)]
         tolerated: bool,

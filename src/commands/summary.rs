@@ -122,6 +122,7 @@ mod tests {
                 outputs: BTreeMap::new(),
                 message: Some("exited with code 1".into()),
                 help: None,
+                failure: Some("command".into()),
                 tolerated: false,
                 duration_ms: 5,
                 at: "2026-12-01T10:01:00.000Z".into(),

@@ -488,11 +488,12 @@ impl Engine {
         elapsed: Duration,
         tolerate: bool,
     ) -> Result<StepEnd, EngineError> {
-        let (status, outputs, message, help, end) = match result {
-            Ok(o) => (StepStatus::Succeeded, o.outputs, o.summary, None, StepEnd::Succeeded),
+        let (status, outputs, message, help, failure, end) = match result {
+            Ok(o) => (StepStatus::Succeeded, o.outputs, o.summary, None, None, StepEnd::Succeeded),
             Err(f) => {
                 let tolerated = tolerate || step.continue_on_failure;
-                (StepStatus::Failed, f.outputs, Some(f.error.to_string()), f.error.help(), StepEnd::Failed { tolerated })
+                let kind = Some(f.error.kind_name().to_string());
+                (StepStatus::Failed, f.outputs, Some(f.error.to_string()), f.error.help(), kind, StepEnd::Failed { tolerated })
             }
         };
         if let Some(id) = &step.id {
@@ -506,6 +507,7 @@ impl Engine {
             outputs,
             message,
             help,
+            failure,
             tolerated: matches!(end, StepEnd::Failed { tolerated: true }),
             duration_ms: elapsed.as_millis() as u64,
             at: now(),
@@ -568,6 +570,7 @@ fn skipped(key: &str, step: &Step, label: &str, message: String) -> Event {
         outputs: BTreeMap::new(),
         message: Some(message),
         help: None,
+        failure: None,
         tolerated: false,
         duration_ms: 0,
         at: now(),

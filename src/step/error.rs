@@ -71,6 +71,20 @@ impl AdapterError {
         }
     }
 
+    /// What kind of failure, as the journal records it: `check`, `command`,
+    /// `refused`, `timed_out` (the step ran and said no), or `remote`,
+    /// `journal` (it could not do its work).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            AdapterError::Remote { .. } => "remote",
+            AdapterError::Check(_) => "check",
+            AdapterError::Command(_) => "command",
+            AdapterError::Refused { .. } => "refused",
+            AdapterError::Journal(_) => "journal",
+            AdapterError::TimedOut(_) => "timed_out",
+        }
+    }
+
     /// What to do next, shown under the failure.
     pub fn help(&self) -> Option<String> {
         match self {

@@ -60,6 +60,7 @@ impl Engine {
                 outputs: BTreeMap::new(),
                 message: Some(format!("assumed done by {} (--assume-done)", self.cfg.actor)),
                 help: None,
+                failure: None,
                 tolerated: false,
                 duration_ms: 0,
                 at: now(),
