@@ -14,6 +14,12 @@ if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOT
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
+# A real JUnit parser, for the tests of relctl's JUnit reports.
+JUNITPARSER_VERSION=3.2.0
+if ! "$venv/bin/python" -c "import junitparser, sys; sys.exit(junitparser.version != '$JUNITPARSER_VERSION')" 2>/dev/null; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "junitparser==$JUNITPARSER_VERSION"
+fi
+export RELCTL_TEST_PYTHON="$venv/bin/python"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # Services moto creates report their tasks running and the rollout COMPLETED

@@ -108,6 +108,16 @@ pub enum Command {
         #[arg(long, short = 'f')]
         runbook: Option<PathBuf>,
     },
+    /// Print a report of a run: junit, json or markdown [default: the latest run]
+    Report {
+        run_id: Option<String>,
+        /// junit (CI test views), json (tools), markdown (people; Mermaid timeline)
+        #[arg(long, value_name = "FORMAT", default_value = "markdown")]
+        format: String,
+        /// The runbook whose state dir to read
+        #[arg(long, short = 'f')]
+        runbook: Option<PathBuf>,
+    },
     /// Print a shell completion script: `source <(relctl completions bash)`
     Completions {
         /// The shell to complete in
@@ -154,6 +164,16 @@ pub struct RunArgs {
     /// Walk the plan without changing anything: run steps are shown, not run
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub reports: Reports,
+}
+
+#[derive(Debug, Args)]
+pub struct Reports {
+    /// Write a report when the run ends: junit=PATH, json=PATH or markdown=PATH (repeatable)
+    #[arg(long = "report", value_name = "FORMAT=PATH")]
+    pub report: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +187,9 @@ pub struct ResumeArgs {
 
     #[command(flatten)]
     pub gates: Gates,
+
+    #[command(flatten)]
+    pub reports: Reports,
 
     /// Re-run a step that was interrupted mid-way (step id or key, repeatable)
     #[arg(long, value_name = "STEP")]

@@ -40,6 +40,19 @@ pub struct GateSettings {
     pub reason: Option<String>,
 }
 
+/// What is written when a run ends, besides the journal.
+#[derive(Debug, Clone, Default)]
+pub struct Publishing {
+    /// `--report FORMAT=PATH`: (junit|json|markdown, path).
+    pub reports: Vec<(String, PathBuf)>,
+    /// GitHub Actions: the file behind GITHUB_STEP_SUMMARY (the Markdown report is appended).
+    pub step_summary: Option<PathBuf>,
+    /// GitHub Actions: the file behind GITHUB_OUTPUT (run_id, outcome, exit_code).
+    pub outputs: Option<PathBuf>,
+}
+
+pub const REPORT_FORMATS: [&str; 3] = ["junit", "json", "markdown"];
+
 #[derive(Debug)]
 pub struct RunRequest {
     pub file: PathBuf,
@@ -48,6 +61,7 @@ pub struct RunRequest {
     pub gates: GateSettings,
     pub dry_run: bool,
     pub state_dir: PathBuf,
+    pub publishing: Publishing,
 }
 
 #[derive(Debug)]
@@ -62,6 +76,7 @@ pub struct ResumeRequest {
     pub assume_done: Vec<String>,
     pub accept_damage: bool,
     pub stop_leftovers: bool,
+    pub publishing: Publishing,
 }
 
 #[derive(Debug)]
@@ -84,6 +99,7 @@ pub enum Request {
     Verify { run_id: Option<String>, state_dir: PathBuf, state_explicit: bool },
     Abandon(AbandonRequest),
     History { state_dir: PathBuf, state_explicit: bool },
+    Report { run_id: Option<String>, format: String, state_dir: PathBuf, state_explicit: bool },
     Completions(clap_complete::Shell),
     Man(Option<String>),
 }
@@ -130,6 +146,7 @@ impl Config {
                 vars: parse_vars(&a.vars)?,
                 gates: gates(&a.gates, env),
                 dry_run: a.dry_run,
+                publishing: publishing(&a.reports, env)?,
                 file: a.file,
             }),
             cli::Command::Validate { files } => Request::Validate(files),
@@ -144,6 +161,7 @@ impl Config {
                 assume_done: a.assume_done,
                 accept_damage: a.accept_damaged_journal,
                 stop_leftovers: a.stop_leftovers,
+                publishing: publishing(&a.reports, env)?,
             }),
             cli::Command::Status { run_id, runbook } => Request::Status {
                 run_id,
@@ -165,11 +183,39 @@ impl Config {
             cli::Command::History { runbook } => {
                 Request::History { state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
             }
+            cli::Command::Report { run_id, format, runbook } => {
+                if !REPORT_FORMATS.contains(&format.as_str()) {
+                    return Err(UsageError(format!("--format {format}: one of {}", REPORT_FORMATS.join(", "))));
+                }
+                Request::Report {
+                    run_id,
+                    format,
+                    state_dir: state_dir(runbook.as_deref()),
+                    state_explicit: explicit(runbook.as_deref()),
+                }
+            }
             cli::Command::Completions { shell } => Request::Completions(shell),
             cli::Command::Man { subcommand } => Request::Man(subcommand),
         };
         Ok(Config { display: Display { format, verbosity, color }, index, request })
     }
+}
+
+/// `--report` values, and in GitHub Actions the step summary and outputs files.
+fn publishing(r: &cli::Reports, env: &dyn Fn(&str) -> Option<String>) -> Result<Publishing, UsageError> {
+    let mut reports = Vec::new();
+    for value in &r.report {
+        let Some((format, path)) = value.split_once('=').filter(|(f, p)| REPORT_FORMATS.contains(f) && !p.is_empty()) else {
+            return Err(UsageError(format!(
+                "--report {value}: expected FORMAT=PATH with FORMAT one of {}",
+                REPORT_FORMATS.join(", ")
+            )));
+        };
+        reports.push((format.to_string(), PathBuf::from(path)));
+    }
+    let github = env("GITHUB_ACTIONS").as_deref() == Some("true");
+    let file = |name: &str| env(name).filter(|v| github && !v.is_empty()).map(PathBuf::from);
+    Ok(Publishing { reports, step_summary: file("GITHUB_STEP_SUMMARY"), outputs: file("GITHUB_OUTPUT") })
 }
 
 fn gates(g: &cli::Gates, env: &dyn Fn(&str) -> Option<String>) -> GateSettings {

@@ -23,6 +23,7 @@ mod pty;
 mod quickstart;
 mod reports;
 mod resume;
+mod run_reports;
 mod s3_copies;
 mod secrets;
 mod shell_integration;

@@ -3,6 +3,7 @@
 pub mod inspect;
 mod locate;
 pub mod report;
+mod reports;
 pub mod session;
 pub mod shell;
 mod summary;
@@ -37,6 +38,10 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
             session::abandon(&r)
         }
         Request::History { state_dir, state_explicit } => Ok(report::history(&state_dir, state_explicit, index, json)),
+        Request::Report { run_id, format, state_dir, state_explicit } => {
+            let state_dir = locate(&state_dir, state_explicit, run_id.as_deref(), index);
+            report::report(&state_dir, run_id.as_deref(), &format)
+        }
         Request::Completions(shell) => Ok(shell::completions(shell)),
         Request::Man(sub) => shell::man(sub.as_deref()),
     }

@@ -262,3 +262,12 @@ fn history_json(dir: &RunDir, state_dir: &Path) -> serde_json::Value {
         Err(e) => serde_json::json!({"run_id": dir.id, "error": e.to_string(), "state_dir": state_dir.display().to_string()}),
     }
 }
+
+/// `relctl report`: a run's report on stdout.
+pub fn report(state_dir: &Path, run_id: Option<&str>, format: &str) -> Result<i32, AppError> {
+    let dir = find(state_dir, run_id)?;
+    let (events, places) = super::reports::facts(&dir.path)?;
+    let format = super::reports::Format::parse(format).unwrap_or(super::reports::Format::Markdown);
+    print!("{}", super::reports::RunFacts { events: &events, places }.render(format));
+    Ok(0)
+}

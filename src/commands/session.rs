@@ -84,6 +84,7 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
     let code = session.drive(plan, workdir, Some(journal), None).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
+    publish(&run_dir, &req.publishing);
     code
 }
 
@@ -163,6 +164,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let code = session.drive(plan, workdir, Some(journal), Some(resuming)).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
+    publish(&run_dir, &req.publishing);
     code
 }
 
@@ -352,5 +354,52 @@ fn finish_hint(code: Option<i32>, run_dir: &RunDir, state_dir: &Path, display: &
         }
         None => note!("Fix the problem above, then continue with: {resume}"),
         _ => {}
+    }
+}
+
+/// Writes the reports asked for and, in GitHub Actions, the step summary
+/// and outputs. A report that cannot be written is said, and changes
+/// nothing about the run's outcome.
+fn publish(run_dir: &RunDir, p: &crate::config::Publishing) {
+    use std::io::Write as _;
+    if p.reports.is_empty() && p.step_summary.is_none() && p.outputs.is_none() {
+        return;
+    }
+    let (events, places) = match super::reports::facts(&run_dir.path) {
+        Ok(f) => f,
+        Err(e) => {
+            note!("warning: no report: {e}");
+            return;
+        }
+    };
+    let facts = super::reports::RunFacts { events: &events, places };
+    for (format, path) in &p.reports {
+        let Some(f) = super::reports::Format::parse(format) else { continue };
+        if let Err(e) = std::fs::write(path, facts.render(f)) {
+            note!("warning: cannot write the {format} report to {}: {e}", path.display());
+        }
+    }
+    let append = |path: &Path, text: &str| {
+        std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(text.as_bytes()))
+    };
+    if let Some(path) = &p.step_summary
+        && let Err(e) = append(path, &facts.render(super::reports::Format::Markdown))
+    {
+        note!("warning: cannot append to GITHUB_STEP_SUMMARY ({}): {e}", path.display());
+    }
+    if let Some(path) = &p.outputs {
+        let (state, code) = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::RunFinished { state, exit_code, .. } => Some((state.label().to_string(), *exit_code)),
+                Event::Interrupted { .. } => Some(("INTERRUPTED".to_string(), ExitCode::Interrupted.code())),
+                _ => None,
+            })
+            .unwrap_or_else(|| ("NOT FINISHED".to_string(), ExitCode::NeedsDecision.code()));
+        let outcome = state.to_lowercase().replace(' ', "_");
+        if let Err(e) = append(path, &format!("run_id={}\noutcome={outcome}\nexit_code={code}\n", run_dir.id)) {
+            note!("warning: cannot append to GITHUB_OUTPUT ({}): {e}", path.display());
+        }
     }
 }
