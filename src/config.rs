@@ -29,6 +29,8 @@ pub struct Display {
     pub verbosity: i8,
     /// False with NO_COLOR (no-color.org: it removes colour, nothing else).
     pub color: bool,
+    /// In GitHub Actions (GITHUB_ACTIONS=true): workflow commands in the log.
+    pub github: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -197,7 +199,8 @@ impl Config {
             cli::Command::Completions { shell } => Request::Completions(shell),
             cli::Command::Man { subcommand } => Request::Man(subcommand),
         };
-        Ok(Config { display: Display { format, verbosity, color }, index, request })
+        let github = env("GITHUB_ACTIONS").as_deref() == Some("true");
+        Ok(Config { display: Display { format, verbosity, color, github }, index, request })
     }
 }
 

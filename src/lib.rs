@@ -68,11 +68,26 @@ pub fn main() -> ! {
             std::process::exit(exit::ExitCode::Internal.code());
         }
     };
+    let github = config.display.github;
     let code = match runtime.block_on(commands::dispatch(config)) {
         Ok(code) => code,
         Err(e) => {
             match &e {
-                error::AppError::Load(runbook::LoadError::Invalid { .. }) => eprint!("{e}"),
+                error::AppError::Load(runbook::LoadError::Invalid { path, diagnostics, .. }) => {
+                    eprint!("{e}");
+                    if github {
+                        // An annotation on each problem, in the workflow's summary and the file view.
+                        for d in diagnostics {
+                            println!(
+                                "::error file={},line={},col={},title=invalid runbook::{}",
+                                ui::plain::property(&path.display().to_string()),
+                                d.span.line,
+                                d.span.col,
+                                ui::plain::data(&d.message)
+                            );
+                        }
+                    }
+                }
                 _ => eprintln!("error: {e}"),
             }
             e.exit_code()

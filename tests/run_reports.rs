@@ -106,3 +106,38 @@ fn a_run_writes_junit_markdown_and_json_reports_and_github_gets_its_summary_and_
     sb.relctl(&["report", "--format", "pdf"]).expect_code(2);
     sb.relctl(&["run", "release.yaml", "--report", "html=x.html"]).expect_code(2);
 }
+
+#[test]
+fn in_github_actions_secrets_are_masked_first_steps_are_grouped_and_failures_annotated() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: gha\nexecute:\n  - id: deploy\n    run: echo deploying with ${{ secrets.DEPLOY_KEY }}\nvalidate:\n  - id: health\n    run: exit 1\nrollback:\n  - run: echo back\n",
+    );
+    let env = [("GITHUB_ACTIONS", "true"), ("DEPLOY_KEY", "k3y-50%-secret")];
+    let r = sb.relctl_env(&["run", "release.yaml", "--non-interactive"], &env);
+    assert_eq!(
+        r.stdout.lines().next(),
+        Some("::add-mask::k3y-50%25-secret"),
+        "the mask comes before anything else:\n{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("::group::deploy [execute.0]\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("::endgroup::\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("::error file=release.yaml,line=8,title=relctl%3A health failed::exited with code 1"),
+        "{}",
+        r.stdout
+    );
+    // An invalid runbook: an annotation on each problem.
+    sb.write("bad.yaml", "version: 1\nname: bad\nexecute:\n  - htpp: x\n");
+    let r = sb.relctl_env(&["validate", "bad.yaml"], &env);
+    r.expect_code(2);
+    let r = sb.relctl_env(&["run", "bad.yaml"], &env);
+    r.expect_code(2);
+    assert!(
+        r.stdout.contains("::error file=bad.yaml,line=4,col=5,title=invalid runbook::unknown step kind `htpp`"),
+        "{}",
+        r.stdout
+    );
+}

@@ -198,6 +198,14 @@ impl Session<'_> {
             Some(r) => (Some(r.replay), r.rerun, r.assume_done, r.accepted_damage, r.stop_leftovers),
             None => (None, Vec::new(), Vec::new(), Vec::new(), false),
         };
+        if self.display.github {
+            // Before anything else is printed: GitHub masks these in the log.
+            for value in plan.secrets.values().filter(|v| !v.trim().is_empty()) {
+                for line in value.lines().filter(|l| !l.trim().is_empty()) {
+                    println!("::add-mask::{}", ui::plain::data(line));
+                }
+            }
+        }
         let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
         let mut progress = None;
         match self.display.format {
@@ -206,7 +214,10 @@ impl Session<'_> {
                 progress = Some(t.progress());
                 observers.push(Arc::new(t));
             }
-            OutputMode::Plain => observers.push(Arc::new(ui::plain::PlainOutput { verbosity: self.display.verbosity })),
+            OutputMode::Plain => {
+                let github = self.display.github.then(|| step_places(&plan));
+                observers.push(Arc::new(ui::plain::PlainOutput { verbosity: self.display.verbosity, github }));
+            }
             OutputMode::Json => observers.push(Arc::new(ui::json::JsonOutput)),
         }
         if let Some(dir) = &self.run_dir {
@@ -402,4 +413,25 @@ fn publish(run_dir: &RunDir, p: &crate::config::Publishing) {
             note!("warning: cannot append to GITHUB_OUTPUT ({}): {e}", path.display());
         }
     }
+}
+
+/// Where each planned step is in the runbook (file relative to here, line).
+fn step_places(plan: &Plan) -> std::collections::BTreeMap<String, (String, u32)> {
+    fn walk(steps: &[crate::plan::PlannedStep], file: &str, out: &mut std::collections::BTreeMap<String, (String, u32)>) {
+        for p in steps {
+            out.insert(p.key.clone(), (file.to_string(), p.step.span.line));
+            walk(&p.children, file, out);
+        }
+    }
+    let path = &plan.runbook.path;
+    let file = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| path.display().to_string());
+    let mut out = std::collections::BTreeMap::new();
+    for stage in &plan.stages {
+        walk(&stage.steps, &file, &mut out);
+        walk(&stage.gates, &file, &mut out);
+    }
+    out
 }
