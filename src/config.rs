@@ -31,6 +31,8 @@ pub struct Display {
     pub color: bool,
     /// In GitHub Actions (GITHUB_ACTIONS=true): workflow commands in the log.
     pub github: bool,
+    /// In GitLab CI (GITLAB_CI=true): collapsible sections in the log.
+    pub gitlab: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -200,7 +202,8 @@ impl Config {
             cli::Command::Man { subcommand } => Request::Man(subcommand),
         };
         let github = env("GITHUB_ACTIONS").as_deref() == Some("true");
-        Ok(Config { display: Display { format, verbosity, color, github }, index, request })
+        let gitlab = env("GITLAB_CI").as_deref() == Some("true");
+        Ok(Config { display: Display { format, verbosity, color, github, gitlab }, index, request })
     }
 }
 

@@ -141,3 +141,16 @@ fn in_github_actions_secrets_are_masked_first_steps_are_grouped_and_failures_ann
         r.stdout
     );
 }
+
+#[test]
+fn in_gitlab_ci_each_step_is_a_collapsible_section() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: glab\nexecute:\n  - id: deploy\n    run: echo deploying\n");
+    let r = sb.relctl_env(&["run", "release.yaml", "--non-interactive"], &[("GITLAB_CI", "true")]);
+    r.expect_code(0);
+    let start = r.stdout.find("\u{1b}[0Ksection_start:").expect("a section start");
+    let end = r.stdout.find("\u{1b}[0Ksection_end:").expect("a section end");
+    assert!(start < r.stdout.find("deploying").unwrap() && r.stdout.find("deploying").unwrap() < end, "{:?}", r.stdout);
+    assert!(r.stdout.contains(":relctl_execute_0\r\u{1b}[0Kdeploy [execute.0]\n"), "{:?}", r.stdout);
+    assert!(!r.stdout.contains("::group::"), "GitHub commands only in GitHub");
+}

@@ -216,7 +216,8 @@ impl Session<'_> {
             }
             OutputMode::Plain => {
                 let github = self.display.github.then(|| step_places(&plan));
-                observers.push(Arc::new(ui::plain::PlainOutput { verbosity: self.display.verbosity, github }));
+                let gitlab = self.display.gitlab;
+                observers.push(Arc::new(ui::plain::PlainOutput { verbosity: self.display.verbosity, github, gitlab }));
             }
             OutputMode::Json => observers.push(Arc::new(ui::json::JsonOutput)),
         }

@@ -1,7 +1,8 @@
 //! Plain lines for logs and pipes (not a terminal, TERM=dumb, --output plain).
 //! In GitHub Actions, also the workflow commands its log understands: a
 //! collapsible group per step, and an error annotation on a failed step,
-//! pointing at it in the runbook.
+//! pointing at it in the runbook. In GitLab CI, a collapsible section per
+//! step (docs.gitlab.com, "Custom collapsible sections").
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,6 +14,8 @@ pub struct PlainOutput {
     pub verbosity: i8,
     /// GitHub Actions workflow commands: step key → (file, line) of each step.
     pub github: Option<BTreeMap<String, (String, u32)>>,
+    /// GitLab CI collapsible sections.
+    pub gitlab: bool,
 }
 
 impl Observer for PlainOutput {
@@ -35,6 +38,18 @@ impl Observer for PlainOutput {
             && top(key)
         {
             let _ = writeln!(out, "::endgroup::");
+        }
+        if self.gitlab
+            && let Event::StepStarted { key, label, .. } | Event::StepFinished { key, label, .. } = event
+            && top(key)
+        {
+            let name = format!("relctl_{}", key.replace('.', "_"));
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            if matches!(event, Event::StepStarted { .. }) {
+                let _ = writeln!(out, "\u{1b}[0Ksection_start:{now}:{name}\r\u{1b}[0K{label} [{key}]");
+            } else {
+                let _ = writeln!(out, "\u{1b}[0Ksection_end:{now}:{name}\r\u{1b}[0K");
+            }
         }
         if show && let Some(text) = line(event, false) {
             let _ = writeln!(out, "{text}");
