@@ -108,6 +108,13 @@ pub enum Command {
         #[arg(long, short = 'f')]
         runbook: Option<PathBuf>,
     },
+    /// Write a commented runbook to start from: shell (default), kubernetes or aws
+    Init {
+        /// shell, kubernetes or aws
+        template: Option<String>,
+        /// Where to write it (never overwritten) [default: release.yaml]
+        path: Option<PathBuf>,
+    },
     /// Print a report of a run: junit, json or markdown [default: the latest run]
     Report {
         run_id: Option<String>,

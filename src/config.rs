@@ -106,6 +106,7 @@ pub enum Request {
     Report { run_id: Option<String>, format: String, state_dir: PathBuf, state_explicit: bool },
     Completions(clap_complete::Shell),
     Man(Option<String>),
+    Init { template: Option<String>, path: PathBuf },
 }
 
 #[derive(Debug)]
@@ -197,6 +198,9 @@ impl Config {
                     state_dir: state_dir(runbook.as_deref()),
                     state_explicit: explicit(runbook.as_deref()),
                 }
+            }
+            cli::Command::Init { template, path } => {
+                Request::Init { template, path: path.unwrap_or_else(|| PathBuf::from("release.yaml")) }
             }
             cli::Command::Completions { shell } => Request::Completions(shell),
             cli::Command::Man { subcommand } => Request::Man(subcommand),

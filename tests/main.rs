@@ -10,6 +10,7 @@ mod cloudwatch;
 mod ecs;
 mod ecs_rollouts;
 mod http_step;
+mod init;
 mod injection;
 mod interrupt;
 mod jenkins;

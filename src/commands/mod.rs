@@ -1,5 +1,6 @@
 //! One function per subcommand, from a resolved [`Config`] to an exit code.
 
+mod init;
 pub mod inspect;
 mod locate;
 pub mod report;
@@ -42,6 +43,7 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
             let state_dir = locate(&state_dir, state_explicit, run_id.as_deref(), index);
             report::report(&state_dir, run_id.as_deref(), &format)
         }
+        Request::Init { template, path } => Ok(init::init(template.as_deref(), &path)),
         Request::Completions(shell) => Ok(shell::completions(shell)),
         Request::Man(sub) => shell::man(sub.as_deref()),
     }
