@@ -140,6 +140,12 @@ pub enum Event {
         label: String,
         kind: String,
         attempt: u32,
+        /// How long it should take (a `wait`), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_ms: Option<u64>,
+        /// When it is stopped (`timeout:` or its kind's default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
         at: String,
     },
     StepLog {

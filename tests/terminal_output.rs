@@ -64,3 +64,22 @@ fn a_gate_after_only_a_bake_does_not_claim_that_checks_passed() {
     crate::pty::press(&mut p, "");
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn a_bake_shows_the_time_left_and_steps_show_their_timeout() {
+    // Before: a 20 s bake showed "⠋ Bake 3s": no time left, no timeout.
+    let sb = Sandbox::new();
+    sb.write("release.yaml", "version: 1\nname: bake-left\nexecute:\n  - run: 'true'\nvalidate:\n  - name: Bake\n    wait: 2s\n");
+    let mut p = crate::pty::spawn(&sb, &["run", "release.yaml"]);
+    let raw = p.exp_eof().unwrap();
+    // Colour codes aside.
+    let mut screen = String::new();
+    let mut rest = raw.as_str();
+    while let Some(at) = rest.find("\u{1b}[") {
+        screen.push_str(&rest[..at]);
+        rest = rest[at..].find('m').map_or("", |m| &rest[at + m + 1..]);
+    }
+    screen.push_str(rest);
+    assert!(screen.contains("Bake (timeout 1m2s)"), "{screen:?}");
+    assert!(screen.contains(" of 2s, ") && screen.contains("s left"), "{screen:?}");
+}

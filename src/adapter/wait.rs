@@ -64,6 +64,10 @@ impl Action for WaitAction {
         Some(self.duration.saturating_add(Duration::from_secs(60)))
     }
 
+    fn expected_duration(&self) -> Option<Duration> {
+        Some(self.duration)
+    }
+
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
         Box::pin(async move {
             let Some((query, every)) = &self.watch else {

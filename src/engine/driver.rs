@@ -419,12 +419,18 @@ impl Engine {
             let attempts = if dry_run { 1 } else { step.retry.attempts.max(1) };
             let mut attempt = 1;
             loop {
+                let expected = match &step.body {
+                    StepBody::Action(action) => action.expected_duration(),
+                    _ => None,
+                };
                 self.emit(Event::StepStarted {
                     key: key.clone(),
                     id: step.id.clone(),
                     label: label.clone(),
                     kind: step.kind.to_string(),
                     attempt,
+                    expected_ms: expected.map(|d| d.as_millis() as u64),
+                    timeout_ms: planned.deadline.map(|d| d.limit.as_millis() as u64),
                     at: now(),
                 })?;
                 let started = Instant::now();

@@ -248,7 +248,16 @@ mod tests {
     }
 
     fn step(key: &str) -> Event {
-        Event::StepStarted { key: key.into(), id: None, label: key.into(), kind: "run".into(), attempt: 1, at: "t".into() }
+        Event::StepStarted {
+            key: key.into(),
+            id: None,
+            label: key.into(),
+            kind: "run".into(),
+            attempt: 1,
+            expected_ms: None,
+            timeout_ms: None,
+            at: "t".into(),
+        }
     }
 
     /// A journal of three events in a temp dir.

@@ -312,6 +312,8 @@ async fn an_unfinished_step_inside_parallel_stops_the_resume_instead_of_rolling_
         label: key.into(),
         kind: "fake".into(),
         attempt: 1,
+        expected_ms: None,
+        timeout_ms: None,
         at: at(),
     };
     let journal = vec![

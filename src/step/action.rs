@@ -84,6 +84,12 @@ pub trait Action: Send + Sync + Debug {
         None
     }
 
+    /// How long it takes when all is well, when that is known up front (a
+    /// `wait`): progress shows the time left.
+    fn expected_duration(&self) -> Option<Duration> {
+        None
+    }
+
     /// The resource this step records before changing it, or restores.
     fn rollback_target(&self) -> Option<TargetDecl> {
         None

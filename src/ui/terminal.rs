@@ -12,6 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::lines::line;
 use crate::event::{Event, Observer, StepStatus};
+use crate::runbook::duration::format_duration;
 
 const RECENT_LINES: usize = 20;
 
@@ -78,13 +79,23 @@ impl Progress {
 impl Observer for TerminalOutput {
     fn on_event(&self, event: &Event) {
         match event {
-            Event::StepStarted { key, label, attempt, .. } => {
+            Event::StepStarted { key, label, attempt, expected_ms, timeout_ms, .. } => {
                 let bar = self.progress.add(ProgressBar::new_spinner());
-                bar.set_style(
-                    ProgressStyle::with_template("  {spinner:.cyan} {msg} {elapsed:.dim}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                let title = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.clone() };
+                // A wait shows how long is left; any step its timeout.
+                let template = match expected_ms {
+                    Some(ms) => {
+                        bar.set_length(*ms);
+                        "  {spinner:.cyan} {msg} {elapsed:.dim} of {len_time:.dim}, {left:.dim} left"
+                    }
+                    None => "  {spinner:.cyan} {msg} {elapsed:.dim}",
+                };
+                bar.set_style(step_style(template));
+                let mut title = if *attempt > 1 { format!("{label} (attempt {attempt})") } else { label.clone() };
+                if let Some(t) = timeout_ms {
+                    title.push_str(
+                        &console::style(format!(" (timeout {})", format_duration(Duration::from_millis(*t)))).dim().to_string(),
+                    );
+                }
                 bar.set_message(title.clone());
                 bar.enable_steady_tick(Duration::from_millis(120));
                 self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.clone(), (bar, title));
@@ -138,4 +149,23 @@ impl Observer for TerminalOutput {
             }
         }
     }
+}
+
+/// A step's progress line; `{len_time}` and `{left}` show a wait's length
+/// and the time left, in whole seconds rounded up.
+fn step_style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).map_or_else(
+        |_| ProgressStyle::default_spinner(),
+        |s| {
+            s.with_key("len_time", |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", format_duration(Duration::from_millis(st.len().unwrap_or_default())));
+            })
+            .with_key("left", |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let total = Duration::from_millis(st.len().unwrap_or_default());
+                let secs = total.saturating_sub(st.elapsed()).as_millis().div_ceil(1000) as u64;
+                let text = if secs == 0 { "0s".to_string() } else { format_duration(Duration::from_secs(secs)) };
+                let _ = write!(w, "{text}");
+            })
+        },
+    )
 }
