@@ -74,7 +74,7 @@ pub fn main() -> ! {
         Err(e) => {
             match &e {
                 error::AppError::Load(runbook::LoadError::Invalid { path, diagnostics, .. }) => {
-                    eprint!("{e}");
+                    eprint!("{}", crate::ui::diagnostics::colour(&e.to_string()));
                     if github {
                         // An annotation on each problem, in the workflow's summary and the file view.
                         for d in diagnostics {

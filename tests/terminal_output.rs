@@ -83,3 +83,16 @@ fn a_bake_shows_the_time_left_and_steps_show_their_timeout() {
     assert!(screen.contains("Bake (timeout 1m2s)"), "{screen:?}");
     assert!(screen.contains(" of 2s, ") && screen.contains("s left"), "{screen:?}");
 }
+
+#[test]
+fn validate_errors_are_coloured_in_a_terminal_and_plain_with_no_color() {
+    let sb = Sandbox::new();
+    sb.write("bad.yaml", "version: 1\nname: bad\nexecute:\n  - htpp: x\n");
+    let mut p = crate::pty::spawn(&sb, &["validate", "bad.yaml"]);
+    let coloured = p.exp_eof().unwrap();
+    assert!(coloured.contains("\u{1b}[31m\u{1b}[1merror:"), "red error in a terminal: {coloured:?}");
+    assert!(coloured.contains("unknown step kind `htpp`"), "{coloured:?}");
+    // Not a terminal (a CI log): the same text, no colour.
+    let r = sb.relctl(&["validate", "bad.yaml"]);
+    assert!(!r.stderr.contains('\u{1b}') && r.stderr.contains("error: unknown step kind"), "{}", r.stderr);
+}

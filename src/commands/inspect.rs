@@ -40,7 +40,7 @@ pub fn validate(files: &[PathBuf], json: bool) -> i32 {
                     };
                     reports.push(serde_json::json!({"file": file, "ok": false, "problems": problems}));
                 } else if matches!(e, LoadError::Invalid { .. }) {
-                    eprint!("{e}");
+                    eprint!("{}", crate::ui::diagnostics::colour(&e.to_string()));
                 } else {
                     eprintln!("error: {e}");
                 }
