@@ -174,6 +174,11 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub reports: Reports,
+
+    /// Start outside the runbook's release windows or in a freeze; needs
+    /// --reason, and is journaled
+    #[arg(long)]
+    pub override_window: bool,
 }
 
 #[derive(Debug, Args)]

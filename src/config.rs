@@ -66,6 +66,10 @@ pub struct RunRequest {
     pub dry_run: bool,
     pub state_dir: PathBuf,
     pub publishing: Publishing,
+    pub override_window: bool,
+    /// The time the release windows are checked at: now, or RELCTL_NOW
+    /// (RFC 3339) to rehearse a release at another time.
+    pub now: jiff::Timestamp,
 }
 
 #[derive(Debug)]
@@ -152,6 +156,11 @@ impl Config {
                 gates: gates(&a.gates, env),
                 dry_run: a.dry_run,
                 publishing: publishing(&a.reports, env)?,
+                override_window: a.override_window,
+                now: match env("RELCTL_NOW").filter(|v| !v.is_empty()) {
+                    Some(v) => v.parse().map_err(|e| UsageError(format!("RELCTL_NOW={v}: not an RFC 3339 time ({e})")))?,
+                    None => jiff::Timestamp::now(),
+                },
                 file: a.file,
             }),
             cli::Command::Validate { files } => Request::Validate(files),

@@ -29,6 +29,8 @@ pub enum AppError {
     Io { what: String, source: std::io::Error },
     #[error("{0}")]
     NotFound(String),
+    #[error("not now: the release is {}; {}. To release anyway, on the record: --override-window --reason TEXT", .0.why, .0.next_opening.as_ref().map_or_else(|| "no opening in the next 400 days".to_string(), |t| format!("the next opening is {t}")))]
+    Closed(crate::runbook::schedule::Closed),
 }
 
 impl AppError {
@@ -41,7 +43,7 @@ impl AppError {
         match self {
             AppError::Usage(_) | AppError::Load(_) | AppError::Plan(_) => ExitCode::Usage.code(),
             // Refused before any change, like a checklist that fails.
-            AppError::Approvers(_) => ExitCode::Aborted.code(),
+            AppError::Approvers(_) | AppError::Closed(_) => ExitCode::Aborted.code(),
             AppError::Lock(LockError::Held { .. } | LockError::Unfinished { .. }) => ExitCode::Locked.code(),
             AppError::NotFound(_) => ExitCode::Usage.code(),
             AppError::Engine(EngineError::UnfinishedStep { .. }) | AppError::Journal(JournalError::Damaged { .. }) => {

@@ -272,6 +272,15 @@ pub enum Event {
         dry_run: bool,
         at: String,
     },
+    /// The run started outside the runbook's release windows, or in a
+    /// freeze, because a person said so (`--override-window --reason`).
+    WindowOverridden {
+        actor: String,
+        /// Why it was closed.
+        closed: String,
+        reason: String,
+        at: String,
+    },
     /// A person gave up an unfinished run (`relctl abandon`): it will not be
     /// resumed, and its runbook may run again.
     RunAbandoned {

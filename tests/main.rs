@@ -33,3 +33,4 @@ mod slack_api;
 mod terminal_output;
 mod transitions;
 mod validation;
+mod windows;

@@ -78,6 +78,11 @@ pub fn status(state_dir: &Path, run_id: Option<&str>, lock_dir: &Path, json: boo
             state_dir.display()
         ),
     }
+    for e in events {
+        if let Event::WindowOverridden { actor, closed, reason, at } = e {
+            println!("WINDOW OVERRIDDEN at {at} by {actor}: {reason} (the release was {closed})");
+        }
+    }
     println!("\nsteps:");
     for e in events {
         match e {

@@ -250,6 +250,16 @@ impl RunFacts<'_> {
             }
             md.push_str("```\n\n");
         }
+        for e in self.events {
+            if let Event::WindowOverridden { actor, closed, reason, .. } = e {
+                let _ = writeln!(
+                    md,
+                    "> **Release window overridden** by {actor}: {} (the release was {})\n",
+                    cell(reason),
+                    cell(closed)
+                );
+            }
+        }
         let decisions: Vec<&Event> = self.events.iter().filter(|e| matches!(e, Event::Decision { .. })).collect();
         if !decisions.is_empty() {
             md.push_str("### Decisions\n\n| question | answer | by | why | when |\n| --- | --- | --- | --- | --- |\n");

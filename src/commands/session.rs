@@ -37,16 +37,34 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
     let rb = runbook::load(&req.file, &registry)?;
     let plan = Plan::build(Arc::new(rb), &req.vars, &|k| std::env::var(k).ok(), !req.dry_run)?;
     plan.check_approvals(&req.gates.approve)?;
-    plan.check_override(&req.gates.approve, req.gates.reason.as_deref())?;
+    // With --override-window, --reason is the window override's reason.
+    if !req.override_window {
+        plan.check_override(&req.gates.approve, req.gates.reason.as_deref())?;
+    }
     if !req.dry_run {
         plan.check_actor(&req.gates.actor)?;
     }
+    let window_override = match plan.runbook.schedule.check(req.now) {
+        Ok(()) => None,
+        Err(closed) if req.dry_run => {
+            note!("note: a real run now would be refused: the release is {}", closed.why);
+            None
+        }
+        Err(closed) if req.override_window => match &req.gates.reason {
+            Some(reason) => Some((closed.why, reason.clone())),
+            None => {
+                return Err(crate::config::UsageError("--override-window needs --reason TEXT: why release now".into()).into());
+            }
+        },
+        Err(closed) => return Err(AppError::Closed(closed)),
+    };
     let runbook_path =
         std::fs::canonicalize(&req.file).map_err(AppError::io(format!("cannot resolve {}", req.file.display())))?;
     let workdir = runbook_path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
 
     if req.dry_run {
-        let session = Session { display, gates: &req.gates, run_id: "dry-run".into(), run_dir: None, dry_run: true };
+        let session =
+            Session { display, gates: &req.gates, run_id: "dry-run".into(), run_dir: None, dry_run: true, window_override: None };
         return session.drive(plan, workdir, None, None).await;
     }
 
@@ -79,8 +97,14 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
     let mut plan = plan;
     Arc::make_mut(&mut plan.runbook).path = runbook_path;
     let journal = Journal::open(&run_dir.path)?;
-    let session =
-        Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
+    let session = Session {
+        display,
+        gates: &req.gates,
+        run_id: run_dir.id.clone(),
+        run_dir: Some(run_dir.path.clone()),
+        dry_run: false,
+        window_override,
+    };
     let code = session.drive(plan, workdir, Some(journal), None).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
@@ -151,8 +175,14 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let lock = RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &original))?;
     let journal = Journal::open(&run_dir.path)?;
-    let session =
-        Session { display, gates: &req.gates, run_id: run_dir.id.clone(), run_dir: Some(run_dir.path.clone()), dry_run: false };
+    let session = Session {
+        display,
+        gates: &req.gates,
+        run_id: run_dir.id.clone(),
+        run_dir: Some(run_dir.path.clone()),
+        dry_run: false,
+        window_override: None,
+    };
     let accepted: Vec<String> = replay.damage.iter().map(ToString::to_string).collect();
     let resuming = Resuming {
         replay,
@@ -184,6 +214,8 @@ struct Session<'a> {
     run_id: String,
     run_dir: Option<PathBuf>,
     dry_run: bool,
+    /// Started outside the release windows on purpose: (why closed, reason).
+    window_override: Option<(String, String)>,
 }
 
 impl Session<'_> {
@@ -247,6 +279,7 @@ impl Session<'_> {
             assume_done,
             accepted_damage,
             stop_leftovers,
+            window_override: self.window_override.clone(),
         };
         let wiring = Wiring { observers, journal, prompter, redactor: Arc::new(Redactor::default()), cancel };
         let engine = Engine::new(plan, cfg, wiring, replay);

@@ -60,6 +60,11 @@ pub fn recap(events: &[Event], journal: &Path, output_log: &Path, last_hash: &st
             let _ = writeln!(out, "  decision:  {what} `{name}` {verdict}{over} {who}{why}");
         }
     }
+    for e in events {
+        if let Event::WindowOverridden { actor, closed, reason, .. } = e {
+            let _ = writeln!(out, "  window:    OVERRIDDEN by {actor}: {reason} (the release was {closed})");
+        }
+    }
     if let Some(why) = rollback_reason(events) {
         let _ = writeln!(out, "  rolled back because: {why}");
     }

@@ -63,6 +63,8 @@ pub struct EngineConfig {
     pub accepted_damage: Vec<String>,
     /// Resume: end a killed step's leftover processes without asking.
     pub stop_leftovers: bool,
+    /// Started outside the release windows on purpose: (why closed, reason).
+    pub window_override: Option<(String, String)>,
 }
 
 /// What the engine reports to and asks through; the session wires it.
@@ -283,6 +285,15 @@ impl Engine {
                     at: now(),
                 })
                 .await?;
+                if let Some((closed, reason)) = &self.cfg.window_override {
+                    self.milestone(Event::WindowOverridden {
+                        actor: self.cfg.actor.clone(),
+                        closed: closed.clone(),
+                        reason: reason.clone(),
+                        at: now(),
+                    })
+                    .await?;
+                }
                 self.milestone(Event::StateEntered { state: RunState::Checklist, at: now() }).await?;
                 RunState::Checklist
             }

@@ -150,6 +150,7 @@ async fn run_resumed(
         assume_done: Vec::new(),
         accepted_damage: Vec::new(),
         stop_leftovers: false,
+        window_override: None,
     };
     let wiring = Wiring {
         observers: vec![recorder.clone()],

@@ -8,6 +8,7 @@ pub mod expr;
 pub mod model;
 pub mod node;
 pub mod rollback_targets;
+pub mod schedule;
 pub mod shell_context;
 pub mod validate;
 

@@ -26,6 +26,8 @@ pub struct Runbook {
     /// Every `${{ secrets.X }}` name, read from the environment before the run.
     pub secrets: Vec<String>,
     pub integrations: BTreeMap<String, Arc<dyn Integration>>,
+    /// `windows:` and `freezes:`: when a release may start.
+    pub schedule: super::schedule::Schedule,
 }
 
 impl Runbook {

@@ -23,6 +23,8 @@ const TOP_KEYS: &[&str] = &[
     "vars",
     "approvers",
     "integrations",
+    "windows",
+    "freezes",
     "checklist",
     "execute",
     "validate",
@@ -99,6 +101,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
     if let Some(n) = root.get("integrations") {
         v.integrations(n);
     }
+    let schedule = super::schedule::parse(root, &mut v.diagnostics);
     let mut phases = BTreeMap::new();
     for phase in PhaseName::ALL {
         if let Some(n) = root.get(phase.as_str()) {
@@ -131,6 +134,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
             phases,
             secrets,
             integrations: v.integrations,
+            schedule,
         })
     } else {
         Err(v.diagnostics.into_vec())

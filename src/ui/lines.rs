@@ -74,6 +74,9 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
         Event::StepCheckpoint { .. } | Event::StepProcess { .. } | Event::IntegrationState { .. } => return None,
         Event::LeftoverProcesses { .. } | Event::LeftoverGone { .. } => leftover_note(event, &paint),
         Event::Warning { message } => paint(format!("warning: {message}"), console::StyledObject::yellow),
+        Event::WindowOverridden { actor, closed, reason, .. } => {
+            paint(format!("WINDOW OVERRIDDEN by {actor}: {reason} (the release was {closed})"), |s| s.yellow().bold())
+        }
         Event::JournalRepaired { .. } | Event::DamageAccepted { .. } => journal_note(event, &paint),
         Event::RunAbandoned { actor, reason, .. } => {
             paint(format!("== ABANDONED == by {actor}: {reason}"), |s| s.yellow().bold())
