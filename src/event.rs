@@ -295,6 +295,18 @@ pub trait Observer: Send + Sync {
     fn on_event(&self, event: &Event);
 }
 
+/// A decision as people read it: `GO (OVERRIDE)`, `GO`, `NO-GO` for a
+/// gate, `yes`/`no` for a confirm.
+pub fn verdict(gate: bool, approved: bool, overridden: bool) -> &'static str {
+    match (gate, approved) {
+        (true, true) if overridden => "GO (OVERRIDE)",
+        (true, true) => "GO",
+        (true, false) => "NO-GO",
+        (false, true) => "yes",
+        (false, false) => "no",
+    }
+}
+
 /// The version of relctl's JSON documents and event lines (`--output json`):
 /// bumped when a field changes meaning or goes away; new fields may appear.
 pub const SCHEMA_VERSION: u32 = 1;

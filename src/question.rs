@@ -46,6 +46,18 @@ pub struct Question {
     pub approvers: Option<Vec<String>>,
 }
 
+impl AnsweredBy {
+    /// Who answered, as a decision line says it: `by alice`, `by alice via --approve`.
+    pub fn who(self, actor: &str) -> String {
+        match self {
+            AnsweredBy::Terminal => format!("by {actor}"),
+            AnsweredBy::Flag => format!("by {actor} via --approve"),
+            AnsweredBy::Policy => "by policy".to_string(),
+            AnsweredBy::DryRun => "(dry run)".to_string(),
+        }
+    }
+}
+
 /// What a person said at the terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {

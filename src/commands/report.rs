@@ -108,13 +108,7 @@ pub fn status(state_dir: &Path, run_id: Option<&str>, lock_dir: &Path, json: boo
         println!("\ndecisions:");
         for d in &replay.decision_log {
             if let Event::Decision { key, question, gate, approved, actor, by, comment, reason, overridden, at, .. } = d {
-                let verdict = match (gate, approved) {
-                    (true, true) if !overridden.is_empty() => "GO (OVERRIDE)",
-                    (true, true) => "GO",
-                    (true, false) => "NO-GO",
-                    (false, true) => "yes",
-                    (false, false) => "no",
-                };
+                let verdict = crate::event::verdict(*gate, *approved, !overridden.is_empty());
                 let mut line = format!("  {at}  {key:<12} {verdict:<5} {actor} ({by:?})  \"{question}\"");
                 if let Some(c) = comment {
                     line.push_str(&format!(" — comment: {c}"));

@@ -265,12 +265,11 @@ impl RunFacts<'_> {
             md.push_str("### Decisions\n\n| question | answer | by | why | when |\n| --- | --- | --- | --- | --- |\n");
             for d in decisions {
                 if let Event::Decision { question, gate, approved, actor, comment, reason, overridden, at, .. } = d {
-                    let answer = match (gate, approved) {
-                        (true, true) if !overridden.is_empty() => format!("**GO (OVERRIDE)** over {}", overridden.join(", ")),
-                        (true, true) => "GO".to_string(),
-                        (true, false) => "NO-GO".to_string(),
-                        (false, true) => "yes".to_string(),
-                        (false, false) => "no".to_string(),
+                    let verdict = crate::event::verdict(*gate, *approved, !overridden.is_empty());
+                    let answer = if overridden.is_empty() {
+                        verdict.to_string()
+                    } else {
+                        format!("**{verdict}** over {}", overridden.join(", "))
                     };
                     let why = comment.as_deref().or(reason.as_deref()).unwrap_or_default();
                     let _ = writeln!(md, "| {} | {answer} | {actor} | {} | {at} |", cell(question), cell(why));

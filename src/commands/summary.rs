@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::event::{Event, RunState, StepStatus};
-use crate::question::AnsweredBy;
 use crate::runbook::duration::format_duration;
 
 /// The recap of a finished or stopped run, from its journal's events.
@@ -41,19 +40,8 @@ pub fn recap(events: &[Event], journal: &Path, output_log: &Path, last_hash: &st
     for e in events {
         if let Event::Decision { id, key, gate, approved, actor, by, comment, reason, overridden, .. } = e {
             let what = if *gate { "gate" } else { "confirm" };
-            let verdict = match (gate, approved) {
-                (true, true) if !overridden.is_empty() => "GO (OVERRIDE)",
-                (true, true) => "GO",
-                (true, false) => "NO-GO",
-                (false, true) => "yes",
-                (false, false) => "no",
-            };
-            let who = match by {
-                AnsweredBy::Terminal => format!("by {actor}"),
-                AnsweredBy::Flag => format!("by {actor} (--approve)"),
-                AnsweredBy::Policy => "by policy".to_string(),
-                AnsweredBy::DryRun => "(dry run)".to_string(),
-            };
+            let verdict = crate::event::verdict(*gate, *approved, !overridden.is_empty());
+            let who = by.who(actor);
             let why = comment.as_deref().or(reason.as_deref()).map(|w| format!(": {w}")).unwrap_or_default();
             let over = if overridden.is_empty() { String::new() } else { format!(" over {}", overridden.join(", ")) };
             let name = id.as_deref().unwrap_or(key);

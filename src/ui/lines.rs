@@ -3,7 +3,6 @@
 use console::style;
 
 use crate::event::{Event, StepStatus};
-use crate::question::AnsweredBy;
 use crate::runbook::duration::format_duration;
 
 /// How a line is coloured when colour is on.
@@ -144,19 +143,8 @@ fn leftover_note(event: &Event, paint: &dyn Fn(String, Style) -> String) -> Stri
 fn decision_line(event: &Event, paint: &dyn Fn(String, Style) -> String) -> String {
     match event {
         Event::Decision { question, gate, approved, actor, by, comment, reason, overridden, .. } => {
-            let verdict = match (gate, approved) {
-                (true, true) if !overridden.is_empty() => "GO (OVERRIDE)",
-                (true, true) => "GO",
-                (true, false) => "NO-GO",
-                (false, true) => "yes",
-                (false, false) => "no",
-            };
-            let who = match by {
-                AnsweredBy::Terminal => format!("by {actor}"),
-                AnsweredBy::Flag => format!("by {actor} via --approve"),
-                AnsweredBy::Policy => "by policy".to_string(),
-                AnsweredBy::DryRun => "(dry run)".to_string(),
-            };
+            let verdict = crate::event::verdict(*gate, *approved, !overridden.is_empty());
+            let who = by.who(actor);
             let mut text = format!("  » {question}: {verdict} {who}");
             if let Some(c) = comment {
                 text.push_str(&format!(" — \"{c}\""));
