@@ -133,6 +133,11 @@ fn in_github_actions_secrets_are_masked_first_steps_are_grouped_and_failures_ann
     sb.write("bad.yaml", "version: 1\nname: bad\nexecute:\n  - htpp: x\n");
     let r = sb.relctl_env(&["validate", "bad.yaml"], &env);
     r.expect_code(2);
+    assert!(
+        r.stdout.contains("::error file=bad.yaml,line=4,col=5,title=invalid runbook::unknown step kind `htpp`"),
+        "{}",
+        r.stdout
+    );
     let r = sb.relctl_env(&["run", "bad.yaml"], &env);
     r.expect_code(2);
     assert!(

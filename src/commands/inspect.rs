@@ -10,7 +10,7 @@ use crate::plan::{Plan, SCHEMA_VERSION};
 use crate::runbook::{self, LoadError};
 
 /// Checks every file and reports every problem of every file.
-pub fn validate(files: &[PathBuf], json: bool) -> i32 {
+pub fn validate(files: &[PathBuf], json: bool, github: bool) -> i32 {
     let registry = adapter::registry();
     let mut bad = 0;
     let mut reports = Vec::new();
@@ -39,8 +39,20 @@ pub fn validate(files: &[PathBuf], json: bool) -> i32 {
                         other @ LoadError::Read { .. } => vec![serde_json::json!({"message": other.to_string()})],
                     };
                     reports.push(serde_json::json!({"file": file, "ok": false, "problems": problems}));
-                } else if matches!(e, LoadError::Invalid { .. }) {
+                } else if let LoadError::Invalid { diagnostics, .. } = &e {
                     eprint!("{}", crate::ui::diagnostics::colour(&e.to_string()));
+                    if github {
+                        // A GitHub annotation on each problem, where it is.
+                        for d in diagnostics {
+                            println!(
+                                "::error file={},line={},col={},title=invalid runbook::{}",
+                                crate::ui::plain::property(&file),
+                                d.span.line,
+                                d.span.col,
+                                crate::ui::plain::data(&d.message)
+                            );
+                        }
+                    }
                 } else {
                     eprintln!("error: {e}");
                 }

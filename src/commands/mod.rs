@@ -25,7 +25,7 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
             r.state_dir = locate(&r.state_dir, r.state_explicit, r.run_id.as_deref(), index);
             session::resume(r, &display).await
         }
-        Request::Validate(files) => Ok(inspect::validate(&files, json)),
+        Request::Validate(files) => Ok(inspect::validate(&files, json, display.github)),
         Request::Plan { file, vars } => inspect::plan(&file, &vars, json),
         Request::Status { run_id, state_dir, state_explicit, lock_dir } => {
             let state_dir = locate(&state_dir, state_explicit, run_id.as_deref(), index);
