@@ -96,3 +96,26 @@ fn validate_errors_are_coloured_in_a_terminal_and_plain_with_no_color() {
     let r = sb.relctl(&["validate", "bad.yaml"]);
     assert!(!r.stderr.contains('\u{1b}') && r.stderr.contains("error: unknown step kind"), "{}", r.stderr);
 }
+
+#[test]
+fn a_failed_attempts_spinner_does_not_tick_on_through_the_retry_delay() {
+    // Before: attempt 1's spinner stayed, counting up through the delay
+    // beside attempt 2's, which showed 0s.
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1\nname: flaky\nexecute:\n  - name: flaky\n    retry: { attempts: 2, delay: 1500ms }\n    run: exit 1\n",
+    );
+    let mut p = crate::pty::spawn(&sb, &["run", "release.yaml"]);
+    let raw = p.exp_eof().unwrap();
+    let mut screen = String::new();
+    let mut rest = raw.as_str();
+    while let Some(at) = rest.find("\u{1b}[") {
+        screen.push_str(&rest[..at]);
+        rest = rest[at..].find(|c: char| c.is_ascii_alphabetic()).map_or("", |m| &rest[at + m + 1..]);
+    }
+    screen.push_str(rest);
+    assert!(screen.contains("retrying in 1.5s"), "{screen:?}");
+    assert!(!screen.contains("flaky 1s"), "the first attempt's spinner ticked on: {screen:?}");
+    assert!(screen.contains("flaky (attempt 2)"), "{screen:?}");
+}

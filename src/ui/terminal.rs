@@ -42,6 +42,14 @@ impl TerminalOutput {
         Progress { bars: self.progress.clone(), prompting: self.prompting.clone() }
     }
 
+    /// Removes the step's spinner, if it has one.
+    fn clear_bar(&self, key: &str) {
+        if let Some((bar, _)) = self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key) {
+            bar.finish_and_clear();
+            self.progress.remove(&bar);
+        }
+    }
+
     fn print(&self, text: &str) {
         if self.prompting.load(Ordering::SeqCst) {
             // The bars are hidden; a prompt may be waiting for a person. Never
@@ -80,6 +88,7 @@ impl Observer for TerminalOutput {
     fn on_event(&self, event: &Event) {
         match event {
             Event::StepStarted { key, label, attempt, expected_ms, timeout_ms, .. } => {
+                self.clear_bar(key);
                 let bar = self.progress.add(ProgressBar::new_spinner());
                 // A wait shows how long is left; any step its timeout.
                 let template = match expected_ms {
@@ -136,6 +145,13 @@ impl Observer for TerminalOutput {
                 if (self.verbosity >= 0 || *status == StepStatus::Failed)
                     && let Some(l) = line(event, true)
                 {
+                    self.print(&l);
+                }
+            }
+            Event::StepRetrying { key, .. } => {
+                // The failed attempt's spinner goes; the next attempt gets its own.
+                self.clear_bar(key);
+                if let Some(l) = line(event, true) {
                     self.print(&l);
                 }
             }
