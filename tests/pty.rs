@@ -49,6 +49,13 @@ pub fn press(p: &mut PtySession, keys: &str) {
     p.flush().unwrap();
 }
 
+/// The run ends saying `outcome`, with exit code `code`.
+fn ends(p: &mut PtySession, outcome: &str, code: i32) {
+    p.exp_string(outcome).unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p), code);
+}
+
 pub fn exit_code(p: &PtySession) -> i32 {
     match p.process().wait().expect("wait for relctl") {
         WaitStatus::Exited(_, code) => code,
@@ -82,9 +89,7 @@ fn a_release_manager_says_no_go_in_the_terminal_with_a_comment() {
     press(&mut p, "\x1b[B");
     p.exp_string("Comment for the record").unwrap();
     press(&mut p, "error rate too high");
-    p.exp_string("ROLLED BACK").unwrap();
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(&p), 3);
+    ends(&mut p, "ROLLED BACK", 3);
     assert_eq!(sb.read("marks.txt"), "deployed\nrolled-back\n");
     let gate = gate_decision(&sb);
     assert_eq!(gate["approved"], false);
@@ -104,9 +109,7 @@ fn go_is_the_default_when_every_check_passed() {
     press(&mut p, "");
     p.exp_string("Comment for the record").unwrap();
     press(&mut p, "");
-    p.exp_string("RELEASED").unwrap();
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(&p), 0);
+    ends(&mut p, "RELEASED", 0);
     assert_eq!(sb.read("marks.txt"), "deployed\nfinalized\n");
 }
 
@@ -133,9 +136,7 @@ fn refusing_the_checklist_confirm_aborts_before_any_change() {
     let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
     p.exp_string("Stakeholders approved?").unwrap();
     press(&mut p, "n");
-    p.exp_string("ABORTED").unwrap();
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(&p), 1);
+    ends(&mut p, "ABORTED", 1);
     assert_eq!(sb.read("marks.txt"), "");
 }
 
@@ -147,9 +148,7 @@ fn someone_not_in_approvers_cannot_answer_the_gate() {
     // Known before any change: refused up front, nothing asked or run. (A
     // resumed run still refuses at the question itself: see below.)
     let mut p = spawn(&sb, &["run", "release.yaml", "--as", "mallory", "--approve", "approval"]);
-    p.exp_string("mallory cannot answer every question").unwrap();
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(&p), 1);
+    ends(&mut p, "mallory cannot answer every question", 1);
     assert!(!sb.path().join("marks.txt").exists());
 }
 
@@ -165,9 +164,7 @@ fn first_ctrl_c_asks_and_the_run_stays_resumable() {
     p.send_control('c').unwrap();
     p.exp_string("Stop the run now?").unwrap();
     press(&mut p, "y");
-    p.exp_string("relctl resume").unwrap();
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(&p), 130);
+    ends(&mut p, "relctl resume", 130);
     sb.write("go", "");
     sb.relctl(&["resume", "--non-interactive"]).expect_code(0);
 }
@@ -201,9 +198,7 @@ fn slack_shows_the_run_waiting_at_the_gate_while_a_person_decides() {
     press(&mut p, "");
     p.exp_string("Comment for the record").unwrap();
     press(&mut p, "");
-    p.exp_string("RELEASED").unwrap();
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(&p), 0);
+    ends(&mut p, "RELEASED", 0);
     let parent = slack.parents().remove(0);
     assert!(parent.updates.last().unwrap().contains("GO by alice"), "{:?}", parent.updates);
 }
@@ -359,9 +354,7 @@ fn go_over_a_failed_check_at_the_terminal_needs_a_reason_and_is_recorded_as_an_o
     press(&mut p, "");
     p.exp_string("(required)").unwrap();
     press(&mut p, "health probe is down, app verified by hand");
-    p.exp_string("RELEASED").unwrap();
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(&p), 0);
+    ends(&mut p, "RELEASED", 0);
     let gate = gate_decision(&sb);
     assert_eq!(gate["overridden"], serde_json::json!(["health"]));
     assert_eq!(gate["comment"], "health probe is down, app verified by hand");

@@ -27,6 +27,19 @@ fn screen(no_color: bool) -> String {
     p.exp_eof().unwrap()
 }
 
+/// The screen's text with the terminal's control sequences (colour,
+/// cursor moves, erase-line) taken out.
+fn without_escapes(raw: &str) -> String {
+    let mut screen = String::new();
+    let mut rest = raw;
+    while let Some(at) = rest.find("\u{1b}[") {
+        screen.push_str(&rest[..at]);
+        rest = rest[at..].find(|c: char| c.is_ascii_alphabetic()).map_or("", |m| &rest[at + m + 1..]);
+    }
+    screen.push_str(rest);
+    screen
+}
+
 /// An SGR sequence that sets a colour or boldness (ESC [ … m with 1 or 30–37).
 fn has_colour(text: &str) -> bool {
     text.split('\u{1b}').skip(1).any(|seq| {
@@ -71,15 +84,7 @@ fn a_bake_shows_the_time_left_and_steps_show_their_timeout() {
     let sb = Sandbox::new();
     sb.write("release.yaml", "version: 1\nname: bake-left\nexecute:\n  - run: 'true'\nvalidate:\n  - name: Bake\n    wait: 2s\n");
     let mut p = crate::pty::spawn(&sb, &["run", "release.yaml"]);
-    let raw = p.exp_eof().unwrap();
-    // Colour codes aside.
-    let mut screen = String::new();
-    let mut rest = raw.as_str();
-    while let Some(at) = rest.find("\u{1b}[") {
-        screen.push_str(&rest[..at]);
-        rest = rest[at..].find('m').map_or("", |m| &rest[at + m + 1..]);
-    }
-    screen.push_str(rest);
+    let screen = without_escapes(&p.exp_eof().unwrap());
     assert!(screen.contains("Bake (timeout 1m2s)"), "{screen:?}");
     assert!(screen.contains(" of 2s, ") && screen.contains("s left"), "{screen:?}");
 }
@@ -107,14 +112,7 @@ fn a_failed_attempts_spinner_does_not_tick_on_through_the_retry_delay() {
         "version: 1\nname: flaky\nexecute:\n  - name: flaky\n    retry: { attempts: 2, delay: 1500ms }\n    run: exit 1\n",
     );
     let mut p = crate::pty::spawn(&sb, &["run", "release.yaml"]);
-    let raw = p.exp_eof().unwrap();
-    let mut screen = String::new();
-    let mut rest = raw.as_str();
-    while let Some(at) = rest.find("\u{1b}[") {
-        screen.push_str(&rest[..at]);
-        rest = rest[at..].find(|c: char| c.is_ascii_alphabetic()).map_or("", |m| &rest[at + m + 1..]);
-    }
-    screen.push_str(rest);
+    let screen = without_escapes(&p.exp_eof().unwrap());
     assert!(screen.contains("retrying in 1.5s"), "{screen:?}");
     assert!(!screen.contains("flaky 1s"), "the first attempt's spinner ticked on: {screen:?}");
     assert!(screen.contains("flaky (attempt 2)"), "{screen:?}");

@@ -97,14 +97,7 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
     let mut plan = plan;
     Arc::make_mut(&mut plan.runbook).path = runbook_path;
     let journal = Journal::open(&run_dir.path)?;
-    let session = Session {
-        display,
-        gates: &req.gates,
-        run_id: run_dir.id.clone(),
-        run_dir: Some(run_dir.path.clone()),
-        dry_run: false,
-        window_override,
-    };
+    let session = Session::recorded(display, &req.gates, &run_dir, window_override);
     let code = session.drive(plan, workdir, Some(journal), None).await;
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
@@ -175,14 +168,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let lock = RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &original))?;
     let journal = Journal::open(&run_dir.path)?;
-    let session = Session {
-        display,
-        gates: &req.gates,
-        run_id: run_dir.id.clone(),
-        run_dir: Some(run_dir.path.clone()),
-        dry_run: false,
-        window_override: None,
-    };
+    let session = Session::recorded(display, &req.gates, &run_dir, None);
     let accepted: Vec<String> = replay.damage.iter().map(ToString::to_string).collect();
     let resuming = Resuming {
         replay,
@@ -216,6 +202,25 @@ struct Session<'a> {
     dry_run: bool,
     /// Started outside the release windows on purpose: (why closed, reason).
     window_override: Option<(String, String)>,
+}
+
+impl<'a> Session<'a> {
+    /// A run with a run directory and a journal (not a dry run).
+    fn recorded(
+        display: &'a Display,
+        gates: &'a GateSettings,
+        run_dir: &RunDir,
+        window_override: Option<(String, String)>,
+    ) -> Session<'a> {
+        Session {
+            display,
+            gates,
+            run_id: run_dir.id.clone(),
+            run_dir: Some(run_dir.path.clone()),
+            dry_run: false,
+            window_override,
+        }
+    }
 }
 
 impl Session<'_> {

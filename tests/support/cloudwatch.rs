@@ -54,22 +54,7 @@ impl FakeCloudWatch {
 }
 
 fn decode(s: &str) -> String {
-    let bytes = s.replace('+', " ").into_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) =
-                std::str::from_utf8(bytes.get(i + 1..i + 3).unwrap_or_default()).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    super::http_server::percent_decode(&s.replace('+', " "))
 }
 
 pub fn form(body: &str) -> Vec<(String, String)> {
