@@ -19,6 +19,13 @@ JUNITPARSER_VERSION=3.2.0
 if ! "$venv/bin/python" -c "import junitparser, sys; sys.exit(junitparser.version != '$JUNITPARSER_VERSION')" 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "junitparser==$JUNITPARSER_VERSION"
 fi
+# An independent JSON Schema validator and a YAML reader, for the tests of
+# `relctl schema` (tests/support/schema_check.py).
+JSONSCHEMA_VERSION=4.26.0
+PYYAML_VERSION=6.0.4
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('jsonschema') != '$JSONSCHEMA_VERSION' or m.version('PyYAML') != '$PYYAML_VERSION')" 2>/dev/null; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "jsonschema==$JSONSCHEMA_VERSION" "PyYAML==$PYYAML_VERSION"
+fi
 export RELCTL_TEST_PYTHON="$venv/bin/python"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

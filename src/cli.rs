@@ -125,6 +125,8 @@ pub enum Command {
         #[arg(long, short = 'f')]
         runbook: Option<PathBuf>,
     },
+    /// Print the runbook format as a JSON Schema, for editors: `relctl schema > relctl.schema.json`
+    Schema,
     /// Print a shell completion script: `source <(relctl completions bash)`
     Completions {
         /// The shell to complete in

@@ -110,6 +110,7 @@ pub enum Request {
     Report { run_id: Option<String>, format: String, state_dir: PathBuf, state_explicit: bool },
     Completions(clap_complete::Shell),
     Man(Option<String>),
+    Schema,
     Init { template: Option<String>, path: PathBuf },
 }
 
@@ -212,6 +213,7 @@ impl Config {
                 Request::Init { template, path: path.unwrap_or_else(|| PathBuf::from("release.yaml")) }
             }
             cli::Command::Completions { shell } => Request::Completions(shell),
+            cli::Command::Schema => Request::Schema,
             cli::Command::Man { subcommand } => Request::Man(subcommand),
         };
         let github = env("GITHUB_ACTIONS").as_deref() == Some("true");

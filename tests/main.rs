@@ -26,6 +26,7 @@ mod reports;
 mod resume;
 mod run_reports;
 mod s3_copies;
+mod schema;
 mod secrets;
 mod shell_integration;
 mod slack;

@@ -17,6 +17,7 @@ use crate::runbook::node::Node;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
+use crate::step::schema;
 use crate::step::{AdapterError, Integration, IntegrationKind, ParseContext, RemoteKind, Settings, StepEnv, StepFailure};
 
 pub struct AwsIntegrationKind;
@@ -40,6 +41,18 @@ impl IntegrationKind for AwsIntegrationKind {
         let profile = v.template("profile", cx);
         let endpoint_url = v.template("endpoint_url", cx);
         Some(Arc::new(AwsSettings { region, profile, endpoint_url, config: OnceCell::new() }))
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        schema::object(
+            "AWS settings for the s3.*, ecs.* and cloudwatch.* steps; credentials come from the standard chain",
+            &[
+                ("region", schema::template("the region (default: the standard chain's)")),
+                ("profile", schema::template("a profile from ~/.aws/config")),
+                ("endpoint_url", schema::template("another endpoint, for an S3-compatible store or a test server")),
+            ],
+            &[],
+        )
     }
 }
 

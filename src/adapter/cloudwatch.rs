@@ -14,6 +14,7 @@ use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::Node;
 use crate::step::PhaseName;
+use crate::step::schema;
 use crate::step::{
     Action, BoxFuture, Integration, Outcome, ParseContext, Settings, StepEnv, StepFailure, StepKind, StepResult, StepRun,
     StepSpec,
@@ -33,6 +34,21 @@ pub struct AlarmQuery {
 }
 
 impl AlarmQuery {
+    /// `{ names: [...] | prefix: ..., expect: OK }` as a schema.
+    pub fn schema(description: &str) -> serde_json::Value {
+        let names = serde_json::json!({ "anyOf": [{ "$ref": "#/$defs/template" }, { "type": "array", "items": { "$ref": "#/$defs/template" }, "minItems": 1 }], "description": "the alarms' names" });
+        let s = schema::object(
+            description,
+            &[
+                ("names", names),
+                ("prefix", schema::template("every alarm whose name starts with this")),
+                ("expect", serde_json::json!({ "const": "OK", "description": "the only state accepted: no alarm fires" })),
+            ],
+            &[],
+        );
+        schema::one_of_keys(s, &["names", "prefix"])
+    }
+
     /// Parses `{ names: [...] | prefix: ..., expect: OK }`.
     pub fn parse(
         node: &Node,
@@ -153,6 +169,10 @@ struct AlarmsAction {
 impl StepKind for AlarmsKind {
     fn name(&self) -> &'static str {
         "cloudwatch.alarms"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        AlarmQuery::schema("CloudWatch alarms that must not be in ALARM (in the checklist, must exist)")
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

@@ -9,6 +9,9 @@ use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
+use serde_json::json;
+
+use crate::step::schema;
 use crate::step::{
     Action, AdapterError, BoxFuture, Outcome, ParseContext, RemoteKind, Settings, StepFailure, StepKind, StepResult, StepRun,
     StepSpec, template_map,
@@ -37,6 +40,41 @@ struct HttpAction {
 impl StepKind for HttpKind {
     fn name(&self) -> &'static str {
         "http"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        let status = json!({ "type": "integer", "minimum": 100, "maximum": 599 });
+        let expect = schema::object(
+            "what the answer must be",
+            &[
+                (
+                    "status",
+                    json!({ "anyOf": [status, { "type": "array", "items": status, "minItems": 1 }], "description": "the status code, or a list of acceptable ones (default 200)" }),
+                ),
+                ("body_contains", schema::template("text the body must contain")),
+                (
+                    "json",
+                    json!({ "type": "object", "description": "field paths (nested or dotted) mapped to the values they must have" }),
+                ),
+                ("max_latency", schema::duration("the slowest acceptable answer")),
+            ],
+            &[],
+        );
+        let full = schema::object(
+            "an HTTP request and what its answer must be",
+            &[
+                ("url", schema::template("the URL")),
+                (
+                    "method",
+                    json!({ "type": "string", "pattern": "^[A-Za-z]+$", "default": "GET", "examples": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] }),
+                ),
+                ("headers", schema::template_map("request headers")),
+                ("body", schema::template("the request body")),
+                ("expect", expect),
+            ],
+            &["url"],
+        );
+        schema::short_or_full(json!({ "type": "string", "description": "a URL to GET, expecting 200" }), full)
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

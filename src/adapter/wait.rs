@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::cloudwatch::AlarmQuery;
 use crate::event::RunState;
 use crate::runbook::duration::format_duration;
+use crate::step::schema;
 use crate::step::{
     Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec,
     duration_setting,
@@ -31,6 +32,16 @@ impl StepKind for WaitKind {
 
     fn sibling_keys(&self) -> &'static [&'static str] {
         &["watch"]
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        schema::duration("how long to wait (a bake time)")
+    }
+
+    fn sibling_schema(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let mut watch = AlarmQuery::schema("CloudWatch alarms to watch while waiting: one firing ends the wait as a failure");
+        watch["properties"]["every"] = schema::duration("how often to look at the alarms (default 15s)");
+        vec![("watch", watch)]
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

@@ -39,5 +39,8 @@ pub fn init(template: Option<&str>, path: &Path) -> i32 {
     }
     let p = path.display();
     println!("wrote {p} (template `{name}`). Next:\n  relctl validate {p}\n  relctl plan {p} --var version=1.2.3");
+    println!(
+        "Editor support (completion, hover, errors as you type): relctl schema > relctl.schema.json,\n  then make the first line of {p}: # yaml-language-server: $schema=relctl.schema.json"
+    );
     ExitCode::Released.code()
 }

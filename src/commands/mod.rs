@@ -46,5 +46,6 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
         Request::Init { template, path } => Ok(init::init(template.as_deref(), &path)),
         Request::Completions(shell) => Ok(shell::completions(shell)),
         Request::Man(sub) => shell::man(sub.as_deref()),
+        Request::Schema => Ok(shell::schema()),
     }
 }

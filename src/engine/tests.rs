@@ -31,6 +31,10 @@ impl StepKind for FakeKind {
         "fake"
     }
 
+    fn schema(&self) -> serde_json::Value {
+        crate::step::schema::text("outcomes, one per try: ok, fail, ...")
+    }
+
     fn parse(&self, spec: &StepSpec<'_>, _cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
         let text = spec.value.as_str()?;
         Some(Arc::new(FakeAction { script: text.split(',').map(|s| s.trim().to_string()).collect() }))

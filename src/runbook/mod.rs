@@ -9,6 +9,7 @@ pub mod model;
 pub mod node;
 pub mod rollback_targets;
 pub mod schedule;
+pub mod schema;
 pub mod shell_context;
 pub mod validate;
 

@@ -16,7 +16,7 @@ use super::model::{Runbook, VarDef};
 use super::node::{Node, NodeKind};
 use crate::step::{Integration, ParseContext, PhaseName, Registry, Retry, Step, StepBody, StepKind, StepSpec, duration_setting};
 
-const TOP_KEYS: &[&str] = &[
+pub const TOP_KEYS: &[&str] = &[
     "version",
     "name",
     "description",
@@ -31,7 +31,7 @@ const TOP_KEYS: &[&str] = &[
     "rollback",
     "finalize",
 ];
-const COMMON_KEYS: &[&str] = &["id", "name", "timeout", "retry", "when", "continue_on_failure", "idempotent"];
+pub const COMMON_KEYS: &[&str] = &["id", "name", "timeout", "retry", "when", "continue_on_failure", "idempotent"];
 
 struct Validator<'r> {
     registry: &'r Registry,
@@ -178,6 +178,12 @@ impl Validator<'_> {
                 NodeKind::Map(entries) => {
                     for (k, n) in entries {
                         match k.name.as_str() {
+                            "default" if matches!(n.kind, NodeKind::Seq(_) | NodeKind::Map(_)) => {
+                                self.diagnostics.error(
+                                    n.span,
+                                    format!("the default of var `{}` must be a single value, found {}", key.name, n.type_name()),
+                                );
+                            }
                             "default" => def.default = n.scalar_text(),
                             "required" => def.required = self.bool(n, "`required`"),
                             "description" => def.description = self.string(n, "`description`"),

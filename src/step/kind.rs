@@ -42,6 +42,9 @@ impl dyn Integration {
 pub trait IntegrationKind: Send + Sync {
     fn name(&self) -> &'static str;
     fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>>;
+
+    /// JSON Schema of the settings `parse` accepts (see [`super::schema`]).
+    fn schema(&self) -> serde_json::Value;
 }
 
 /// What a kind's parser gets: the step's mapping, its kind key and value.
@@ -81,6 +84,14 @@ pub trait StepKind: Send + Sync {
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>>;
+
+    /// JSON Schema of the kind key's value as `parse` accepts it (see [`super::schema`]).
+    fn schema(&self) -> serde_json::Value;
+
+    /// JSON Schema of each of [`Self::sibling_keys`], in that order.
+    fn sibling_schema(&self) -> Vec<(&'static str, serde_json::Value)> {
+        Vec::new()
+    }
 }
 
 /// The step kinds and integrations a runbook may use, by name.
@@ -108,5 +119,13 @@ impl Registry {
 
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.kinds.iter().map(|k| k.name())
+    }
+
+    pub fn kinds(&self) -> &[&'static dyn StepKind] {
+        &self.kinds
+    }
+
+    pub fn integrations(&self) -> &[&'static dyn IntegrationKind] {
+        &self.integrations
     }
 }

@@ -13,6 +13,7 @@ mod checkpoint;
 mod error;
 mod kind;
 mod process;
+pub mod schema;
 mod settings;
 mod target;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_ecs::types::{DeploymentRolloutState, DesiredStatus, HealthStatus};
 
 use super::service::Ecs;
-use super::{CHECK_TIMEOUT, CheckKind, SYSTEM, Target, parse_target};
+use super::{CHECK_TIMEOUT, CheckKind, SYSTEM, Target, parse_target, target_schema};
 use crate::adapter::aws::sdk_error;
 use crate::step::PhaseName;
 use crate::step::{Action, AdapterError, BoxFuture, Outcome, ParseContext, StepFailure, StepKind, StepResult, StepRun, StepSpec};
@@ -23,6 +23,10 @@ struct CheckAction {
 impl StepKind for CheckKind {
     fn name(&self) -> &'static str {
         "ecs.check"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        target_schema("check that a service's rollout completed and its tasks are running and healthy", &[])
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

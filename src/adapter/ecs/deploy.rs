@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use aws_sdk_ecs::types::DeploymentRolloutState;
 
-use super::{DeployKind, ROLLOUT_TIMEOUT, SYSTEM, Target, parse_target};
+use super::{DeployKind, ROLLOUT_TIMEOUT, SYSTEM, Target, parse_target, target_schema};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::Node;
+use crate::step::schema;
 use crate::step::{
     Action, AdapterError, BoxFuture, Outcome, ParseContext, Settings, StepFailure, StepKind, StepResult, StepRun, StepSpec,
     TargetDecl, TargetUse, checkpoint_data, read_checkpoint,
@@ -41,6 +42,19 @@ struct DeployAction {
 impl StepKind for DeployKind {
     fn name(&self) -> &'static str {
         "ecs.deploy"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        let image = schema::object(
+            "a new revision of the service's task definition with one container's image changed",
+            &[("container", schema::template("the container's name")), ("image", schema::template("the new image"))],
+            &["container", "image"],
+        );
+        let s = target_schema(
+            "move a service to a new task definition and follow the rollout",
+            &[("image", image), ("task_definition", schema::template("a registered task definition (family:revision or ARN)"))],
+        );
+        schema::one_of_keys(s, &["image", "task_definition"])
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

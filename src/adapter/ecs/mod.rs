@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use super::aws;
 use crate::runbook::expr::Template;
+use crate::step::schema;
 use crate::step::{Integration, ParseContext, Settings, StepSpec, TargetDecl, TargetUse, joined};
 
 const SYSTEM: &str = "ECS";
@@ -49,6 +50,17 @@ impl Target {
     fn rollback(&self, uses: TargetUse) -> TargetDecl {
         TargetDecl { uses, system: "ecs", parts: vec![self.cluster.clone(), self.service.clone()], resource: joined }
     }
+}
+
+/// The settings every ECS step shares, with the kind's own.
+fn target_schema(description: &str, extra: &[(&str, serde_json::Value)]) -> serde_json::Value {
+    let mut props = vec![
+        ("cluster", schema::template("the cluster's name or ARN")),
+        ("service", schema::template("the service's name")),
+        ("poll", schema::duration("how often to look at the rollout (default 5s)")),
+    ];
+    props.extend(extra.iter().cloned());
+    schema::object(description, &props, &["cluster", "service"])
 }
 
 fn parse_target(spec: &StepSpec<'_>, kind: &str, extra: &[&str], cx: &mut dyn ParseContext) -> Option<Target> {

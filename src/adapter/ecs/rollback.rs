@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use aws_sdk_ecs::types::DeploymentRolloutState;
 
-use super::{ROLLOUT_TIMEOUT, RollbackKind, Target, parse_target};
+use super::{ROLLOUT_TIMEOUT, RollbackKind, Target, parse_target, target_schema};
 use crate::runbook::expr::Template;
+use crate::step::schema;
 use crate::step::{Action, BoxFuture, Outcome, ParseContext, StepKind, StepResult, StepRun, StepSpec, TargetDecl, TargetUse};
 
 #[derive(Debug)]
@@ -20,6 +21,13 @@ struct RollbackAction {
 impl StepKind for RollbackKind {
     fn name(&self) -> &'static str {
         "ecs.rollback"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        target_schema(
+            "put a service back on the task definition it had before this run's ecs.deploy, or on `to`",
+            &[("to", schema::template("a task definition (family:revision or ARN) to go back to instead"))],
+        )
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

@@ -30,6 +30,7 @@ use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
+use crate::step::schema;
 use crate::step::{
     Action, AdapterError, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, Settings, StepEnv, StepFailure,
     StepKind, StepResult, StepRun, StepSpec, template_map,
@@ -94,6 +95,20 @@ impl IntegrationKind for JenkinsIntegrationKind {
         let stop_wait = v.duration("stop_wait", cx).unwrap_or(DEFAULT_STOP_WAIT);
         Some(Arc::new(JenkinsSettings { url, user, token, poll, stop_wait, crumb: Arc::default() }))
     }
+
+    fn schema(&self) -> serde_json::Value {
+        schema::object(
+            "the Jenkins server `jenkins` steps trigger jobs on",
+            &[
+                ("url", schema::template("the Jenkins root URL")),
+                ("user", schema::template("the user the API token belongs to")),
+                ("token", schema::template("an API token, e.g. ${{ secrets.JENKINS_TOKEN }}")),
+                ("poll", schema::duration("how often to look at a queued or running build (default 2s)")),
+                ("stop_wait", schema::duration("how long a stopped build may take to end (default 8s)")),
+            ],
+            &["url"],
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -108,6 +123,20 @@ struct JenkinsAction {
 impl StepKind for JenkinsKind {
     fn name(&self) -> &'static str {
         "jenkins"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        let full = schema::object(
+            "a Jenkins job to build and follow to its result",
+            &[
+                ("job", schema::template("the job's path, folders included: deploy/checkout-prod")),
+                ("params", schema::template_map("build parameters")),
+                ("allow_unstable", schema::flag("whether an UNSTABLE build counts as a success", false)),
+                ("stop_on_cancel", schema::flag("whether an interrupted run stops the build", true)),
+            ],
+            &["job"],
+        );
+        schema::short_or_full(schema::text("the job's path, built without parameters"), full)
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

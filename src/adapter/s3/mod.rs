@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::aws::{self, sdk_error};
 use crate::runbook::expr::Template;
+use crate::step::schema;
 use crate::step::{
     Action, AdapterError, BoxFuture, Integration, Outcome, ParseContext, RemoteKind, RollbackTarget, Settings, StepEnv,
     StepFailure, StepKind, StepResult, StepRun, StepSpec, TargetDecl, TargetUse,
@@ -171,6 +172,10 @@ fn threshold(v: &Settings<'_>, cx: &mut dyn ParseContext) -> i64 {
     mib * 1024 * 1024
 }
 
+fn threshold_schema() -> serde_json::Value {
+    schema::count("objects larger than this many MiB are copied in parts (default: over 5 GB only)", 5, 5120, 5120)
+}
+
 fn prefix_of(text: &str) -> String {
     let t = text.trim_start_matches('/');
     if t.is_empty() || t.ends_with('/') { t.to_string() } else { format!("{t}/") }
@@ -191,6 +196,22 @@ struct PromoteAction {
 impl StepKind for PromoteKind {
     fn name(&self) -> &'static str {
         "s3.promote"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        schema::object(
+            "copy a release's assets from one prefix to the live one, keeping a backup for s3.rollback",
+            &[
+                ("bucket", schema::template("the bucket")),
+                ("from", schema::template("the prefix holding the new release's assets")),
+                ("to", schema::template("the live prefix")),
+                ("last", schema::templates("keys copied after every other (index.html), so no page names assets not there yet")),
+                ("delete_stale", schema::flag("whether live objects the release does not have are removed", true)),
+                ("parallelism", schema::count("copies at once", 1, 64, DEFAULT_PARALLELISM as i64)),
+                ("multipart_threshold_mib", threshold_schema()),
+            ],
+            &["bucket", "from", "to"],
+        )
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
@@ -310,6 +331,18 @@ impl StepKind for RollbackKind {
         "s3.rollback"
     }
 
+    fn schema(&self) -> serde_json::Value {
+        schema::object(
+            "restore the live prefix from the backup s3.promote made in this run",
+            &[
+                ("bucket", schema::template("the bucket")),
+                ("to", schema::template("the live prefix")),
+                ("multipart_threshold_mib", threshold_schema()),
+            ],
+            &["bucket", "to"],
+        )
+    }
+
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
         let aws = aws::settings(cx, spec.key.span, "s3.rollback");
         let keys = ["bucket", "to", "multipart_threshold_mib"];
@@ -393,6 +426,22 @@ struct CheckAction {
 impl StepKind for CheckKind {
     fn name(&self) -> &'static str {
         "s3.check"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        schema::object(
+            "check that objects are where they should be",
+            &[
+                ("bucket", schema::template("the bucket")),
+                ("prefix", schema::template("the prefix to look under (default: the whole bucket)")),
+                ("expect", schema::templates("keys, relative to the prefix, that must exist")),
+                (
+                    "min_objects",
+                    serde_json::json!({ "type": "integer", "minimum": 0, "description": "the fewest objects under the prefix" }),
+                ),
+            ],
+            &["bucket"],
+        )
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

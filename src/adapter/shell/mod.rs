@@ -22,6 +22,7 @@ use tokio::process::Command;
 
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
+use crate::step::schema;
 use crate::step::{
     Action, AdapterError, BoxFuture, Outcome, ParseContext, ProcessRecord, STOP_GRACE, StepFailure, StepKind, StepResult,
     StepRun, StepSpec, group_alive, signal_group, template_map,
@@ -52,6 +53,21 @@ impl StepKind for RunKind {
 
     fn sibling_keys(&self) -> &'static [&'static str] {
         &["env", "dir", "shell"]
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        schema::text("a shell command; values from expressions reach it as environment variables, never as code")
+    }
+
+    fn sibling_schema(&self) -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("env", schema::template_map("environment variables for the command")),
+            ("dir", schema::template("the directory to run in, relative to the runbook's")),
+            (
+                "shell",
+                serde_json::json!({ "enum": ["bash", "sh"], "default": "bash", "description": "the shell that runs the command" }),
+            ),
+        ]
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

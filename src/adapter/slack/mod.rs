@@ -23,6 +23,7 @@ use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::PhaseName;
+use crate::step::schema;
 use crate::step::{
     Action, BoxFuture, Integration, IntegrationKind, Outcome, ParseContext, Settings, StepEnv, StepFailure, StepKind, StepResult,
     StepRun, StepSpec,
@@ -104,6 +105,24 @@ impl IntegrationKind for SlackIntegrationKind {
             thread_lock: tokio::sync::Mutex::new(()),
             outbox: outbox::Outbox::default(),
         }))
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        let s = schema::object(
+            "where the run's messages go: a bot token (one message per run, with a thread) or a webhook",
+            &[
+                ("channel", schema::template("the channel, e.g. \"#releases\" (Web API mode)")),
+                ("token", schema::template("a bot token, e.g. ${{ secrets.SLACK_BOT_TOKEN }}")),
+                ("webhook", schema::template("an incoming webhook URL, e.g. ${{ secrets.SLACK_WEBHOOK }}")),
+                ("api_url", schema::template("the Web API's base URL (default https://slack.com/api)")),
+                ("notify", schema::flag("whether state changes, gates and the outcome are posted automatically", false)),
+            ],
+            &[],
+        );
+        let mut s = schema::one_of_keys(s, &["token", "webhook"]);
+        s["if"] = serde_json::json!({ "required": ["token"] });
+        s["then"] = serde_json::json!({ "required": ["channel"] });
+        s
     }
 }
 
@@ -478,6 +497,18 @@ struct SlackAction {
 impl StepKind for SlackKind {
     fn name(&self) -> &'static str {
         "slack"
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        let full = schema::object(
+            "a message to the run's Slack thread",
+            &[
+                ("text", schema::template("the message")),
+                ("broadcast", schema::flag("whether the thread reply is also sent to the channel", false)),
+            ],
+            &["text"],
+        );
+        schema::short_or_full(schema::text("the message"), full)
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {

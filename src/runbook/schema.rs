@@ -1,0 +1,205 @@
+//! The runbook format as a JSON Schema (draft 2020-12), for `relctl schema`
+//! and editors (`# yaml-language-server: $schema=…`). Built from the same
+//! registry validation uses, so every step kind and integration is in it
+//! with the settings its parser reads.
+
+use serde_json::{Map, Value, json};
+
+use super::validate::{COMMON_KEYS, TOP_KEYS};
+use crate::step::schema::{self as s, duration, flag, object, template};
+use crate::step::{PhaseName, Registry};
+
+pub const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// The whole schema, pretty enough to commit and diff.
+pub fn document(registry: &Registry) -> Value {
+    let mut defs = s::shared_defs();
+    let mut plain = Vec::new();
+    let mut validate = Vec::new();
+    for (kind, schema) in variants(registry) {
+        let def = format!("step_{kind}");
+        let reference = json!({ "$ref": format!("#/$defs/{def}") });
+        defs.insert(def, schema);
+        // A gate belongs in validate, and never in a parallel block.
+        if kind != "gate" {
+            plain.push(reference.clone());
+        }
+        validate.push(reference);
+    }
+    for (key, schema) in common() {
+        defs.insert(format!("common_{key}"), schema);
+    }
+    defs.insert("step".into(), json!({ "oneOf": plain }));
+    defs.insert("validate_step".into(), json!({ "oneOf": validate }));
+    defs.insert("steps".into(), steps("step"));
+    let mut props = Map::new();
+    props.insert("version".into(), json!({ "const": 1, "description": "the runbook format's version" }));
+    props.insert(
+        "name".into(),
+        json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]+$", "description": "names the lock and the run directory, e.g. checkout-release" }),
+    );
+    props.insert("description".into(), json!({ "type": "string" }));
+    props.insert("vars".into(), vars());
+    props.insert(
+        "approvers".into(),
+        json!({ "type": "object", "description": "groups of people who may answer confirms and gates", "additionalProperties": names() }),
+    );
+    let integrations: Map<String, Value> = registry.integrations().iter().map(|k| (k.name().to_string(), k.schema())).collect();
+    props.insert(
+        "integrations".into(),
+        json!({ "type": "object", "description": "settings for remote systems, shared by their steps", "properties": integrations, "additionalProperties": false }),
+    );
+    props.insert("windows".into(), windows());
+    props.insert("freezes".into(), freezes());
+    for phase in PhaseName::ALL {
+        let schema = if phase == PhaseName::Validate { steps("validate_step") } else { json!({ "$ref": "#/$defs/steps" }) };
+        props.insert(phase.as_str().into(), schema);
+    }
+    debug_assert!(props.keys().all(|k| TOP_KEYS.contains(&k.as_str())) && props.len() == TOP_KEYS.len());
+    json!({
+        "$schema": DIALECT,
+        "title": "relctl runbook",
+        "description": "A release runbook for relctl: checklist, execute, validate (with the go/no-go gate), rollback, finalize. See docs/runbook.md.",
+        "type": "object",
+        "required": ["version", "name"],
+        "properties": props,
+        "additionalProperties": false,
+        "$defs": defs,
+    })
+}
+
+fn steps(item: &str) -> Value {
+    json!({ "type": ["array", "null"], "items": { "$ref": format!("#/$defs/{item}") } })
+}
+
+fn names() -> Value {
+    json!({ "type": "array", "items": { "type": ["string", "number", "boolean"] } })
+}
+
+fn vars() -> Value {
+    let full = object(
+        "a var with settings",
+        &[
+            ("default", json!({ "type": ["string", "number", "boolean", "null"] })),
+            ("required", flag("whether the run needs it given with --var", false)),
+            ("description", json!({ "type": "string" })),
+        ],
+        &[],
+    );
+    json!({
+        "type": "object",
+        "description": "values the runbook uses as ${{ vars.NAME }}, set with --var NAME=VALUE",
+        "additionalProperties": { "anyOf": [{ "type": ["string", "number", "boolean", "null"] }, full] },
+    })
+}
+
+/// `mon`…`sun`, in any case, as validation reads them.
+fn day() -> Value {
+    let any_case =
+        |d: &str| d.chars().map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())).collect::<String>();
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    json!({ "type": "string", "pattern": format!("^({})$", days.map(any_case).join("|")) })
+}
+
+fn windows() -> Value {
+    let time = |what: &str| json!({ "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "description": what });
+    let window = object(
+        "days and hours a release may start in",
+        &[
+            ("days", json!({ "type": "array", "items": day(), "description": "mon … sun (default: every day)" })),
+            ("from", time("opening, HH:MM wall-clock time in `zone`")),
+            ("to", time("closing, HH:MM")),
+            ("zone", zone()),
+        ],
+        &["from", "to"],
+    );
+    json!({ "type": "array", "items": window, "description": "a release may start inside any of these" })
+}
+
+fn freezes() -> Value {
+    let date = |what: &str| json!({ "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": what });
+    let freeze = object(
+        "whole days no release may start on",
+        &[
+            ("from", date("first day, YYYY-MM-DD")),
+            ("to", date("last day, inclusive")),
+            ("reason", json!({ "type": "string", "pattern": "\\S", "description": "why: shown to whoever is refused" })),
+            ("zone", zone()),
+        ],
+        &["from", "to", "reason"],
+    );
+    json!({ "type": "array", "items": freeze, "description": "a release may never start inside one of these" })
+}
+
+fn zone() -> Value {
+    json!({ "type": "string", "default": "UTC", "description": "an IANA time zone, e.g. Europe/Berlin" })
+}
+
+/// One closed mapping per step kind: the kind key, its siblings and the
+/// common settings the kind allows.
+fn variants(registry: &Registry) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    let questions = [
+        ("confirm", "a yes/no question for a person; no fails the step", false),
+        ("gate", "the go/no-go decision; asked after every validate check", true),
+    ];
+    for (name, what, gate) in questions {
+        let mut siblings =
+            vec![("approvers", json!({ "anyOf": [{ "type": "string", "description": "a group under `approvers:`" }, names()] }))];
+        if gate {
+            siblings
+                .push(("allow_override", flag("whether CI may go ahead over failed checks with --approve ID --reason", false)));
+        }
+        // A decision that can be skipped or ignored is no decision.
+        let forbidden: &[&str] = if gate { &["when", "continue_on_failure"] } else { &["continue_on_failure"] };
+        out.push((name, variant(name, template(what), &siblings, forbidden)));
+    }
+    let parallel = json!({ "type": "array", "items": { "$ref": "#/$defs/step" }, "description": "steps run at once (no gate)" });
+    out.push(("parallel", variant("parallel", parallel, &[], &[])));
+    for kind in registry.kinds() {
+        out.push((kind.name(), variant(kind.name(), kind.schema(), &kind.sibling_schema(), &[])));
+    }
+    out
+}
+
+fn variant(kind: &str, value: Value, siblings: &[(&str, Value)], forbidden: &[&str]) -> Value {
+    let mut props: Vec<(&str, Value)> = COMMON_KEYS
+        .iter()
+        .filter(|k| !forbidden.contains(k))
+        .map(|k| (*k, json!({ "$ref": format!("#/$defs/common_{k}") })))
+        .collect();
+    props.push((kind, value));
+    props.extend(siblings.iter().cloned());
+    let mut v = object(&format!("a `{kind}` step"), &props, &[kind]);
+    v["title"] = json!(kind);
+    v
+}
+
+fn common() -> Vec<(&'static str, Value)> {
+    let retry = object(
+        "try again after a failure",
+        &[
+            ("attempts", s::count("every try, the first included", 1, 100, 1)),
+            ("delay", duration("the pause before the second try (default 1s)")),
+            (
+                "backoff",
+                json!({ "type": "number", "minimum": 1, "maximum": 10, "default": 1, "description": "the pause's multiplier after each try" }),
+            ),
+        ],
+        &[],
+    );
+    let common = vec![
+        (
+            "id",
+            json!({ "type": ["string", "integer"], "pattern": "^[A-Za-z0-9_-]+$", "description": "names the step in --approve, outputs and the journal" }),
+        ),
+        ("name", json!({ "type": "string", "description": "what progress and reports call the step" })),
+        ("timeout", duration("the longest the step may take")),
+        ("retry", retry),
+        ("when", template("run the step only when this is true")),
+        ("continue_on_failure", flag("whether the phase goes on after this step fails", false)),
+        ("idempotent", flag("whether a resume may run the step again after an interruption without asking", false)),
+    ];
+    debug_assert!(common.iter().map(|(k, _)| *k).eq(COMMON_KEYS.iter().copied()));
+    common
+}
