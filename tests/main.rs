@@ -20,6 +20,7 @@ mod leftover;
 mod locate;
 mod lock;
 mod plan;
+mod prompt_screen;
 mod pty;
 mod quickstart;
 mod reports;

@@ -41,6 +41,55 @@ fn discard_type_ahead() {
     }
 }
 
+/// Columns dialoguer's theme puts before a prompt ("? ", "✔ ").
+const PREFIX: usize = 2;
+/// The widest thing drawn after each kind of prompt: " (y/n) › yes", the
+/// chosen item, the typed text's first words.
+const AFTER_CONFIRM: usize = 12;
+const AFTER_SELECT: usize = 28;
+const AFTER_INPUT: usize = 16;
+
+/// The question's last line, for dialoguer to draw, its other lines printed
+/// above it once. dialoguer redraws a prompt by clearing the rows it thinks
+/// it wrote (a confirm, only the cursor's row): a question the terminal
+/// wrapped, or one over several lines, would leave its first rows on screen
+/// at every keypress. Lines printed here are never redrawn.
+fn fit(text: &str, after: usize) -> String {
+    let width = usize::from(console::Term::stderr().size().1);
+    let wrapped = wrap(text, width.saturating_sub(PREFIX).max(20), after);
+    let (head, last) = wrapped.rsplit_once('\n').unwrap_or(("", &wrapped));
+    for line in head.lines() {
+        eprintln!("{:PREFIX$}{}", "", console::style(line).bold());
+    }
+    last.to_string()
+}
+
+fn wrap(text: &str, width: usize, after: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let needed = console::measure_text_width(&line) + 1 + console::measure_text_width(word);
+        if !line.is_empty() && needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    // The last line also holds what dialoguer draws after it.
+    let mut moved: Vec<&str> = Vec::new();
+    let mut last: Vec<&str> = line.split(' ').collect();
+    while last.len() > 1 && console::measure_text_width(&last.join(" ")) + after > width {
+        moved.insert(0, last.pop().unwrap_or_default());
+    }
+    lines.push(last.join(" "));
+    if !moved.is_empty() {
+        lines.push(moved.join(" "));
+    }
+    lines.join("\n")
+}
+
 impl Prompter for TerminalPrompter {
     fn ask(&self, q: &Question, actor: &str) -> std::io::Result<Reply> {
         self.paused(|| {
@@ -49,7 +98,7 @@ impl Prompter for TerminalPrompter {
             match &q.kind {
                 QuestionKind::Confirm | QuestionKind::RerunUnfinished | QuestionKind::EndLeftover => {
                     let yes = Confirm::with_theme(&theme)
-                        .with_prompt(format!("[{actor}] {}", q.text))
+                        .with_prompt(fit(&format!("[{actor}] {}", q.text), AFTER_CONFIRM))
                         .default(false)
                         .wait_for_newline(true)
                         .interact()
@@ -69,7 +118,7 @@ impl Prompter for TerminalPrompter {
                     }
                     let default = usize::from(!failed_checks.is_empty());
                     let choice = Select::with_theme(&theme)
-                        .with_prompt(format!("[{actor}] {}", q.text))
+                        .with_prompt(fit(&format!("[{actor}] {}", q.text), AFTER_SELECT))
                         .items(["Go: finalize the release", "No-go: roll back"])
                         .default(default)
                         .interact()
@@ -82,7 +131,7 @@ impl Prompter for TerminalPrompter {
                         "Comment for the record (optional)".to_string()
                     };
                     let comment: String = Input::with_theme(&theme)
-                        .with_prompt(prompt)
+                        .with_prompt(fit(&prompt, AFTER_INPUT))
                         .allow_empty(!overriding)
                         .validate_with(|t: &String| -> Result<(), &str> {
                             if overriding && t.trim().is_empty() { Err("an override needs a reason") } else { Ok(()) }
@@ -101,8 +150,11 @@ impl Prompter for TerminalPrompter {
 pub fn confirm_interrupt(progress: Option<&Progress>, run_id: &str) -> std::io::Result<bool> {
     let ask = || {
         Confirm::with_theme(&ColorfulTheme::default())
-            .with_prompt(format!(
-                "Stop the run now? The current step is stopped; `relctl resume {run_id}` continues later (Ctrl-C again: stop at once)"
+            .with_prompt(fit(
+                &format!(
+                    "Stop the run now? The current step is stopped; `relctl resume {run_id}` continues later (Ctrl-C again: stop at once)"
+                ),
+                AFTER_CONFIRM,
             ))
             .default(false)
             .interact()
@@ -111,5 +163,21 @@ pub fn confirm_interrupt(progress: Option<&Progress>, run_id: &str) -> std::io::
     match progress {
         Some(p) => p.paused(ask),
         None => ask(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn every_line_fits_and_the_last_leaves_room_for_the_answer() {
+        let text = "[alice] Go / no-go for wrap-release: are the error rate, the latency and the business metrics within limits?";
+        let wrapped = wrap(text, 40, 12);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{lines:?}");
+        assert!(lines.last().unwrap().chars().count() + 12 <= 40, "{lines:?}");
+        assert_eq!(wrapped.replace('\n', " "), text, "only spaces become line breaks");
+        assert_eq!(wrap("Go?", 40, 12), "Go?");
     }
 }
