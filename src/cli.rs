@@ -38,6 +38,10 @@ pub struct Cli {
     /// Where runs, journals and locks live [default: .relctl/ beside the runbook, or ./.relctl]
     #[arg(long, global = true, env = "RELCTL_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// Shared state for many machines: s3://BUCKET/PREFIX holds each runbook's lock [default: the runbook's `state:`]
+    #[arg(long, global = true, env = "RELCTL_STATE", value_name = "s3://BUCKET/PREFIX")]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -125,6 +129,25 @@ pub enum Command {
         #[arg(long, short = 'f')]
         runbook: Option<PathBuf>,
     },
+    /// Shared locks (with --state s3://…): status, acquire -m MESSAGE, release
+    #[command(after_help = "Examples:
+  relctl lock status --state s3://acme-release-state/checkout
+  relctl lock acquire -f release.yaml -m \"incident 4411: freeze\"
+  relctl lock release -f release.yaml --reason \"incident 4411 closed\"")]
+    Lock {
+        #[command(subcommand)]
+        action: LockAction,
+    },
+    /// Take away a lock nobody keeps alive (stale, stopped) or a manual one, on the record
+    Unlock {
+        /// The lock's id, as `relctl lock status` and the refusal show it (lk-…)
+        lock_id: String,
+        /// Why (recorded): e.g. "runner i-0abc terminated; release finished by hand"
+        #[arg(long, required = true)]
+        reason: String,
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
     /// Print the runbook format as a JSON Schema, for editors: `relctl schema > relctl.schema.json`
     Schema,
     /// Print a shell completion script: `source <(relctl completions bash)`
@@ -181,6 +204,17 @@ pub struct RunArgs {
     /// --reason, and is journaled
     #[arg(long)]
     pub override_window: bool,
+
+    #[command(flatten)]
+    pub lock: LockWait,
+}
+
+#[derive(Debug, Args)]
+pub struct LockWait {
+    /// With shared state, wait this long (e.g. 10m) for a live run holding
+    /// the lock to finish; never for a manual, stopped or stale lock
+    #[arg(long, value_name = "DURATION")]
+    pub lock_wait: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +256,47 @@ pub struct ResumeArgs {
     /// process group, SIGKILL after 5 s) instead of waiting for them
     #[arg(long)]
     pub stop_leftovers: bool,
+
+    #[command(flatten)]
+    pub lock: LockWait,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockAction {
+    /// Show the lock of a runbook (or every lock under --state) and its recent history
+    Status {
+        /// The runbook (its name, and its `state:`)
+        #[arg(long, short = 'f')]
+        runbook: Option<PathBuf>,
+        /// The runbook's name, without the file
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Lock a runbook by hand: no run starts until it is released
+    Acquire {
+        /// Why, shown to everyone refused: e.g. "incident 4411: freeze"
+        #[arg(long, short = 'm', required = true)]
+        message: String,
+        #[arg(long, short = 'f')]
+        runbook: Option<PathBuf>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Who locks it [default: RELCTL_ACTOR, GITHUB_ACTOR, BUILD_USER_ID, the OS user]
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
+    /// Release a manual lock
+    Release {
+        #[arg(long, short = 'f')]
+        runbook: Option<PathBuf>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Why (recorded)
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long = "as", value_name = "NAME")]
+        actor: Option<String>,
+    },
 }
 
 #[cfg(test)]

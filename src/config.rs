@@ -55,6 +55,28 @@ pub struct Publishing {
     pub outputs: Option<PathBuf>,
 }
 
+/// Shared state between machines (`--state s3://…`) and how its lock behaves.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// `--state` or RELCTL_STATE; when absent, the runbook's `state:` decides.
+    pub location: Option<crate::state::Location>,
+    /// How long a run's lock lasts without renewal: RELCTL_LOCK_LEASE [default: 2m].
+    pub lease: std::time::Duration,
+    /// `--lock-wait`.
+    pub wait: Option<std::time::Duration>,
+    /// The CI job running relctl, if any: shown to whoever the lock refuses.
+    pub ci_job_url: Option<String>,
+}
+
+/// `relctl lock …` and `relctl unlock`.
+#[derive(Debug)]
+pub enum LockRequest {
+    Status { runbook: Option<PathBuf>, name: Option<String> },
+    Acquire { runbook: Option<PathBuf>, name: Option<String>, message: String, actor: String },
+    Release { runbook: Option<PathBuf>, name: Option<String>, reason: Option<String>, actor: String },
+    Unlock { lock_id: String, reason: String, actor: String },
+}
+
 pub const REPORT_FORMATS: [&str; 3] = ["junit", "json", "markdown"];
 
 #[derive(Debug)]
@@ -70,6 +92,7 @@ pub struct RunRequest {
     /// The time the release windows are checked at: now, or RELCTL_NOW
     /// (RFC 3339) to rehearse a release at another time.
     pub now: jiff::Timestamp,
+    pub shared: Shared,
 }
 
 #[derive(Debug)]
@@ -85,6 +108,7 @@ pub struct ResumeRequest {
     pub accept_damage: bool,
     pub stop_leftovers: bool,
     pub publishing: Publishing,
+    pub shared: Shared,
 }
 
 #[derive(Debug)]
@@ -95,6 +119,7 @@ pub struct AbandonRequest {
     pub state_dir: PathBuf,
     pub state_explicit: bool,
     pub lock_dir: PathBuf,
+    pub shared: Shared,
 }
 
 #[derive(Debug)]
@@ -111,6 +136,7 @@ pub enum Request {
     Completions(clap_complete::Shell),
     Man(Option<String>),
     Schema,
+    Lock(LockRequest, Shared),
     Init { template: Option<String>, path: PathBuf },
 }
 
@@ -149,6 +175,7 @@ impl Config {
             .map(|d| d.join("relctl/runs"));
         let lock_dir =
             env("RELCTL_LOCK_DIR").filter(|d| !d.is_empty()).map_or_else(|| PathBuf::from(MACHINE_LOCK_DIR), PathBuf::from);
+        let shared_for = |wait: Option<&str>| shared(cli.state.as_deref(), wait, env);
         let request = match cli.command {
             cli::Command::Run(a) => Request::Run(RunRequest {
                 lock_dir: lock_dir.clone(),
@@ -158,10 +185,8 @@ impl Config {
                 dry_run: a.dry_run,
                 publishing: publishing(&a.reports, env)?,
                 override_window: a.override_window,
-                now: match env("RELCTL_NOW").filter(|v| !v.is_empty()) {
-                    Some(v) => v.parse().map_err(|e| UsageError(format!("RELCTL_NOW={v}: not an RFC 3339 time ({e})")))?,
-                    None => jiff::Timestamp::now(),
-                },
+                now: release_time(env)?,
+                shared: shared_for(a.lock.lock_wait.as_deref())?,
                 file: a.file,
             }),
             cli::Command::Validate { files } => Request::Validate(files),
@@ -177,6 +202,7 @@ impl Config {
                 accept_damage: a.accept_damaged_journal,
                 stop_leftovers: a.stop_leftovers,
                 publishing: publishing(&a.reports, env)?,
+                shared: shared_for(a.lock.lock_wait.as_deref())?,
             }),
             cli::Command::Status { run_id, runbook } => Request::Status {
                 run_id,
@@ -194,6 +220,7 @@ impl Config {
                 state_dir: state_dir(runbook.as_deref()),
                 state_explicit: explicit(runbook.as_deref()),
                 lock_dir: lock_dir.clone(),
+                shared: shared_for(None)?,
             }),
             cli::Command::History { runbook } => {
                 Request::History { state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
@@ -214,12 +241,68 @@ impl Config {
             }
             cli::Command::Completions { shell } => Request::Completions(shell),
             cli::Command::Schema => Request::Schema,
+            cli::Command::Lock { action } => Request::Lock(lock_request(action, env)?, shared_for(None)?),
+            cli::Command::Unlock { lock_id, reason, actor: who } => {
+                if reason.trim().is_empty() {
+                    return Err(UsageError("--reason: say why the lock is taken away".into()));
+                }
+                Request::Lock(LockRequest::Unlock { lock_id, reason, actor: actor(who.as_deref(), env) }, shared_for(None)?)
+            }
             cli::Command::Man { subcommand } => Request::Man(subcommand),
         };
         let github = env("GITHUB_ACTIONS").as_deref() == Some("true");
         let gitlab = env("GITLAB_CI").as_deref() == Some("true");
         Ok(Config { display: Display { format, verbosity, color, github, gitlab }, index, request })
     }
+}
+
+/// Now, or RELCTL_NOW (RFC 3339) to rehearse a release at another time.
+fn release_time(env: &dyn Fn(&str) -> Option<String>) -> Result<jiff::Timestamp, UsageError> {
+    match env("RELCTL_NOW").filter(|v| !v.is_empty()) {
+        Some(v) => v.parse().map_err(|e| UsageError(format!("RELCTL_NOW={v}: not an RFC 3339 time ({e})"))),
+        None => Ok(jiff::Timestamp::now()),
+    }
+}
+
+fn lock_request(action: cli::LockAction, env: &dyn Fn(&str) -> Option<String>) -> Result<LockRequest, UsageError> {
+    Ok(match action {
+        cli::LockAction::Status { runbook, name } => LockRequest::Status { runbook, name },
+        cli::LockAction::Acquire { message, runbook, name, actor: who } => {
+            if message.trim().is_empty() {
+                return Err(UsageError("-m: say why the runbook is locked".into()));
+            }
+            LockRequest::Acquire { runbook, name, message, actor: actor(who.as_deref(), env) }
+        }
+        cli::LockAction::Release { runbook, name, reason, actor: who } => {
+            LockRequest::Release { runbook, name, reason, actor: actor(who.as_deref(), env) }
+        }
+    })
+}
+
+fn shared(state: Option<&str>, wait: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Shared, UsageError> {
+    use crate::runbook::duration::parse_duration;
+    let location = state
+        .filter(|s| !s.is_empty())
+        .map(|s| crate::state::Location::parse(s).map_err(|e| UsageError(format!("--state: {e}"))))
+        .transpose()?;
+    let lease = match env("RELCTL_LOCK_LEASE").filter(|v| !v.is_empty()) {
+        Some(v) => parse_duration(&v).map_err(|e| UsageError(format!("RELCTL_LOCK_LEASE={v}: {e}")))?,
+        None => crate::state::lock::DEFAULT_LEASE,
+    };
+    if lease < std::time::Duration::from_secs(1) {
+        return Err(UsageError("RELCTL_LOCK_LEASE: a lease shorter than 1s cannot be renewed in time".into()));
+    }
+    let wait = wait.map(|w| parse_duration(w).map_err(|e| UsageError(format!("--lock-wait {w}: {e}")))).transpose()?;
+    Ok(Shared { location, lease, wait, ci_job_url: ci_job_url(env) })
+}
+
+/// The URL of the CI job running relctl: GitHub Actions, GitLab CI, Jenkins.
+fn ci_job_url(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty());
+    if let (Some(server), Some(repo), Some(run)) = (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+        return Some(format!("{server}/{repo}/actions/runs/{run}"));
+    }
+    var("CI_JOB_URL").or_else(|| var("BUILD_URL"))
 }
 
 /// `--report` values, and in GitHub Actions the step summary and outputs files.

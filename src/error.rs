@@ -8,6 +8,7 @@ use crate::engine::lock::LockError;
 use crate::exit::ExitCode;
 use crate::plan::{ApproverError, PlanError};
 use crate::runbook::LoadError;
+use crate::state::lock::LockError as SharedLock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -21,6 +22,8 @@ pub enum AppError {
     Approvers(#[from] ApproverError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Shared(#[from] crate::state::lock::LockError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -45,6 +48,9 @@ impl AppError {
             // Refused before any change, like a checklist that fails.
             AppError::Approvers(_) | AppError::Closed(_) => ExitCode::Aborted.code(),
             AppError::Lock(LockError::Held { .. } | LockError::Unfinished { .. }) => ExitCode::Locked.code(),
+            AppError::Shared(SharedLock::Held { .. } | SharedLock::Live(_)) => ExitCode::Locked.code(),
+            AppError::Shared(SharedLock::Refused(_)) => ExitCode::Usage.code(),
+            AppError::Shared(SharedLock::Lost { .. } | SharedLock::Store(_)) => ExitCode::Internal.code(),
             AppError::NotFound(_) => ExitCode::Usage.code(),
             AppError::Engine(EngineError::UnfinishedStep { .. }) | AppError::Journal(JournalError::Damaged { .. }) => {
                 ExitCode::NeedsDecision.code()

@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! main, cli, config, commands, interrupt      the edge
-//!   engine (driver, state, approval, journal)   ui (terminal, plain, json, prompts)
+//!   engine (driver, state, approval, journal)   ui (terminal, plain, json, prompts)   state (shared store, lock)
 //!     plan
 //!       runbook (model, validate, constructs)   adapter (one per system)
 //!         step, event, question, redact         the leaf contract
@@ -33,6 +33,7 @@ mod plan;
 mod question;
 mod redact;
 mod runbook;
+mod state;
 mod step;
 mod ui;
 

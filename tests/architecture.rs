@@ -27,6 +27,8 @@ const RULES: &[(&str, &[&str])] = &[
     ("src/redact.rs", &["adapter", "engine", "plan", "ui", "commands", "config", "cli"]),
     // The runbook model knows step kinds through the contract, not the adapters.
     ("src/runbook", &["adapter", "engine", "plan", "ui", "commands", "config", "cli"]),
+    // Shared state knows its store and the lock protocol, nothing of runs.
+    ("src/state", &["adapter", "engine", "plan", "ui", "commands", "config", "cli", "runbook", "step"]),
     // Adapters know nothing of the engine or the UI.
     ("src/adapter", &["engine", "plan", "ui", "commands", "config", "cli"]),
     ("src/plan", &["adapter", "engine", "ui", "commands", "config", "cli"]),

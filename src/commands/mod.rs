@@ -6,6 +6,7 @@ mod locate;
 pub mod report;
 mod reports;
 pub mod session;
+mod shared;
 pub mod shell;
 mod summary;
 
@@ -36,7 +37,7 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
         }
         Request::Abandon(mut r) => {
             r.state_dir = locate(&r.state_dir, r.state_explicit, Some(&r.run_id), index);
-            session::abandon(&r)
+            session::abandon(&r).await
         }
         Request::History { state_dir, state_explicit } => Ok(report::history(&state_dir, state_explicit, index, json)),
         Request::Report { run_id, format, state_dir, state_explicit } => {
@@ -47,5 +48,6 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
         Request::Completions(shell) => Ok(shell::completions(shell)),
         Request::Man(sub) => shell::man(sub.as_deref()),
         Request::Schema => Ok(shell::schema()),
+        Request::Lock(request, shared) => shared::command(request, &shared).await,
     }
 }

@@ -65,7 +65,7 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
     if req.dry_run {
         let session =
             Session { display, gates: &req.gates, run_id: "dry-run".into(), run_dir: None, dry_run: true, window_override: None };
-        return session.drive(plan, workdir, None, None).await;
+        return session.drive(plan, workdir, None, None, None).await;
     }
 
     let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
@@ -92,13 +92,25 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
             return Err(e.into());
         }
     };
+    // With shared state, the runbook's lock in the store too: one run across machines.
+    let shared_lock = match super::shared::lock_run(&req.shared, &plan.runbook, &run_dir.id, &req.gates.actor, false).await {
+        Ok(held) => held,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&run_dir.path);
+            return Err(e);
+        }
+    };
     std::fs::write(run_dir.path.join(RUNBOOK_COPY), &plan.runbook.source)
         .map_err(AppError::io(format!("cannot write {}", run_dir.path.display())))?;
     let mut plan = plan;
     Arc::make_mut(&mut plan.runbook).path = runbook_path;
     let journal = Journal::open(&run_dir.path)?;
     let session = Session::recorded(display, &req.gates, &run_dir, window_override);
-    let code = session.drive(plan, workdir, Some(journal), None).await;
+    let runbook = Arc::clone(&plan.runbook);
+    let code = session.drive(plan, workdir, Some(journal), None, shared_lock.as_ref()).await;
+    if let Some(held) = &shared_lock {
+        super::shared::unlock_after(held, code.as_ref().ok().copied(), &runbook, &run_dir.path).await;
+    }
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
     publish(&run_dir, &req.publishing);
@@ -167,6 +179,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     plan.check_resume_flags(&req.rerun, &req.assume_done)?;
     let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let lock = RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &original))?;
+    let shared_lock = super::shared::lock_run(&req.shared, &plan.runbook, &run_dir.id, &req.gates.actor, true).await?;
     let journal = Journal::open(&run_dir.path)?;
     let session = Session::recorded(display, &req.gates, &run_dir, None);
     let accepted: Vec<String> = replay.damage.iter().map(ToString::to_string).collect();
@@ -177,7 +190,11 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
         accepted_damage: accepted,
         stop_leftovers: req.stop_leftovers,
     };
-    let code = session.drive(plan, workdir, Some(journal), Some(resuming)).await;
+    let runbook = Arc::clone(&plan.runbook);
+    let code = session.drive(plan, workdir, Some(journal), Some(resuming), shared_lock.as_ref()).await;
+    if let Some(held) = &shared_lock {
+        super::shared::unlock_after(held, code.as_ref().ok().copied(), &runbook, &run_dir.path).await;
+    }
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
     publish(&run_dir, &req.publishing);
@@ -230,6 +247,7 @@ impl Session<'_> {
         workdir: PathBuf,
         journal: Option<Journal>,
         resuming: Option<Resuming>,
+        shared_lock: Option<&Arc<crate::state::lock::Held>>,
     ) -> Result<i32, AppError> {
         let (replay, rerun, assume_done, accepted_damage, stop_leftovers) = match resuming {
             Some(r) => (Some(r.replay), r.rerun, r.assume_done, r.accepted_damage, r.stop_leftovers),
@@ -269,6 +287,14 @@ impl Session<'_> {
             .then(|| Arc::new(ui::prompt::TerminalPrompter { progress: progress.clone() }) as Arc<dyn Prompter>);
         let (cancel, _) = watch::channel(false);
         crate::interrupt::install(cancel.clone(), self.gates.interactive, progress, self.run_id.clone());
+        // A lock that cannot be kept stops the run before its next step.
+        let keeper = shared_lock.map(|held| {
+            let cancel = cancel.clone();
+            held.keep_alive(move |why| {
+                note!("relctl: {why}\nStopping the run before its next step: nothing runs without the lock.");
+                let _ = cancel.send(true);
+            })
+        });
         let cfg = EngineConfig {
             run_id: self.run_id.clone(),
             actor: self.gates.actor.clone(),
@@ -288,7 +314,11 @@ impl Session<'_> {
         };
         let wiring = Wiring { observers, journal, prompter, redactor: Arc::new(Redactor::default()), cancel };
         let engine = Engine::new(plan, cfg, wiring, replay);
-        Ok(match engine.run().await? {
+        let end = engine.run().await;
+        if let Some(k) = keeper {
+            k.stop().await;
+        }
+        Ok(match end? {
             RunEnd::Finished(state) => state.exit_code().code(),
             RunEnd::Interrupted(state) => state.exit_code().code(),
         })
@@ -307,7 +337,7 @@ fn unfinished_run(state_dir: &Path, runbook: &str) -> Option<(String, String)> {
 
 /// `relctl abandon`: gives up an unfinished run, on the record, so its
 /// runbook may run again. Refused while the run is live (it holds the lock).
-pub fn abandon(req: &AbandonRequest) -> Result<i32, AppError> {
+pub async fn abandon(req: &AbandonRequest) -> Result<i32, AppError> {
     let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
     let run_dir = RunDir::open(state_dir, &req.run_id).ok_or_else(|| {
         AppError::NotFound(format!("no run `{}` in {}; `relctl history` lists runs", req.run_id, state_dir.display()))
@@ -318,9 +348,27 @@ pub fn abandon(req: &AbandonRequest) -> Result<i32, AppError> {
     }
     let runbook = PathBuf::from(&replay.path);
     let _lock = RunLock::acquire(&req.lock_dir, &replay.runbook, &holder(&run_dir.id, &req.actor, &runbook))?;
+    // With shared state: refused while the run is live elsewhere; its lock goes with it.
+    let copy = run_dir.path.join(RUNBOOK_COPY);
+    let state = std::fs::read_to_string(&copy)
+        .ok()
+        .and_then(|source| runbook::load_str(&copy, &source, &adapter::registry()).ok())
+        .and_then(|rb| rb.state);
+    let shared = match req.shared.location.clone().or(state) {
+        Some(location) => {
+            let store = crate::state::store::Store::connect(location).await.map_err(crate::state::lock::LockError::from)?;
+            let found = crate::state::lock::check_abandonable(&store, &replay.runbook, &run_dir.id).await?;
+            Some((store, found))
+        }
+        None => None,
+    };
     let journal = Journal::open(&run_dir.path)?;
     let event = Event::RunAbandoned { actor: req.actor.clone(), reason: req.reason.clone(), at: now() };
     journal.append(&event, crate::engine::journal::Durability::Now)?;
+    if let Some((store, Some(found))) = &shared {
+        let who = super::shared::who(&req.actor, &req.shared);
+        crate::state::lock::release_abandoned(store, found, &who, &req.reason).await?;
+    }
     note!(
         "run {} of `{}` abandoned by {}: {}. It will not be resumed; `{}` may run again. What it changed stays as it is.",
         run_dir.id,

@@ -61,6 +61,12 @@ pub fn recap(events: &[Event], journal: &Path, output_log: &Path, last_hash: &st
     out
 }
 
+/// Why the run in `run_dir` rolled back, from its journal.
+pub fn rollback_reason_of(run_dir: &std::path::Path) -> Option<String> {
+    let journal = crate::engine::journal::Journal::read(&run_dir.join(crate::engine::journal::FILE_NAME)).ok()?;
+    rollback_reason(&journal.events)
+}
+
 /// What made the run roll back: the failed steps before ROLLING BACK, or a
 /// no-go.
 fn rollback_reason(events: &[Event]) -> Option<String> {

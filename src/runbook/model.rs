@@ -28,6 +28,11 @@ pub struct Runbook {
     pub integrations: BTreeMap<String, Arc<dyn Integration>>,
     /// `windows:` and `freezes:`: when a release may start.
     pub schedule: super::schedule::Schedule,
+    /// `state: s3://bucket/prefix`: the lock (and, later, the journal and
+    /// index) shared between machines; `--state` and RELCTL_STATE win over it.
+    pub state: Option<crate::state::Location>,
+    /// After a rollback the runbook stays locked until a person releases it.
+    pub lock_after_rollback: bool,
 }
 
 impl Runbook {

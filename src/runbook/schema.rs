@@ -49,6 +49,14 @@ pub fn document(registry: &Registry) -> Value {
         "integrations".into(),
         json!({ "type": "object", "description": "settings for remote systems, shared by their steps", "properties": integrations, "additionalProperties": false }),
     );
+    props.insert(
+        "state".into(),
+        json!({ "type": "string", "pattern": "^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", "description": "where the lock is shared between machines: s3://BUCKET/PREFIX (--state and RELCTL_STATE win over it)" }),
+    );
+    props.insert(
+        "lock_after_rollback".into(),
+        flag("after a rollback, leave the runbook locked (naming the rollback's reason) until a person releases it", false),
+    );
     props.insert("windows".into(), windows());
     props.insert("freezes".into(), freezes());
     for phase in PhaseName::ALL {

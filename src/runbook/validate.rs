@@ -25,6 +25,8 @@ pub const TOP_KEYS: &[&str] = &[
     "integrations",
     "windows",
     "freezes",
+    "state",
+    "lock_after_rollback",
     "checklist",
     "execute",
     "validate",
@@ -102,6 +104,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
         v.integrations(n);
     }
     let schedule = super::schedule::parse(root, &mut v.diagnostics);
+    let (state, lock_after_rollback) = v.shared_state(root);
     let mut phases = BTreeMap::new();
     for phase in PhaseName::ALL {
         if let Some(n) = root.get(phase.as_str()) {
@@ -135,6 +138,8 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
             secrets,
             integrations: v.integrations,
             schedule,
+            state,
+            lock_after_rollback,
         })
     } else {
         Err(v.diagnostics.into_vec())
@@ -142,6 +147,24 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
 }
 
 impl Validator<'_> {
+    /// `state:` (a shared location) and `lock_after_rollback:`.
+    fn shared_state(&mut self, root: &Node) -> (Option<crate::state::Location>, bool) {
+        let state = root.get("state").and_then(|n| match n.as_str().map(crate::state::Location::parse) {
+            Some(Ok(l)) => Some(l),
+            Some(Err(e)) => {
+                self.diagnostics
+                    .push(Diagnostic::new(n.span, e).hint("the shared state: `state: s3://acme-release-state/checkout`"));
+                None
+            }
+            None => {
+                self.diagnostics.error(n.span, format!("`state` must be a string, found {}", n.type_name()));
+                None
+            }
+        });
+        let lock_after_rollback = root.get("lock_after_rollback").is_some_and(|n| self.bool(n, "`lock_after_rollback`"));
+        (state, lock_after_rollback)
+    }
+
     fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.kind {
             NodeKind::Str(s) => Some(s.clone()),
