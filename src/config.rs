@@ -109,6 +109,8 @@ pub struct ResumeRequest {
     pub stop_leftovers: bool,
     pub publishing: Publishing,
     pub shared: Shared,
+    /// `-f`: the runbook file (on a machine that never saw the run, where it is).
+    pub runbook_file: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -126,18 +128,45 @@ pub struct AbandonRequest {
 pub enum Request {
     Run(RunRequest),
     Validate(Vec<PathBuf>),
-    Plan { file: PathBuf, vars: Vec<(String, String)> },
+    Plan {
+        file: PathBuf,
+        vars: Vec<(String, String)>,
+    },
     Resume(ResumeRequest),
-    Status { run_id: Option<String>, state_dir: PathBuf, state_explicit: bool, lock_dir: PathBuf },
-    Verify { run_id: Option<String>, state_dir: PathBuf, state_explicit: bool },
+    Status {
+        run_id: Option<String>,
+        state_dir: PathBuf,
+        state_explicit: bool,
+        lock_dir: PathBuf,
+        shared: Shared,
+        runbook: Option<PathBuf>,
+    },
+    Verify {
+        run_id: Option<String>,
+        state_dir: PathBuf,
+        state_explicit: bool,
+    },
     Abandon(AbandonRequest),
-    History { state_dir: PathBuf, state_explicit: bool },
-    Report { run_id: Option<String>, format: String, state_dir: PathBuf, state_explicit: bool },
+    History {
+        state_dir: PathBuf,
+        state_explicit: bool,
+        shared: Shared,
+        runbook: Option<PathBuf>,
+    },
+    Report {
+        run_id: Option<String>,
+        format: String,
+        state_dir: PathBuf,
+        state_explicit: bool,
+    },
     Completions(clap_complete::Shell),
     Man(Option<String>),
     Schema,
     Lock(LockRequest, Shared),
-    Init { template: Option<String>, path: PathBuf },
+    Init {
+        template: Option<String>,
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug)]
@@ -150,15 +179,8 @@ pub struct Config {
 
 impl Config {
     pub fn from_cli(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
-        let stdout_tty = std::io::stdout().is_terminal();
-        let plain_terminal = env("TERM").as_deref() == Some("dumb");
         let color = env("NO_COLOR").is_none_or(|v| v.is_empty());
-        // Live progress needs a terminal; asked for anyway, it falls back to plain lines.
-        let format = match cli.output {
-            Some(OutputFormat::Human) | None if stdout_tty && !plain_terminal => OutputMode::Human,
-            Some(OutputFormat::Json) => OutputMode::Json,
-            _ => OutputMode::Plain,
-        };
+        let format = output_mode(cli.output, env);
         let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
         let state_dir = |runbook: Option<&Path>| match (&cli.state_dir, runbook) {
             (Some(d), _) => d.clone(),
@@ -203,12 +225,15 @@ impl Config {
                 stop_leftovers: a.stop_leftovers,
                 publishing: publishing(&a.reports, env)?,
                 shared: shared_for(a.lock.lock_wait.as_deref())?,
+                runbook_file: a.runbook.clone(),
             }),
             cli::Command::Status { run_id, runbook } => Request::Status {
                 run_id,
                 state_dir: state_dir(runbook.as_deref()),
                 state_explicit: explicit(runbook.as_deref()),
                 lock_dir: lock_dir.clone(),
+                shared: shared_for(None)?,
+                runbook,
             },
             cli::Command::Verify { run_id, runbook } => {
                 Request::Verify { run_id, state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
@@ -222,20 +247,18 @@ impl Config {
                 lock_dir: lock_dir.clone(),
                 shared: shared_for(None)?,
             }),
-            cli::Command::History { runbook } => {
-                Request::History { state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
-            }
-            cli::Command::Report { run_id, format, runbook } => {
-                if !REPORT_FORMATS.contains(&format.as_str()) {
-                    return Err(UsageError(format!("--format {format}: one of {}", REPORT_FORMATS.join(", "))));
-                }
-                Request::Report {
-                    run_id,
-                    format,
-                    state_dir: state_dir(runbook.as_deref()),
-                    state_explicit: explicit(runbook.as_deref()),
-                }
-            }
+            cli::Command::History { runbook } => Request::History {
+                state_dir: state_dir(runbook.as_deref()),
+                state_explicit: explicit(runbook.as_deref()),
+                shared: shared_for(None)?,
+                runbook,
+            },
+            cli::Command::Report { run_id, format, runbook } => Request::Report {
+                run_id,
+                format: report_format(format)?,
+                state_dir: state_dir(runbook.as_deref()),
+                state_explicit: explicit(runbook.as_deref()),
+            },
             cli::Command::Init { template, path } => {
                 Request::Init { template, path: path.unwrap_or_else(|| PathBuf::from("release.yaml")) }
             }
@@ -253,6 +276,25 @@ impl Config {
         let github = env("GITHUB_ACTIONS").as_deref() == Some("true");
         let gitlab = env("GITLAB_CI").as_deref() == Some("true");
         Ok(Config { display: Display { format, verbosity, color, github, gitlab }, index, request })
+    }
+}
+
+/// Live progress needs a terminal; asked for anyway, it falls back to plain lines.
+fn output_mode(asked: Option<OutputFormat>, env: &dyn Fn(&str) -> Option<String>) -> OutputMode {
+    let stdout_tty = std::io::stdout().is_terminal();
+    let plain_terminal = env("TERM").as_deref() == Some("dumb");
+    match asked {
+        Some(OutputFormat::Human) | None if stdout_tty && !plain_terminal => OutputMode::Human,
+        Some(OutputFormat::Json) => OutputMode::Json,
+        _ => OutputMode::Plain,
+    }
+}
+
+fn report_format(format: String) -> Result<String, UsageError> {
+    if REPORT_FORMATS.contains(&format.as_str()) {
+        Ok(format)
+    } else {
+        Err(UsageError(format!("--format {format}: one of {}", REPORT_FORMATS.join(", "))))
     }
 }
 

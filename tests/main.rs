@@ -29,6 +29,7 @@ mod run_reports;
 mod s3_copies;
 mod schema;
 mod secrets;
+mod shared_runs;
 mod shared_state;
 mod shell_integration;
 mod slack;

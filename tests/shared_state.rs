@@ -8,35 +8,36 @@ use crate::support::moto;
 use crate::support::*;
 
 /// A location of its own in moto, and the environment relctl needs for it.
-struct Shared {
-    bucket: String,
-    env: Vec<(&'static str, String)>,
+pub struct Shared {
+    pub prefix: String,
+    pub bucket: String,
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Shared {
-    fn new() -> Shared {
+    pub fn new() -> Shared {
         let bucket = moto::unique("state").to_lowercase();
         moto::runtime().block_on(async { moto::s3().await.create_bucket().bucket(&bucket).send().await.unwrap() });
         let state = format!("s3://{bucket}/team-a");
         let mut env = moto::env();
         env.push(("AWS_ENDPOINT_URL", moto::url()));
         env.push(("RELCTL_STATE", state));
-        Shared { bucket, env }
+        Shared { prefix: "team-a".into(), bucket, env }
     }
 
-    fn with(&self, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    pub fn with(&self, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
         let mut env = self.env.clone();
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_string())));
         env
     }
 
-    fn run(&self, sb: &Sandbox, args: &[&str], extra: &[(&'static str, &str)]) -> Run {
+    pub fn run(&self, sb: &Sandbox, args: &[&str], extra: &[(&'static str, &str)]) -> Run {
         let env = self.with(extra);
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         sb.relctl_bounded(args, &pairs)
     }
 
-    fn spawn(&self, sb: &Sandbox, args: &[&str], extra: &[(&'static str, &str)]) -> std::process::Child {
+    pub fn spawn(&self, sb: &Sandbox, args: &[&str], extra: &[(&'static str, &str)]) -> std::process::Child {
         let mut c = sb.cmd(args);
         for (k, v) in self.with(extra) {
             c.env(k, v);
@@ -45,7 +46,7 @@ impl Shared {
     }
 
     /// Every object under the location: key → body.
-    fn objects(&self) -> Vec<(String, String)> {
+    pub fn objects(&self) -> Vec<(String, String)> {
         moto::runtime().block_on(async {
             let s3 = moto::s3().await;
             let mut out = Vec::new();
@@ -61,12 +62,12 @@ impl Shared {
         })
     }
 
-    fn lock(&self, name: &str) -> Option<serde_json::Value> {
+    pub fn lock(&self, name: &str) -> Option<serde_json::Value> {
         let key = format!("team-a/locks/{name}.json");
         self.objects().into_iter().find(|(k, _)| *k == key).map(|(_, b)| serde_json::from_str(&b).unwrap())
     }
 
-    fn audit_actions(&self, name: &str) -> Vec<String> {
+    pub fn audit_actions(&self, name: &str) -> Vec<String> {
         let prefix = format!("team-a/audit/{name}/");
         self.objects()
             .into_iter()
@@ -75,20 +76,20 @@ impl Shared {
             .collect()
     }
 
-    fn delete_lock(&self, name: &str) {
+    pub fn delete_lock(&self, name: &str) {
         moto::runtime().block_on(async {
             moto::s3().await.delete_object().bucket(&self.bucket).key(format!("team-a/locks/{name}.json")).send().await.unwrap();
         });
     }
 }
 
-fn release(name: &str, step: &str) -> String {
+pub fn release(name: &str, step: &str) -> String {
     format!(
         "version: 1\nname: {name}\nexecute:\n  - id: deploy\n    run: {step}\n    idempotent: true\nvalidate:\n  - run: \"true\"\nfinalize:\n  - run: echo finalized >> finalized.txt\n"
     )
 }
 
-fn wait_for_lock(shared: &Shared, name: &str) -> serde_json::Value {
+pub fn wait_for_lock(shared: &Shared, name: &str) -> serde_json::Value {
     let start = Instant::now();
     loop {
         if let Some(l) = shared.lock(name) {
@@ -99,7 +100,7 @@ fn wait_for_lock(shared: &Shared, name: &str) -> serde_json::Value {
     }
 }
 
-fn kill9(pid: u32) {
+pub fn kill9(pid: u32) {
     // SAFETY: signalling a process this test started.
     unsafe {
         libc::kill(pid as i32, libc::SIGKILL);

@@ -24,12 +24,16 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
         Request::Run(r) => session::run(r, &display, index).await,
         Request::Resume(mut r) => {
             r.state_dir = locate(&r.state_dir, r.state_explicit, r.run_id.as_deref(), index);
-            session::resume(r, &display).await
+            Box::pin(session::resume(r, &display)).await
         }
         Request::Validate(files) => Ok(inspect::validate(&files, json, display.github)),
         Request::Plan { file, vars } => inspect::plan(&file, &vars, json),
-        Request::Status { run_id, state_dir, state_explicit, lock_dir } => {
+        Request::Status { run_id, state_dir, state_explicit, lock_dir, shared, runbook } => {
             let state_dir = locate(&state_dir, state_explicit, run_id.as_deref(), index);
+            // A run from another machine: brought into the local state dir (a cache) first.
+            if let Some(id) = &run_id {
+                shared::bring(&shared, runbook.as_deref(), &state_dir, id).await?;
+            }
             report::status(&state_dir, run_id.as_deref(), &lock_dir, json)
         }
         Request::Verify { run_id, state_dir, state_explicit } => {
@@ -39,7 +43,12 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
             r.state_dir = locate(&r.state_dir, r.state_explicit, Some(&r.run_id), index);
             session::abandon(&r).await
         }
-        Request::History { state_dir, state_explicit } => Ok(report::history(&state_dir, state_explicit, index, json)),
+        Request::History { state_dir, state_explicit, shared, runbook } => {
+            match shared::location_for(&shared, runbook.as_deref()) {
+                Some(location) => shared::history(location, runbook.as_deref(), json).await,
+                None => Ok(report::history(&state_dir, state_explicit, index, json)),
+            }
+        }
         Request::Report { run_id, format, state_dir, state_explicit } => {
             let state_dir = locate(&state_dir, state_explicit, run_id.as_deref(), index);
             report::report(&state_dir, run_id.as_deref(), &format)

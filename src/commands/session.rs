@@ -93,8 +93,8 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
         }
     };
     // With shared state, the runbook's lock in the store too: one run across machines.
-    let shared_lock = match super::shared::lock_run(&req.shared, &plan.runbook, &run_dir.id, &req.gates.actor, false).await {
-        Ok(held) => held,
+    let shared_run = match super::shared::lock_run(&req.shared, &plan.runbook, &run_dir.id, &req.gates.actor, false).await {
+        Ok(s) => s,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&run_dir.path);
             return Err(e);
@@ -104,12 +104,24 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
         .map_err(AppError::io(format!("cannot write {}", run_dir.path.display())))?;
     let mut plan = plan;
     Arc::make_mut(&mut plan.runbook).path = runbook_path;
-    let journal = Journal::open(&run_dir.path)?;
+    let journal = match &shared_run {
+        None => Journal::open(&run_dir.path)?,
+        // The runbook, the index entry and every journal line go to the store.
+        Some(s) => match s.start(&plan.runbook, &req.gates.actor).await {
+            Ok(()) => s.mirror(&run_dir.path).await?,
+            Err(e) => {
+                let _ = s.held.release().await;
+                let _ = std::fs::remove_dir_all(&run_dir.path);
+                return Err(e);
+            }
+        },
+    };
     let session = Session::recorded(display, &req.gates, &run_dir, window_override);
     let runbook = Arc::clone(&plan.runbook);
-    let code = session.drive(plan, workdir, Some(journal), None, shared_lock.as_ref()).await;
-    if let Some(held) = &shared_lock {
-        super::shared::unlock_after(held, code.as_ref().ok().copied(), &runbook, &run_dir.path).await;
+    let code = session.drive(plan, workdir, Some(journal), None, shared_run.as_ref().map(|s| &s.held)).await;
+    if let Some(s) = &shared_run {
+        s.finish(&run_dir.path).await;
+        super::shared::unlock_after(&s.held, code.as_ref().ok().copied(), &runbook, &run_dir.path).await;
     }
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
@@ -120,11 +132,10 @@ pub async fn run(req: RunRequest, display: &Display, index: Option<&RunIndex>) -
 pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppError> {
     let state_dir = &std::path::absolute(&req.state_dir).map_err(AppError::io("cannot resolve the state dir"))?;
     let run_dir = match &req.run_id {
-        Some(id) => RunDir::open(state_dir, id).ok_or_else(|| {
-            AppError::NotFound(format!("no run `{id}` in {}; `relctl history` lists runs", state_dir.display()))
-        })?,
+        Some(id) => super::shared::find_run(&req.shared, req.runbook_file.as_deref(), state_dir, id).await?,
         None => latest_resumable(state_dir)?,
     };
+    super::shared::catch_up(&req.shared, req.runbook_file.as_deref(), &run_dir).await?;
     let replay = Replay::load(&run_dir.path)?;
     let journal_path = run_dir.path.join(crate::engine::journal::FILE_NAME);
     if !replay.damage.is_empty() && !req.accept_damage {
@@ -142,7 +153,7 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     let registry = adapter::registry();
     let copy = run_dir.path.join(RUNBOOK_COPY);
     let source = std::fs::read_to_string(&copy).map_err(AppError::io(format!("cannot read {}", copy.display())))?;
-    let original = PathBuf::from(&replay.path);
+    let original = original_runbook(&replay.path, req.runbook_file.as_deref(), &run_dir.id)?;
     let mut rb = runbook::load_str(&copy, &source, &registry)?;
     if std::fs::read_to_string(&original).is_ok_and(|now| now != source) {
         note!(
@@ -179,8 +190,11 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
     plan.check_resume_flags(&req.rerun, &req.assume_done)?;
     let workdir = original.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let lock = RunLock::acquire(&req.lock_dir, &plan.runbook.name, &holder(&run_dir.id, &req.gates.actor, &original))?;
-    let shared_lock = super::shared::lock_run(&req.shared, &plan.runbook, &run_dir.id, &req.gates.actor, true).await?;
-    let journal = Journal::open(&run_dir.path)?;
+    let shared_run = super::shared::lock_run(&req.shared, &plan.runbook, &run_dir.id, &req.gates.actor, true).await?;
+    let journal = match &shared_run {
+        None => Journal::open(&run_dir.path)?,
+        Some(s) => s.resume_journal(&run_dir.path).await?,
+    };
     let session = Session::recorded(display, &req.gates, &run_dir, None);
     let accepted: Vec<String> = replay.damage.iter().map(ToString::to_string).collect();
     let resuming = Resuming {
@@ -191,14 +205,32 @@ pub async fn resume(req: ResumeRequest, display: &Display) -> Result<i32, AppErr
         stop_leftovers: req.stop_leftovers,
     };
     let runbook = Arc::clone(&plan.runbook);
-    let code = session.drive(plan, workdir, Some(journal), Some(resuming), shared_lock.as_ref()).await;
-    if let Some(held) = &shared_lock {
-        super::shared::unlock_after(held, code.as_ref().ok().copied(), &runbook, &run_dir.path).await;
+    let code = session.drive(plan, workdir, Some(journal), Some(resuming), shared_run.as_ref().map(|s| &s.held)).await;
+    if let Some(s) = &shared_run {
+        s.finish(&run_dir.path).await;
+        super::shared::unlock_after(&s.held, code.as_ref().ok().copied(), &runbook, &run_dir.path).await;
     }
     drop(lock);
     finish_hint(code.as_ref().ok().copied(), &run_dir, state_dir, display);
     publish(&run_dir, &req.publishing);
     code
+}
+
+/// Where the run's runbook is: where it was started from, or, for a run
+/// started on another machine, the file given with -f here (steps run in
+/// its directory).
+fn original_runbook(started_from: &str, given: Option<&Path>, run_id: &str) -> Result<PathBuf, AppError> {
+    let original = PathBuf::from(started_from);
+    if original.parent().is_some_and(Path::is_dir) {
+        return Ok(original);
+    }
+    match given {
+        Some(f) => std::fs::canonicalize(f).map_err(AppError::io(format!("cannot resolve {}", f.display()))),
+        None => Err(AppError::NotFound(format!(
+            "run {run_id} started from {}, which is not on this machine: give -f PATH/TO/RUNBOOK (steps run in its directory)",
+            original.display()
+        ))),
+    }
 }
 
 /// What `resume` brings to a session: the journal's account of the run and

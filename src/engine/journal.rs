@@ -42,6 +42,7 @@ pub struct Journal {
     path: PathBuf,
     /// Bytes of a torn last line cut off when the journal was opened.
     repaired: Option<u64>,
+    mirror: Option<Box<dyn Mirror>>,
 }
 
 #[derive(Debug)]
@@ -51,6 +52,17 @@ struct Writer {
     unflushed: bool,
     /// The hash of the last line written: the next line's `prev`.
     last_hash: String,
+    /// Lines on disk that the mirror does not have yet.
+    unpushed: Vec<u8>,
+}
+
+/// A copy of the journal kept elsewhere (shared state, docs/state.md). It
+/// gets the lines written at every point the disk must have them, so before
+/// the next side effect; one that cannot take them stops the run, like a
+/// disk that cannot be written.
+pub trait Mirror: Send + Sync + std::fmt::Debug {
+    /// `lines`: complete journal lines, following those pushed before.
+    fn push(&self, lines: &[u8]) -> Result<(), String>;
 }
 
 /// When the disk must have an event.
@@ -97,6 +109,8 @@ pub struct Reading {
 pub enum JournalError {
     #[error("cannot write the journal {path}: {source}; the run stops here so that nothing happens unrecorded")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot write the journal to the shared state: {detail}; the run stops here so that nothing happens unrecorded")]
+    Mirror { detail: String },
     #[error("cannot read the journal {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("the journal {path} has no run_started event")]
@@ -127,7 +141,31 @@ impl Journal {
             file.set_len(complete as u64).and_then(|()| file.sync_data()).map_err(write_error)?;
         }
         let last_hash = bytes[..complete].split(|b| *b == b'\n').rev().nth(1).map(hash).unwrap_or_default();
-        Ok(Journal { state: Mutex::new(Writer { file, unflushed: false, last_hash }), path, repaired })
+        Ok(Journal {
+            state: Mutex::new(Writer { file, unflushed: false, last_hash, unpushed: Vec::new() }),
+            path,
+            repaired,
+            mirror: None,
+        })
+    }
+
+    /// Copies every line written from now on to `mirror`, after `unpushed`:
+    /// lines already on disk that the mirror does not have.
+    #[must_use]
+    pub fn mirrored(mut self, mirror: Box<dyn Mirror>, unpushed: Vec<u8>) -> Journal {
+        self.state.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).unpushed = unpushed;
+        self.mirror = Some(mirror);
+        self
+    }
+
+    fn push(&self, w: &mut Writer) -> Result<(), JournalError> {
+        if let Some(m) = &self.mirror
+            && !w.unpushed.is_empty()
+        {
+            m.push(&w.unpushed).map_err(|detail| JournalError::Mirror { detail })?;
+            w.unpushed.clear();
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -159,8 +197,15 @@ impl Journal {
         if written.is_ok() {
             w.last_hash = hash(&line);
             w.unflushed = durability == Durability::BeforeNextSideEffect;
+            if self.mirror.is_some() {
+                w.unpushed.extend_from_slice(&bytes);
+            }
         }
-        written.map_err(|source| JournalError::Write { path: self.path.clone(), source })
+        written.map_err(|source| JournalError::Write { path: self.path.clone(), source })?;
+        if durability == Durability::Now {
+            self.push(&mut w)?;
+        }
+        Ok(())
     }
 
     /// Flushes what was written with [`Durability::BeforeNextSideEffect`].
@@ -170,7 +215,7 @@ impl Journal {
             w.file.sync_data().map_err(|source| JournalError::Write { path: self.path.clone(), source })?;
             w.unflushed = false;
         }
-        Ok(())
+        self.push(&mut w)
     }
 
     /// Reads every line that can be trusted. A torn last line is left out; a
@@ -333,6 +378,60 @@ mod tests {
             assert_eq!(r.damage[0].line, 2, "{edit}");
             assert!(r.damage[0].problem.contains("the chain breaks here"), "{edit}");
         }
+    }
+
+    /// Records what it was given; refuses once `fail` is set.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        pushed: std::sync::Mutex<Vec<Vec<u8>>>,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl Mirror for std::sync::Arc<Recorder> {
+        fn push(&self, lines: &[u8]) -> Result<(), String> {
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err("the store is gone".into());
+            }
+            self.pushed.lock().unwrap().push(lines.to_vec());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_mirror_gets_every_line_before_the_next_side_effect_and_a_failing_one_stops_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = std::sync::Arc::new(Recorder::default());
+        let j = Journal::open(dir.path()).unwrap().mirrored(Box::new(rec.clone()), b"{\"earlier\":1}\n".to_vec());
+        j.append(&started(), Durability::Now).unwrap();
+        let finished = Event::StepFinished {
+            key: "execute.0".into(),
+            id: None,
+            label: "x".into(),
+            status: crate::event::StepStatus::Succeeded,
+            outputs: BTreeMap::new(),
+            message: None,
+            help: None,
+            failure: None,
+            tolerated: false,
+            duration_ms: 1,
+            at: "t".into(),
+        };
+        j.append(&finished, Durability::BeforeNextSideEffect).unwrap();
+        assert_eq!(rec.pushed.lock().unwrap().len(), 1, "a step's end waits for the next flushed event");
+        j.append(&step("execute.1"), Durability::Now).unwrap();
+        let pushed = rec.pushed.lock().unwrap().clone();
+        assert_eq!(pushed.len(), 2, "the step's end and the next start share one push");
+        let mut all: Vec<u8> = b"{\"earlier\":1}\n".to_vec();
+        all.extend(std::fs::read(dir.path().join(FILE_NAME)).unwrap());
+        assert_eq!(pushed.concat(), all, "the mirror has the local bytes, after what it lacked");
+        rec.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let before = std::fs::read(dir.path().join(FILE_NAME)).unwrap().len();
+        let err = j.append(&step("execute.2"), Durability::Now).unwrap_err();
+        assert!(matches!(err, JournalError::Mirror { .. }), "{err}");
+        rec.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        j.sync().unwrap();
+        let file = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+        assert_eq!(rec.pushed.lock().unwrap().last().unwrap(), &file[before..], "what the mirror missed is sent again");
     }
 
     #[test]

@@ -18,13 +18,17 @@
 //!   until released.
 //!
 //! Every acquisition, release, takeover and unlock is recorded under
-//! `audit/NAME/` with who, when and why.
+//! `audit/NAME/` with who, when and why (audit.rs); manual locks, `unlock`
+//! and an abandoned run's lock are in by_hand.rs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::audit;
+pub use super::audit::trail;
+pub use super::by_hand::{acquire_manual, check_abandonable, release_abandoned, release_manual, unlock};
 use super::store::{Store, StoreError, Written};
 
 /// How long a run's lock lasts without renewal.
@@ -133,11 +137,11 @@ pub struct Found {
     pub etag: String,
 }
 
-fn lock_key(store: &Store, runbook: &str) -> String {
+pub(super) fn lock_key(store: &Store, runbook: &str) -> String {
     store.location.key(&format!("locks/{runbook}.json"))
 }
 
-fn new_lock_id() -> String {
+pub(super) fn new_lock_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let mix = (nanos as u64 ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     format!("lk-{:08x}", (mix >> 32) as u32)
@@ -149,7 +153,7 @@ fn stamp_at(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-fn now_stamp() -> String {
+pub(super) fn now_stamp() -> String {
     stamp_at(std::time::SystemTime::now())
 }
 
@@ -158,7 +162,7 @@ fn lease_end(lease: Duration) -> String {
     stamp_at(now.checked_add(lease).unwrap_or(now))
 }
 
-fn to_json(body: &LockBody) -> Vec<u8> {
+pub(super) fn to_json(body: &LockBody) -> Vec<u8> {
     serde_json::to_vec_pretty(body).expect("a lock body serializes")
 }
 
@@ -183,54 +187,6 @@ pub async fn all(store: &Store) -> Result<Vec<Found>, LockError> {
             && let Some(found) = read(store, name).await?
         {
             out.push(found);
-        }
-    }
-    Ok(out)
-}
-
-/// One line of the lock's audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub at: String,
-    /// acquired, released, kept, taken_over, unlocked, manual_acquired, manual_released, locked_after_rollback
-    pub action: String,
-    pub lock_id: String,
-    pub runbook: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<String>,
-    pub who: String,
-    pub host: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-}
-
-async fn audit(store: &Store, body: &LockBody, action: &str, who: &Who, why: Option<&str>) -> Result<(), LockError> {
-    let entry = AuditEntry {
-        at: now_stamp(),
-        action: action.to_string(),
-        lock_id: body.lock_id.clone(),
-        runbook: body.runbook.clone(),
-        run_id: body.run_id.clone(),
-        who: who.actor.clone(),
-        host: who.host.clone(),
-        why: why.map(str::to_string),
-    };
-    let compact: String = entry.at.chars().filter(char::is_ascii_digit).collect();
-    let key = store.location.key(&format!("audit/{}/{compact}-{}-{action}.json", body.runbook, body.lock_id));
-    let json = serde_json::to_vec_pretty(&entry).expect("an audit entry serializes");
-    // Unique by time, lock and action; a clash means this entry is already there.
-    store.create(&key, &json).await?;
-    Ok(())
-}
-
-/// The audit trail of `runbook`, oldest first.
-pub async fn trail(store: &Store, runbook: &str) -> Result<Vec<AuditEntry>, LockError> {
-    let mut out = Vec::new();
-    for key in store.list(&store.location.key(&format!("audit/{runbook}/"))).await? {
-        if let Some((bytes, _)) = store.get(&key).await?
-            && let Ok(entry) = serde_json::from_slice(&bytes)
-        {
-            out.push(entry);
         }
     }
     Ok(out)
@@ -285,7 +241,11 @@ pub async fn acquire(store: Arc<Store>, claim: &RunClaim) -> Result<Arc<Held>, L
         };
         let (written, action) = match read(&store, &claim.runbook).await? {
             None => (store.create(&key, &to_json(&body)).await?, "acquired"),
-            Some(found) if claim.resuming && found.body.run_id.as_deref() == Some(&claim.run_id) && !found.body.live(now) => {
+            Some(found)
+                if claim.resuming
+                    && found.body.run_id.as_deref() == Some(&claim.run_id)
+                    && (!found.body.live(now) || holder_gone(&found.body, &claim.who)) =>
+            {
                 // This run's own lock, left by a stop or a vanished process.
                 let body = LockBody { lock_id: found.body.lock_id.clone(), created: found.body.created.clone(), ..body.clone() };
                 let w = store.replace(&key, &to_json(&body), &found.etag).await?;
@@ -344,7 +304,21 @@ async fn confirm(
     }))
 }
 
-fn held(store: &Store, runbook: &str, body: &LockBody, waited: bool) -> LockError {
+/// A holder on this very host whose process is gone (it stopped without
+/// being able to mark its lock, e.g. with the store unreachable): known at
+/// once, without waiting for its lease to run out.
+fn holder_gone(body: &LockBody, here: &Who) -> bool {
+    if body.host != here.host || body.pid == 0 {
+        return false;
+    }
+    let Ok(pid) = i32::try_from(body.pid) else { return false };
+    // SAFETY: signal 0 only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) == 0 };
+    let relctl = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(6).any(|w| w == b"relctl"));
+    !(alive && relctl)
+}
+
+pub(super) fn held(store: &Store, runbook: &str, body: &LockBody, waited: bool) -> LockError {
     let now = jiff::Timestamp::now();
     let location = store.location.to_string();
     let hint = match (&body.kind, &body.stopped, body.stale(now), &body.run_id) {
@@ -491,107 +465,6 @@ impl Keeper {
     pub async fn stop(self) {
         let _ = self.done.send(());
         let _ = self.task.await;
-    }
-}
-
-/// `relctl lock acquire -m MESSAGE`: blocks runs of `runbook` until released.
-pub async fn acquire_manual(store: &Store, runbook: &str, who: &Who, message: &str) -> Result<LockBody, LockError> {
-    let now = now_stamp();
-    let body = LockBody {
-        lock_id: new_lock_id(),
-        kind: LockKind::Manual,
-        runbook: runbook.to_string(),
-        run_id: None,
-        actor: who.actor.clone(),
-        host: who.host.clone(),
-        pid: who.pid,
-        ci_job_url: who.ci_job_url.clone(),
-        message: Some(message.to_string()),
-        created: now.clone(),
-        renewed: now,
-        lease_expires: None,
-        stopped: None,
-    };
-    match store.create(&lock_key(store, runbook), &to_json(&body)).await? {
-        Written::Done(_) => {
-            audit(store, &body, "manual_acquired", who, Some(message)).await?;
-            Ok(body)
-        }
-        Written::Refused => {
-            let found = read(store, runbook).await?;
-            Err(found.map_or_else(
-                || LockError::Refused(format!("runbook `{runbook}` was locked and unlocked just now: try again")),
-                |f| held(store, runbook, &f.body, false),
-            ))
-        }
-    }
-}
-
-/// `relctl lock release`: ends a manual lock (a run's lock ends with its run).
-pub async fn release_manual(store: &Store, runbook: &str, who: &Who, reason: Option<&str>) -> Result<LockBody, LockError> {
-    let Some(found) = read(store, runbook).await? else {
-        return Err(LockError::Refused(format!("runbook `{runbook}` is not locked in {}", store.location)));
-    };
-    if found.body.kind != LockKind::Manual {
-        let now = jiff::Timestamp::now();
-        return Err(LockError::Refused(format!(
-            "runbook `{runbook}` is held by {}, not by a manual lock: a run's lock goes when the run ends{}",
-            found.body.describe(now),
-            if found.body.live(now) {
-                String::new()
-            } else {
-                format!("; to take it away: relctl unlock {} --reason TEXT", found.body.lock_id)
-            }
-        )));
-    }
-    remove(store, &found, "manual_released", who, reason).await
-}
-
-/// `relctl unlock LOCK_ID --reason`: takes away a lock nobody is keeping
-/// alive (stale or stopped) or a manual one. A live run's lock is refused.
-pub async fn unlock(store: &Store, lock_id: &str, who: &Who, reason: &str) -> Result<LockBody, LockError> {
-    let found = all(store).await?.into_iter().find(|f| f.body.lock_id == lock_id);
-    let Some(found) = found else {
-        return Err(LockError::Refused(format!("no lock `{lock_id}` in {}; `relctl lock status` lists them", store.location)));
-    };
-    let now = jiff::Timestamp::now();
-    if found.body.live(now) {
-        return Err(LockError::Live(format!(
-            "lock {lock_id} belongs to a live run: {}. Its lease is being renewed; stop that run instead (it releases the lock)",
-            found.body.describe(now)
-        )));
-    }
-    remove(store, &found, "unlocked", who, Some(reason)).await
-}
-
-/// `relctl abandon` of run `run_id`: its lock goes with it, unless the run
-/// is live somewhere (then nothing is abandoned).
-pub async fn check_abandonable(store: &Store, runbook: &str, run_id: &str) -> Result<Option<Found>, LockError> {
-    let now = jiff::Timestamp::now();
-    match read(store, runbook).await? {
-        Some(f) if f.body.run_id.as_deref() == Some(run_id) && f.body.live(now) => {
-            Err(LockError::Live(format!("run {run_id} is live: {}. Stop it there first", f.body.describe(now))))
-        }
-        Some(f) if f.body.run_id.as_deref() == Some(run_id) => Ok(Some(f)),
-        _ => Ok(None),
-    }
-}
-
-/// Removes the lock of an abandoned run, on the record.
-pub async fn release_abandoned(store: &Store, found: &Found, who: &Who, reason: &str) -> Result<(), LockError> {
-    remove(store, found, "abandoned", who, Some(reason)).await.map(|_| ())
-}
-
-async fn remove(store: &Store, found: &Found, action: &str, who: &Who, why: Option<&str>) -> Result<LockBody, LockError> {
-    match store.delete(&found.key, &found.etag).await? {
-        Written::Done(_) => {
-            audit(store, &found.body, action, who, why).await?;
-            Ok(found.body.clone())
-        }
-        Written::Refused => Err(LockError::Refused(format!(
-            "the lock of `{}` changed while it was being removed (someone else took or removed it): look again with `relctl lock status`",
-            found.body.runbook
-        ))),
     }
 }
 

@@ -7,7 +7,10 @@
 //! This layer knows the store and the lock protocol; it knows nothing of the
 //! engine, the plan or the UI. `commands/` wires it to a run.
 
+mod audit;
+mod by_hand;
 pub mod lock;
+pub mod runs;
 pub mod store;
 
 use std::fmt;

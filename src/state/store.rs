@@ -45,6 +45,12 @@ pub struct Store {
     pub location: Location,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.location)
+    }
+}
+
 impl Store {
     /// A client from the standard chain. An endpoint set for S3 (or for
     /// all services) means an S3-compatible store: buckets go in the path.

@@ -9,6 +9,7 @@ pub mod http_server;
 pub mod jenkins;
 pub mod moto;
 pub mod slack;
+pub mod tcp_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
