@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::shared_state::{Shared, kill9, wait_for_lock};
+use crate::support::s3_faults::S3Faults;
 use crate::support::tcp_proxy::Proxy;
 use crate::support::*;
 
@@ -165,4 +166,32 @@ fn s3_going_away_mid_run_stops_it_before_the_next_step_and_resume_catches_s3_up(
     let run_id = sb.latest_run_id();
     let stored: String = journal_objects(&shared, &run_id).iter().map(|(_, b)| b.as_str()).collect();
     assert_eq!(stored, std::fs::read_to_string(sb.run_dir().join("journal.jsonl")).unwrap(), "nothing is missing from S3");
+}
+
+#[test]
+fn a_409_conditional_request_conflict_is_retried_not_taken_for_a_held_lock() {
+    let shared = Shared::new();
+    let sb = Sandbox::new();
+    sb.write("release.yaml", THREE_STEPS);
+    let faults = S3Faults::new(&crate::support::moto::url(), "/locks/", 2);
+    let endpoint = faults.url();
+    let r =
+        shared.run(&sb, &["run", "release.yaml", "--non-interactive", "--var", "version=1"], &[("AWS_ENDPOINT_URL", &endpoint)]);
+    r.expect_code(0);
+    // Two conflicts, then the create, the confirming rewrite; the release is a DELETE.
+    assert!(faults.puts("/locks/mirrored.json") >= 4, "the conflicting create was tried again");
+    assert_eq!(shared.audit_actions("mirrored"), ["acquired", "released"]);
+}
+
+#[test]
+fn an_s3_only_endpoint_setting_is_used_for_the_shared_state() {
+    let shared = Shared::new();
+    let sb = Sandbox::new();
+    sb.write("release.yaml", THREE_STEPS);
+    let faults = S3Faults::new(&crate::support::moto::url(), "/nothing/", 0);
+    let endpoint = faults.url();
+    // The general endpoint leads nowhere; AWS_ENDPOINT_URL_S3 wins for S3.
+    let env = [("AWS_ENDPOINT_URL", "http://127.0.0.1:9"), ("AWS_ENDPOINT_URL_S3", endpoint.as_str())];
+    shared.run(&sb, &["run", "release.yaml", "--non-interactive", "--var", "version=1"], &env).expect_code(0);
+    assert!(faults.puts("/locks/") > 0, "the S3 calls went to AWS_ENDPOINT_URL_S3");
 }

@@ -196,6 +196,10 @@ fn a_killed_holders_lock_goes_stale_and_only_unlock_with_a_reason_frees_it() {
     let status = shared.run(&b, &["lock", "status", "--name", "stale"], &[]);
     assert!(status.stdout.contains("unlocked") && status.stdout.contains("runner i-0abc terminated"), "{}", status.stdout);
     assert!(status.stdout.contains("by bob"), "{}", status.stdout);
+    // The run index shows it beside the runs, from any machine.
+    let history = shared.run(&Sandbox::new(), &["history"], &[]);
+    assert!(history.stdout.contains("lock events") && history.stdout.contains("unlocked"), "{}", history.stdout);
+    assert!(history.stdout.contains("runner i-0abc terminated"), "{}", history.stdout);
 }
 
 #[test]

@@ -213,12 +213,23 @@ pub async fn history(location: Location, runbook_file: Option<&Path>, json: bool
     entries.retain(|e| name.as_ref().is_none_or(|n| &e.runbook == n));
     // Newest first; two runs started in the same second have ids in either order.
     entries.sort_by(|a, b| (&b.started, &b.run_id).cmp(&(&a.started, &a.run_id)));
+    // Who locked, unlocked or took over a runbook, and why, beside its runs.
+    let mut runbooks: Vec<&str> = entries.iter().map(|e| e.runbook.as_str()).collect();
+    runbooks.sort_unstable();
+    runbooks.dedup();
+    let mut events = Vec::new();
+    for rb in runbooks {
+        events.extend(lock::trail(&store, rb).await?);
+    }
+    events.sort_by(|a, b| b.at.cmp(&a.at));
     if json {
         let runs: Vec<serde_json::Value> =
             entries.iter().map(|e| serde_json::to_value(e).expect("an index entry serializes")).collect();
+        let lock_events: Vec<serde_json::Value> =
+            events.iter().map(|e| serde_json::to_value(e).expect("an audit entry serializes")).collect();
         println!(
             "{}",
-            serde_json::json!({"schema_version": crate::plan::SCHEMA_VERSION, "state": store.location.to_string(), "runs": runs})
+            serde_json::json!({"schema_version": crate::plan::SCHEMA_VERSION, "state": store.location.to_string(), "runs": runs, "lock_events": lock_events})
         );
         return Ok(ExitCode::Released.code());
     }
@@ -248,6 +259,16 @@ pub async fn history(location: Location, runbook_file: Option<&Path>, json: bool
             vars.join(" "),
             e.state
         );
+    }
+    // Routine acquire/release pairs are in `relctl lock status`; here, what people did.
+    let by_hand: Vec<_> = events.iter().filter(|e| !matches!(e.action.as_str(), "acquired" | "released")).take(10).collect();
+    if !by_hand.is_empty() {
+        println!("\nlock events (latest first):");
+    }
+    for e in by_hand {
+        let run = e.run_id.as_deref().map(|r| format!(" run {r}")).unwrap_or_default();
+        let why = e.why.as_deref().map(|w| format!(": {w}")).unwrap_or_default();
+        println!("  {}  {:<12} {:<21} {}{run} by {} on {}{why}", e.at, e.runbook, e.action, e.lock_id, e.who, e.host);
     }
     Ok(ExitCode::Released.code())
 }
