@@ -264,6 +264,11 @@ fn a_manual_lock_refuses_runs_at_once_even_with_lock_wait_until_released() {
     assert!(started.elapsed() < Duration::from_secs(20), "no waiting for a manual lock");
     assert!(r.stderr.contains("incident 4411: freeze") && r.stderr.contains("carol"), "{}", r.stderr);
     assert!(sb.read("deployed.txt").is_empty());
+    let status = shared.run(&sb, &["lock", "status", "--name", "manual", "--output", "json"], &[]);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(doc["locks"][0]["kind"], "manual", "{doc}");
+    assert_eq!(doc["locks"][0]["message"], "incident 4411: freeze");
+    assert_eq!(doc["events"][0]["action"], "manual_acquired");
     // A run's lock cannot be released as if it were manual, and the manual one needs no run.
     shared.run(&sb, &["lock", "release", "-f", "release.yaml", "--reason", "4411 closed"], &[]).expect_code(0);
     shared.run(&sb, &["run", "release.yaml", "--non-interactive"], &[]).expect_code(0);

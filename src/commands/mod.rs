@@ -57,6 +57,6 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
         Request::Completions(shell) => Ok(shell::completions(shell)),
         Request::Man(sub) => shell::man(sub.as_deref()),
         Request::Schema => Ok(shell::schema()),
-        Request::Lock(request, shared) => shared::command(request, &shared).await,
+        Request::Lock(request, shared) => shared::command(request, &shared, json).await,
     }
 }

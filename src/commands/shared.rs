@@ -379,7 +379,7 @@ pub async fn unlock_after(held: &Held, code: Option<i32>, runbook: &Runbook, run
 }
 
 /// `relctl lock status|acquire|release` and `relctl unlock`.
-pub async fn command(req: LockRequest, shared: &Shared) -> Result<i32, AppError> {
+pub async fn command(req: LockRequest, shared: &Shared, json: bool) -> Result<i32, AppError> {
     let (file, name) = match &req {
         LockRequest::Status { runbook, name }
         | LockRequest::Acquire { runbook, name, .. }
@@ -399,10 +399,32 @@ pub async fn command(req: LockRequest, shared: &Shared) -> Result<i32, AppError>
     let now = jiff::Timestamp::now();
     match req {
         LockRequest::Status { .. } => {
-            let locks = match &name {
+            let locks: Vec<lock::Found> = match &name {
                 Some(n) => lock::read(&store, n).await?.into_iter().collect(),
                 None => lock::all(&store).await?,
             };
+            if json {
+                let trail = match &name {
+                    Some(n) => lock::trail(&store, n).await?,
+                    None => Vec::new(),
+                };
+                let locks: Vec<serde_json::Value> = locks
+                    .iter()
+                    .map(|f| {
+                        let mut v = serde_json::to_value(&f.body).expect("a lock body serializes");
+                        v["stale"] = serde_json::Value::Bool(f.body.stale(now));
+                        v
+                    })
+                    .collect();
+                let doc = serde_json::json!({
+                    "schema_version": crate::plan::SCHEMA_VERSION,
+                    "state": store.location.to_string(),
+                    "locks": locks,
+                    "events": trail,
+                });
+                println!("{doc}");
+                return Ok(ExitCode::Released.code());
+            }
             match (&name, locks.is_empty()) {
                 (Some(n), true) => println!("`{n}` is not locked in {}", store.location),
                 (None, true) => println!("no locks in {}", store.location),
