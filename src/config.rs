@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{self, Cli, OutputFormat};
+use crate::question::Identity;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub struct GateSettings {
     pub interactive: bool,
     pub approve: Vec<String>,
     pub actor: String,
+    /// How `actor` was established.
+    pub identity: Identity,
     /// `--reason`, for an override.
     pub reason: Option<String>,
 }
@@ -367,10 +370,12 @@ fn publishing(r: &cli::Reports, env: &dyn Fn(&str) -> Option<String>) -> Result<
 fn gates(g: &cli::Gates, env: &dyn Fn(&str) -> Option<String>) -> GateSettings {
     let ci = env("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
     let interactive = !g.non_interactive && !ci && std::io::stdin().is_terminal();
+    let (actor, identity) = actor_identity(g.actor.as_deref(), env);
     GateSettings {
         interactive,
         approve: g.approve.clone(),
-        actor: actor(g.actor.as_deref(), env),
+        actor,
+        identity,
         reason: g.reason.clone().filter(|r| !r.trim().is_empty()),
     }
 }
@@ -382,15 +387,29 @@ const MACHINE_LOCK_DIR: &str = "/tmp/relctl-locks";
 
 /// `--as`, else RELCTL_ACTOR, else the CI system's user, else the OS user.
 pub fn actor(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> String {
+    actor_identity(flag, env).0
+}
+
+/// The actor, and how that name was established (every decision records it).
+pub fn actor_identity(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> (String, Identity) {
     if let Some(a) = flag.filter(|a| !a.is_empty()) {
-        return a.to_string();
+        return (a.to_string(), Identity::Asserted);
     }
-    for var in ["RELCTL_ACTOR", "GITHUB_ACTOR", "BUILD_USER_ID", "USER", "LOGNAME"] {
+    let sources = [
+        ("RELCTL_ACTOR", Identity::Asserted),
+        // Set by the CI system from the account that started the job.
+        ("GITHUB_ACTOR", Identity::Ci),
+        ("GITLAB_USER_LOGIN", Identity::Ci),
+        ("BUILD_USER_ID", Identity::Ci),
+        ("USER", Identity::Terminal),
+        ("LOGNAME", Identity::Terminal),
+    ];
+    for (var, identity) in sources {
         if let Some(v) = env(var).filter(|v| !v.is_empty()) {
-            return v;
+            return (v, identity);
         }
     }
-    os_user().unwrap_or_else(|| "unknown".to_string())
+    (os_user().unwrap_or_else(|| "unknown".to_string()), Identity::Terminal)
 }
 
 fn os_user() -> Option<String> {

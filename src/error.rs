@@ -52,9 +52,8 @@ impl AppError {
             AppError::Shared(SharedLock::Refused(_)) => ExitCode::Usage.code(),
             AppError::Shared(SharedLock::Lost { .. } | SharedLock::Store(_)) => ExitCode::Internal.code(),
             AppError::NotFound(_) => ExitCode::Usage.code(),
-            AppError::Engine(EngineError::UnfinishedStep { .. }) | AppError::Journal(JournalError::Damaged { .. }) => {
-                ExitCode::NeedsDecision.code()
-            }
+            AppError::Engine(EngineError::UnfinishedStep { .. } | EngineError::AwaitingApprover { .. })
+            | AppError::Journal(JournalError::Damaged { .. }) => ExitCode::NeedsDecision.code(),
             AppError::Engine(_) | AppError::Journal(_) | AppError::Io { .. } | AppError::Lock(LockError::Io { .. }) => {
                 ExitCode::Internal.code()
             }

@@ -255,6 +255,9 @@ pub enum Event {
         /// A go over these failed checks: an override, its reason in `comment`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         overridden: Vec<String>,
+        /// How the answering person's name was established (a person's answer only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<crate::question::Identity>,
         at: String,
     },
     Warning {

@@ -20,6 +20,29 @@ pub enum AnsweredBy {
     DryRun,
 }
 
+/// How the answering person's name was established, as every decision
+/// records it: a name anyone can type is not a verified identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Identity {
+    /// Named by the CI system running relctl (GITHUB_ACTOR, GITLAB_USER_LOGIN, BUILD_USER_ID).
+    Ci,
+    /// The OS user at the terminal.
+    Terminal,
+    /// Given with `--as` or RELCTL_ACTOR: anyone can type any name.
+    Asserted,
+}
+
+impl Identity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Identity::Ci => "ci",
+            Identity::Terminal => "terminal",
+            Identity::Asserted => "asserted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuestionKind {
     Confirm,
@@ -54,6 +77,15 @@ impl AnsweredBy {
             AnsweredBy::Flag => format!("by {actor} via --approve"),
             AnsweredBy::Policy => "by policy".to_string(),
             AnsweredBy::DryRun => "(dry run)".to_string(),
+        }
+    }
+
+    /// [`AnsweredBy::who`], saying how the name was established when a
+    /// person answered: `by alice (asserted)`.
+    pub fn who_as(self, actor: &str, identity: Option<Identity>) -> String {
+        match (self, identity) {
+            (AnsweredBy::Terminal | AnsweredBy::Flag, Some(i)) => format!("{} ({})", self.who(actor), i.as_str()),
+            _ => self.who(actor),
         }
     }
 }

@@ -107,9 +107,13 @@ pub fn status(state_dir: &Path, run_id: Option<&str>, lock_dir: &Path, json: boo
     if !replay.decision_log.is_empty() {
         println!("\ndecisions:");
         for d in &replay.decision_log {
-            if let Event::Decision { key, question, gate, approved, actor, by, comment, reason, overridden, at, .. } = d {
+            if let Event::Decision {
+                key, question, gate, approved, actor, by, comment, reason, overridden, identity, at, ..
+            } = d
+            {
                 let verdict = crate::event::verdict(*gate, *approved, !overridden.is_empty());
-                let mut line = format!("  {at}  {key:<12} {verdict:<5} {actor} ({by:?})  \"{question}\"");
+                let who = by.who_as(actor, *identity);
+                let mut line = format!("  {at}  {key:<12} {verdict:<5} {who}  \"{question}\"");
                 if let Some(c) = comment {
                     line.push_str(&format!(" — comment: {c}"));
                 }

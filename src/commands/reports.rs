@@ -262,9 +262,11 @@ impl RunFacts<'_> {
         }
         let decisions: Vec<&Event> = self.events.iter().filter(|e| matches!(e, Event::Decision { .. })).collect();
         if !decisions.is_empty() {
-            md.push_str("### Decisions\n\n| question | answer | by | why | when |\n| --- | --- | --- | --- | --- |\n");
+            md.push_str(
+                "### Decisions\n\n| question | answer | by | identity | why | when |\n| --- | --- | --- | --- | --- | --- |\n",
+            );
             for d in decisions {
-                if let Event::Decision { question, gate, approved, actor, comment, reason, overridden, at, .. } = d {
+                if let Event::Decision { question, gate, approved, actor, comment, reason, overridden, identity, at, .. } = d {
                     let verdict = crate::event::verdict(*gate, *approved, !overridden.is_empty());
                     let answer = if overridden.is_empty() {
                         verdict.to_string()
@@ -272,7 +274,8 @@ impl RunFacts<'_> {
                         format!("**{verdict}** over {}", overridden.join(", "))
                     };
                     let why = comment.as_deref().or(reason.as_deref()).unwrap_or_default();
-                    let _ = writeln!(md, "| {} | {answer} | {actor} | {} | {at} |", cell(question), cell(why));
+                    let identity = identity.map_or("policy", crate::question::Identity::as_str);
+                    let _ = writeln!(md, "| {} | {answer} | {actor} | {identity} | {} | {at} |", cell(question), cell(why));
                 }
             }
             md.push('\n');

@@ -343,6 +343,7 @@ impl Session<'_> {
             accepted_damage,
             stop_leftovers,
             window_override: self.window_override.clone(),
+            identity: self.gates.identity,
         };
         let wiring = Wiring { observers, journal, prompter, redactor: Arc::new(Redactor::default()), cancel };
         let engine = Engine::new(plan, cfg, wiring, replay);

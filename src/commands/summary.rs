@@ -38,10 +38,10 @@ pub fn recap(events: &[Event], journal: &Path, output_log: &Path, last_hash: &st
         let _ = writeln!(out, "  run:       {runbook}{vars}, started by {actor}");
     }
     for e in events {
-        if let Event::Decision { id, key, gate, approved, actor, by, comment, reason, overridden, .. } = e {
+        if let Event::Decision { id, key, gate, approved, actor, by, comment, reason, overridden, identity, .. } = e {
             let what = if *gate { "gate" } else { "confirm" };
             let verdict = crate::event::verdict(*gate, *approved, !overridden.is_empty());
-            let who = by.who(actor);
+            let who = by.who_as(actor, *identity);
             let why = comment.as_deref().or(reason.as_deref()).map(|w| format!(": {w}")).unwrap_or_default();
             let over = if overridden.is_empty() { String::new() } else { format!(" over {}", overridden.join(", ")) };
             let name = id.as_deref().unwrap_or(key);

@@ -39,6 +39,11 @@ pub enum EngineError {
          check what it did, then resume with --rerun {key} to run it again or --assume-done {key} to skip it"
     )]
     UnfinishedStep { key: String, label: String },
+    #[error(
+        "{what} `{label}` may not be answered by {initiator}, who started this run (not_initiator): the run stops here, \
+         resumable, for another approver{approvers}: `relctl resume {run_id} --as NAME`"
+    )]
+    AwaitingApprover { what: &'static str, label: String, initiator: String, approvers: String, run_id: String },
 }
 
 /// How a run left the engine.
@@ -65,6 +70,8 @@ pub struct EngineConfig {
     pub stop_leftovers: bool,
     /// Started outside the release windows on purpose: (why closed, reason).
     pub window_override: Option<(String, String)>,
+    /// How `actor` was established, recorded with each of their decisions.
+    pub identity: crate::question::Identity,
 }
 
 /// What the engine reports to and asks through; the session wires it.

@@ -155,6 +155,7 @@ async fn run_resumed(
         accepted_damage: Vec::new(),
         stop_leftovers: false,
         window_override: None,
+        identity: crate::question::Identity::Asserted,
     };
     let wiring = Wiring {
         observers: vec![recorder.clone()],

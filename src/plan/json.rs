@@ -28,13 +28,17 @@ impl Plan {
             "vars": self.vars,
             "secrets": rb.secrets.iter().map(|n| json!({"name": n, "set": self.secrets.contains_key(n)})).collect::<Vec<_>>(),
             "approvers": rb.approvers,
+            "people": rb.people.iter().map(|(n, p)| (n.clone(), json!({"slack": p.slack}))).collect::<serde_json::Map<String, Value>>(),
             "stages": stages,
         })
     }
 
     fn step_json(&self, p: &PlannedStep) -> Value {
         let step = &p.step;
-        let ask = step.body.ask().map(|a| json!({"approvers": a.approvers, "allow_override": a.allow_override}));
+        let ask = step
+            .body
+            .ask()
+            .map(|a| json!({"approvers": a.approvers, "allow_override": a.allow_override, "not_initiator": a.not_initiator}));
         json!({
             "key": p.key,
             "id": step.id,

@@ -48,6 +48,10 @@ impl Plan {
                 .collect();
             let _ = writeln!(out, "secrets: {}", s.join(", "));
         }
+        for (name, person) in &rb.people {
+            let slack = person.slack.as_deref().map_or_else(|| "no Slack id".to_string(), |id| format!("Slack {id}"));
+            let _ = writeln!(out, "person {name}: {slack}");
+        }
         for (group, names) in &rb.approvers {
             let _ = writeln!(out, "approvers {group}: {}", names.join(", "));
         }
@@ -150,10 +154,13 @@ impl Plan {
         }
         let _ = writeln!(out, "{line}");
         if let Some(ask) = step.body.ask() {
-            let who = match &ask.approvers {
+            let mut who = match &ask.approvers {
                 Some(names) => names.join(", "),
                 None => "anyone".into(),
             };
+            if ask.not_initiator {
+                who.push_str(", not whoever started the run");
+            }
             let approve = step.id.as_deref().map_or_else(|| "--approve all".to_string(), |id| format!("--approve {id}"));
             humans.push((
                 key.clone(),

@@ -8,8 +8,11 @@ use super::node::NodeKind;
 use crate::step::{Ask, ParseContext, PhaseName, StepBody, StepSpec};
 
 /// Each construct's name and the keys it allows beside the kind key.
-pub const CONSTRUCTS: [(&str, &[&str]); 3] =
-    [("confirm", &["approvers"]), ("gate", &["approvers", "allow_override"]), ("parallel", &[])];
+pub const CONSTRUCTS: [(&str, &[&str]); 3] = [
+    ("confirm", &["approvers", "not_initiator"]),
+    ("gate", &["approvers", "allow_override", "not_initiator"]),
+    ("parallel", &[]),
+];
 
 /// The construct named `name`, as the name and allowed sibling keys.
 pub fn find(name: &str) -> Option<(&'static str, &'static [&'static str])> {
@@ -35,17 +38,18 @@ pub fn parse(name: &str, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Opti
 
 fn ask(spec: &StepSpec<'_>, cx: &mut dyn ParseContext, what: &str) -> Option<Ask> {
     let approvers = spec.sibling("approvers").and_then(|n| cx.approvers(n));
-    let allow_override = match spec.sibling("allow_override").map(|n| (n, &n.kind)) {
+    let mut flag = |key: &str| match spec.sibling(key).map(|n| (n, &n.kind)) {
         None => false,
         Some((_, NodeKind::Bool(b))) => *b,
         Some((n, _)) => {
             cx.diagnostics()
-                .push(Diagnostic::new(n.span, "`allow_override` must be true or false").hint("write `true` or `false`"));
+                .push(Diagnostic::new(n.span, format!("`{key}` must be true or false")).hint("write `true` or `false`"));
             false
         }
     };
+    let (allow_override, not_initiator) = (flag("allow_override"), flag("not_initiator"));
     let text = cx.template(spec.value, what)?;
-    Some(Ask { text, approvers, allow_override })
+    Some(Ask { text, approvers, allow_override, not_initiator })
 }
 
 fn parallel(spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<StepBody> {

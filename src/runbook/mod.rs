@@ -7,6 +7,7 @@ pub mod duration;
 pub mod expr;
 pub mod model;
 pub mod node;
+pub mod people;
 pub mod rollback_targets;
 pub mod schedule;
 pub mod schema;

@@ -14,6 +14,13 @@ pub struct VarDef {
     pub description: Option<String>,
 }
 
+/// Someone who may answer questions, and how relctl can reach and verify them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Person {
+    /// Their Slack user id (`U0ALICE`): an answer in Slack from this id is theirs.
+    pub slack: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Runbook {
     pub name: String,
@@ -22,6 +29,8 @@ pub struct Runbook {
     pub source: String,
     pub vars: Vec<VarDef>,
     pub approvers: BTreeMap<String, Vec<String>>,
+    /// `people:`; when given, every approver named must be one of them.
+    pub people: BTreeMap<String, Person>,
     pub phases: BTreeMap<PhaseName, Vec<Step>>,
     /// Every `${{ secrets.X }}` name, read from the environment before the run.
     pub secrets: Vec<String>,

@@ -41,6 +41,14 @@ pub fn document(registry: &Registry) -> Value {
     props.insert("description".into(), json!({ "type": "string" }));
     props.insert("vars".into(), vars());
     props.insert(
+        "people".into(),
+        json!({
+            "type": "object",
+            "description": "the people who answer questions; with it, every approver named must be one of them",
+            "additionalProperties": { "anyOf": [{ "type": "null" }, object("a person", &[("slack", json!({ "type": "string", "pattern": "^[UW][A-Z0-9]+$", "description": "their Slack member id, e.g. U0ALICE" }))], &[])] },
+        }),
+    );
+    props.insert(
         "approvers".into(),
         json!({ "type": "object", "description": "groups of people who may answer confirms and gates", "additionalProperties": names() }),
     );
@@ -158,6 +166,10 @@ fn variants(registry: &Registry) -> Vec<(&'static str, Value)> {
             siblings
                 .push(("allow_override", flag("whether CI may go ahead over failed checks with --approve ID --reason", false)));
         }
+        siblings.push((
+            "not_initiator",
+            flag("four eyes: whoever started the run may not answer; the run stops here for another approver", false),
+        ));
         // A decision that can be skipped or ignored is no decision.
         let forbidden: &[&str] = if gate { &["when", "continue_on_failure"] } else { &["continue_on_failure"] };
         out.push((name, variant(name, template(what), &siblings, forbidden)));

@@ -21,6 +21,7 @@ pub const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "vars",
+    "people",
     "approvers",
     "integrations",
     "windows",
@@ -46,6 +47,8 @@ struct Validator<'r> {
     /// Where the step being validated runs: phase, then indexes (nested for `parallel`).
     position: Vec<usize>,
     integrations: BTreeMap<String, Arc<dyn Integration>>,
+    /// The names under `people:`, when the runbook has it.
+    people: Option<Vec<String>>,
 }
 
 pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> Result<Runbook, Vec<Diagnostic>> {
@@ -58,6 +61,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
         id_positions: HashMap::new(),
         position: Vec::new(),
         integrations: BTreeMap::new(),
+        people: None,
     };
     let Some(map) = root.as_map() else {
         return Err(vec![
@@ -97,6 +101,9 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
     };
     let description = root.get("description").and_then(|n| v.string(n, "`description`"));
     let vars = root.get("vars").map(|n| v.vars(n)).unwrap_or_default();
+    let people = root.get("people").map(|n| super::people::parse(n, &mut v.diagnostics));
+    v.people = people.as_ref().map(|p| p.keys().cloned().collect());
+    let people = people.unwrap_or_default();
     if let Some(n) = root.get("approvers") {
         v.groups = v.approver_groups(n);
     }
@@ -134,6 +141,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
             source: source.to_string(),
             vars,
             approvers: v.groups,
+            people,
             phases,
             secrets,
             integrations: v.integrations,
@@ -279,6 +287,13 @@ impl Validator<'_> {
                 let mut names = Vec::new();
                 for item in items {
                     match item.scalar_text() {
+                        // With `people:`, a name must be one of them: a typo would be an approver nobody is.
+                        Some(s) if self.people.as_ref().is_some_and(|p| !p.contains(&s)) => {
+                            let known = self.people.clone().unwrap_or_default();
+                            let hint = suggest(&s, known.iter().map(String::as_str))
+                                .unwrap_or_else(|| format!("add them under `people:` ({})", known.join(", ")));
+                            self.diagnostics.push(Diagnostic::new(item.span, format!("`{s}` is not in `people`")).hint(hint));
+                        }
                         Some(s) => names.push(s),
                         None => self.diagnostics.error(item.span, format!("expected a name, found {}", item.type_name())),
                     }

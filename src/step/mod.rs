@@ -87,6 +87,8 @@ pub struct Ask {
     /// Gates: whether CI may go ahead over failed checks, with the gate's own
     /// id and a reason (`--approve ID --reason TEXT`).
     pub allow_override: bool,
+    /// Four eyes: whoever started the run may not answer it.
+    pub not_initiator: bool,
 }
 
 /// What a step does.

@@ -142,9 +142,9 @@ fn leftover_note(event: &Event, paint: &dyn Fn(String, Style) -> String) -> Stri
 /// A decision on a confirm or gate: the verdict, who gave it and how, and why.
 fn decision_line(event: &Event, paint: &dyn Fn(String, Style) -> String) -> String {
     match event {
-        Event::Decision { question, gate, approved, actor, by, comment, reason, overridden, .. } => {
+        Event::Decision { question, gate, approved, actor, by, comment, reason, overridden, identity, .. } => {
             let verdict = crate::event::verdict(*gate, *approved, !overridden.is_empty());
-            let who = by.who(actor);
+            let who = by.who_as(actor, *identity);
             let mut text = format!("  » {question}: {verdict} {who}");
             if let Some(c) = comment {
                 text.push_str(&format!(" — \"{c}\""));

@@ -4,7 +4,7 @@
 
 use futures_util::future::join_all;
 
-use super::{Engine, StepEnd};
+use super::{Engine, EngineError, StepEnd};
 use crate::plan::PlannedStep;
 use crate::question::{Answer, AnsweredBy, Question, QuestionKind};
 use crate::step::{Ask, BoxFuture, Outcome, StepBody, StepFailure, StepResult, StepRun};
@@ -35,6 +35,21 @@ impl Engine {
         // Asked again while verifying the rollback: about the restored version now.
         if run.env.state() == crate::event::RunState::VerifyingRollback {
             text = format!("[verifying the rollback: the version restored] {text}");
+        }
+        // Four eyes: the person who started the run may not answer. Nobody
+        // else can here, so the run stops, resumable, for another approver.
+        let initiator = self.replay.as_ref().map_or(&self.cfg.actor, |r| &r.actor);
+        let decided = self.replay.as_ref().is_some_and(|r| r.decisions.contains_key(run.key));
+        if ask.not_initiator && !self.cfg.policy.dry_run && !decided && self.cfg.actor == *initiator {
+            let approvers = ask.approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
+            self.memory().halt.get_or_insert(EngineError::AwaitingApprover {
+                what: if matches!(kind, QuestionKind::Gate { .. }) { "gate" } else { "confirm" },
+                label: run.step.id.clone().unwrap_or_else(|| run.step.label()),
+                initiator: initiator.clone(),
+                approvers,
+                run_id: self.cfg.run_id.clone(),
+            });
+            return Err(StepFailure::refused("waiting for another approver than the initiator"));
         }
         let question = Question { kind, id: run.step.id.clone(), text, approvers: ask.approvers.clone() };
         let answer = self.decide(run.key, question, true).await;

@@ -46,6 +46,7 @@ impl Engine {
                         QuestionKind::Gate { failed_checks, .. } if answer.yes => failed_checks.clone(),
                         _ => Vec::new(),
                     },
+                    identity: matches!(answer.by, AnsweredBy::Terminal | AnsweredBy::Flag).then_some(self.cfg.identity),
                     at: now(),
                 })
                 .await;
