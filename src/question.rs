@@ -67,6 +67,9 @@ pub struct Question {
     pub id: Option<String>,
     pub text: String,
     pub approvers: Option<Vec<String>>,
+    /// Unanswered this long, the answer is no (the prompt ends with
+    /// `ErrorKind::TimedOut`).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl AnsweredBy {

@@ -360,3 +360,47 @@ fn go_over_a_failed_check_at_the_terminal_needs_a_reason_and_is_recorded_as_an_o
     assert_eq!(gate["comment"], "health probe is down, app verified by hand");
     assert_eq!(gate["by"], "terminal");
 }
+
+const TIMED: &str = r#"
+version: 1
+name: pty-timed
+execute:
+  - run: echo deployed >> marks.txt
+validate:
+  - run: "true"
+  - id: go
+    gate: "Go / no-go for pty-timed"
+    timeout: 2s
+rollback:
+  - run: echo rolled-back >> marks.txt
+"#;
+
+#[test]
+fn a_gate_nobody_answers_within_its_timeout_is_no_go_on_the_record_not_a_hang() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", TIMED);
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
+    p.exp_string("unanswered within 2s, the answer is no-go").unwrap();
+    p.exp_string("Go / no-go for pty-timed").unwrap();
+    // Nobody touches the keyboard.
+    p.exp_string("(no answer)").unwrap();
+    ends(&mut p, "ROLLED BACK", 3);
+    let gate = gate_decision(&sb);
+    assert_eq!(gate["approved"], false);
+    assert_eq!(gate["by"], "policy");
+    assert!(gate["reason"].as_str().unwrap().contains("unanswered for 2s"), "{gate}");
+    assert_eq!(sb.read("marks.txt"), "deployed\nrolled-back\n");
+}
+
+#[test]
+fn a_gate_answered_before_its_timeout_counts() {
+    let sb = Sandbox::new();
+    sb.write("release.yaml", &TIMED.replace("timeout: 2s", "timeout: 30s"));
+    let mut p = spawn(&sb, &["run", "release.yaml", "--as", "alice"]);
+    p.exp_string("Go / no-go for pty-timed").unwrap();
+    press(&mut p, "");
+    p.exp_string("Comment for the record").unwrap();
+    press(&mut p, "looks good");
+    ends(&mut p, "RELEASED", 0);
+    assert_eq!(gate_decision(&sb)["comment"], "looks good");
+}

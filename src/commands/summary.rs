@@ -81,10 +81,13 @@ fn rollback_reason(events: &[Event]) -> Option<String> {
             _ => None,
         })
         .collect();
-    if let Some(Event::Decision { approved: false, gate: true, actor, .. }) =
+    if let Some(Event::Decision { approved: false, gate: true, actor, by, .. }) =
         before.iter().rev().find(|e| matches!(e, Event::Decision { gate: true, .. }))
     {
-        why.push(format!("no-go by {actor}"));
+        // A no-go nobody gave (unanswered, not allowed to answer) is not "by" anyone.
+        if *by != crate::question::AnsweredBy::Policy {
+            why.push(format!("no-go by {actor}"));
+        }
     }
     (!why.is_empty()).then(|| why.join("; "))
 }

@@ -97,6 +97,7 @@ mod tests {
 
     fn gate(failed: &[&str]) -> Question {
         Question {
+            timeout: None,
             kind: QuestionKind::Gate {
                 passed_checks: 0,
                 failed_checks: failed.iter().map(std::string::ToString::to_string).collect(),
@@ -160,6 +161,7 @@ mod override_tests {
 
     fn gate(allow_override: bool) -> Question {
         Question {
+            timeout: None,
             kind: QuestionKind::Gate { failed_checks: vec!["health".into()], passed_checks: 0, allow_override },
             id: Some("go".into()),
             text: "Go?".into(),

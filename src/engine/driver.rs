@@ -454,8 +454,11 @@ impl Engine {
                 let started = Instant::now();
                 let handle = Handle(self);
                 let run = StepRun { key, step, attempt, env: &handle };
+                // A question keeps its own time (`timeout` is how long it
+                // waits for an answer), so that the no is recorded.
+                let deadline = if step.body.ask().is_some() { None } else { planned.deadline };
                 let execution = async {
-                    match planned.deadline {
+                    match deadline {
                         Some(d) => tokio::time::timeout(d.limit, self.perform(&run, planned))
                             .await
                             .map_or(Execution::TimedOut(d.limit), Execution::Done),

@@ -1,6 +1,7 @@
 //! Everything people see: progress (terminal, plain lines, JSON lines),
 //! prompts, and the text of events. Observers of the engine; it knows none of them.
 
+mod ask;
 pub mod diagnostics;
 pub mod json;
 pub mod lines;

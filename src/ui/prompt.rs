@@ -2,8 +2,10 @@
 //! while a person reads and answers.
 
 use super::terminal::Progress;
+use dialoguer::Confirm;
 use dialoguer::theme::ColorfulTheme;
-use dialoguer::{Confirm, Input, Select};
+
+use super::ask::{self, Until};
 
 use crate::question::{Prompter, Question, QuestionKind, Reply};
 
@@ -94,15 +96,15 @@ impl Prompter for TerminalPrompter {
     fn ask(&self, q: &Question, actor: &str) -> std::io::Result<Reply> {
         self.paused(|| {
             discard_type_ahead();
-            let theme = ColorfulTheme::default();
+            let until = Until { deadline: q.timeout.map(|t| std::time::Instant::now() + t), stop: None };
+            let unanswered = || {
+                let after = q.timeout.map(crate::runbook::duration::format_duration).unwrap_or_default();
+                std::io::Error::new(std::io::ErrorKind::TimedOut, format!("unanswered for {after}"))
+            };
             match &q.kind {
                 QuestionKind::Confirm | QuestionKind::RerunUnfinished | QuestionKind::EndLeftover => {
-                    let yes = Confirm::with_theme(&theme)
-                        .with_prompt(fit(&format!("[{actor}] {}", q.text), AFTER_CONFIRM))
-                        .default(false)
-                        .wait_for_newline(true)
-                        .interact()
-                        .map_err(to_io)?;
+                    let yes =
+                        ask::confirm(&fit(&format!("[{actor}] {}", q.text), AFTER_CONFIRM), until)?.ok_or_else(unanswered)?;
                     Ok(Reply { yes, comment: None })
                 }
                 QuestionKind::Gate { failed_checks, passed_checks, .. } => {
@@ -116,13 +118,13 @@ impl Prompter for TerminalPrompter {
                             eprintln!("    ✗ {c}");
                         }
                     }
+                    if let Some(t) = q.timeout {
+                        eprintln!("  (unanswered within {}, the answer is no-go)", crate::runbook::duration::format_duration(t));
+                    }
                     let default = usize::from(!failed_checks.is_empty());
-                    let choice = Select::with_theme(&theme)
-                        .with_prompt(fit(&format!("[{actor}] {}", q.text), AFTER_SELECT))
-                        .items(["Go: finalize the release", "No-go: roll back"])
-                        .default(default)
-                        .interact()
-                        .map_err(to_io)?;
+                    let prompt = fit(&format!("[{actor}] {}", q.text), AFTER_SELECT);
+                    let choice = ask::select(&prompt, &["Go: finalize the release", "No-go: roll back"], default, until)?
+                        .ok_or_else(unanswered)?;
                     // Go over failed checks is an override: it needs a reason.
                     let overriding = choice == 0 && !failed_checks.is_empty();
                     let prompt = if overriding {
@@ -130,14 +132,10 @@ impl Prompter for TerminalPrompter {
                     } else {
                         "Comment for the record (optional)".to_string()
                     };
-                    let comment: String = Input::with_theme(&theme)
-                        .with_prompt(fit(&prompt, AFTER_INPUT))
-                        .allow_empty(!overriding)
-                        .validate_with(|t: &String| -> Result<(), &str> {
-                            if overriding && t.trim().is_empty() { Err("an override needs a reason") } else { Ok(()) }
-                        })
-                        .interact_text()
-                        .map_err(to_io)?;
+                    let check = |t: &str| -> Result<(), String> {
+                        if overriding && t.trim().is_empty() { Err("an override needs a reason".into()) } else { Ok(()) }
+                    };
+                    let comment = ask::input(&fit(&prompt, AFTER_INPUT), &check, until)?.ok_or_else(unanswered)?;
                     let comment = Some(comment.trim().to_string()).filter(|c| !c.is_empty());
                     Ok(Reply { yes: choice == 0, comment })
                 }

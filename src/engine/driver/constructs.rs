@@ -51,7 +51,9 @@ impl Engine {
             });
             return Err(StepFailure::refused("waiting for another approver than the initiator"));
         }
-        let question = Question { kind, id: run.step.id.clone(), text, approvers: ask.approvers.clone() };
+        // A question's `timeout` is how long it waits for an answer: then it is no.
+        let question =
+            Question { kind, id: run.step.id.clone(), text, approvers: ask.approvers.clone(), timeout: run.step.timeout };
         let answer = self.decide(run.key, question, true).await;
         answer_result(&answer, words.0, words.1)
     }

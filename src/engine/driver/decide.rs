@@ -81,6 +81,10 @@ impl Engine {
                     Ok(Ok(reply)) => {
                         Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, reason: None }
                     }
+                    // Nobody answered in time: no, on the record.
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) }
+                    }
                     Ok(Err(e)) if terminal_gone(&e) => {
                         // Ctrl-C at a prompt (raw mode: no SIGINT), or the
                         // terminal closed under it: the run stops,

@@ -68,6 +68,7 @@ impl Engine {
             return Ok(Some(StepEnd::Succeeded));
         }
         let question = Question {
+            timeout: None,
             kind: QuestionKind::RerunUnfinished,
             id: step.id.clone(),
             text: format!(
@@ -110,6 +111,7 @@ impl Engine {
         };
         if !ending && self.cfg.policy.interactive {
             let question = Question {
+                timeout: None,
                 kind: QuestionKind::EndLeftover,
                 id: None,
                 text: format!(
