@@ -4,7 +4,7 @@
 
 use rexpect::session::{PtySession, spawn_command};
 
-use crate::pty::{exit_code, press};
+use crate::pty::{exit_code, person_at_a_terminal, press};
 use crate::support::*;
 
 /// Questions longer than 80 columns: each wraps onto a second screen row.
@@ -27,19 +27,8 @@ validate:
 /// relctl in a pty of `cols` columns, as `stty` sets it for a real terminal.
 fn spawn_sized(sb: &Sandbox, cols: u16, args: &[&str]) -> PtySession {
     let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!("stty cols {cols} rows 40 && exec \"$0\" \"$@\""))
-        .arg(BIN)
-        .args(args)
-        .current_dir(sb.path())
-        .env_remove("CI")
-        .env_remove("NO_COLOR")
-        .env_remove("RELCTL_ACTOR")
-        .env("TERM", "xterm-256color")
-        .env("RELCTL_LOCK_DIR", sb.path().join("locks"))
-        .env("XDG_STATE_HOME", sb.path().join("xdg-state"))
-        .env("USER", "tester");
-    spawn_command(cmd, Some(30_000)).expect("spawn relctl in a pty")
+    cmd.arg("-c").arg(format!("stty cols {cols} rows 40 && exec \"$0\" \"$@\"")).arg(BIN).args(args);
+    spawn_command(person_at_a_terminal(cmd, sb), Some(30_000)).expect("spawn relctl in a pty")
 }
 
 /// The screen's rows after playing `output` on a terminal `cols` wide.

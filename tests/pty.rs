@@ -30,8 +30,13 @@ finalize:
 
 pub fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
     let mut cmd = std::process::Command::new(BIN);
-    cmd.args(args)
-        .current_dir(sb.path())
+    cmd.args(args);
+    spawn_command(person_at_a_terminal(cmd, sb), Some(30_000)).expect("spawn relctl in a pty")
+}
+
+/// `cmd` as a person runs it at a terminal: in the sandbox, not CI, colours on.
+pub fn person_at_a_terminal(mut cmd: std::process::Command, sb: &Sandbox) -> std::process::Command {
+    cmd.current_dir(sb.path())
         .env_remove("CI")
         .env_remove("NO_COLOR")
         .env_remove("RELCTL_ACTOR")
@@ -39,7 +44,7 @@ pub fn spawn(sb: &Sandbox, args: &[&str]) -> PtySession {
         .env("RELCTL_LOCK_DIR", sb.path().join("locks"))
         .env("XDG_STATE_HOME", sb.path().join("xdg-state"))
         .env("USER", "tester");
-    spawn_command(cmd, Some(30_000)).expect("spawn relctl in a pty")
+    cmd
 }
 
 /// Types `keys` and Enter, as a person at the prompt would.

@@ -111,52 +111,30 @@ impl Store {
     async fn put(&self, key: &str, body: &[u8], etag: Option<&str>) -> Result<Written, StoreError> {
         let call =
             format!("PutObject {} ({})", self.url(key), etag.map_or("If-None-Match: *".into(), |e| format!("If-Match: {e}")));
-        let mut delay = Duration::from_millis(100);
-        for attempt in 1..=CONFLICT_TRIES {
-            let mut req = self
+        conditional(call, || async {
+            let req = self
                 .client
                 .put_object()
                 .bucket(&self.location.bucket)
                 .key(key)
                 .content_type("application/json")
                 .body(ByteStream::from(body.to_vec()));
-            req = match etag {
+            let req = match etag {
                 None => req.if_none_match("*"),
                 Some(e) => req.if_match(e),
             };
-            match req.send().await {
-                Ok(out) => return Ok(Written::Done(out.e_tag().unwrap_or_default().to_string())),
-                Err(e) => match condition(&e) {
-                    Condition::Failed => return Ok(Written::Refused),
-                    Condition::Conflict if attempt < CONFLICT_TRIES => {
-                        tokio::time::sleep(delay).await;
-                        delay *= 2;
-                    }
-                    _ => return Err(failure(call, &e)),
-                },
-            }
-        }
-        unreachable!("the last try returns")
+            req.send().await.map(|out| out.e_tag().unwrap_or_default().to_string())
+        })
+        .await
     }
 
     /// Deletes `key` only if it is still the version `etag`.
     pub async fn delete(&self, key: &str, etag: &str) -> Result<Written, StoreError> {
         let call = format!("DeleteObject {} (If-Match: {etag})", self.url(key));
-        let mut delay = Duration::from_millis(100);
-        for attempt in 1..=CONFLICT_TRIES {
-            match self.client.delete_object().bucket(&self.location.bucket).key(key).if_match(etag).send().await {
-                Ok(_) => return Ok(Written::Done(String::new())),
-                Err(e) => match condition(&e) {
-                    Condition::Failed => return Ok(Written::Refused),
-                    Condition::Conflict if attempt < CONFLICT_TRIES => {
-                        tokio::time::sleep(delay).await;
-                        delay *= 2;
-                    }
-                    _ => return Err(failure(call, &e)),
-                },
-            }
-        }
-        unreachable!("the last try returns")
+        conditional(call, || async {
+            self.client.delete_object().bucket(&self.location.bucket).key(key).if_match(etag).send().await.map(|_| String::new())
+        })
+        .await
     }
 
     /// Every key under `prefix`, in order, through all pages.
@@ -169,6 +147,32 @@ impl Store {
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
         }
         Ok(keys)
+    }
+}
+
+/// A conditional call: done (with the new ETag), refused (412), or failed;
+/// a 409 ConditionalRequestConflict is tried again with backoff.
+async fn conditional<F, Fut, E>(call: String, send: F) -> Result<Written, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<String, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match send().await {
+            Ok(etag) => return Ok(Written::Done(etag)),
+            Err(e) => match condition(&e) {
+                Condition::Failed => return Ok(Written::Refused),
+                Condition::Conflict if attempt < CONFLICT_TRIES => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+                _ => return Err(failure(call, &e)),
+            },
+        }
     }
 }
 
