@@ -148,6 +148,8 @@ pub enum Request {
         run_id: Option<String>,
         state_dir: PathBuf,
         state_explicit: bool,
+        shared: Shared,
+        runbook: Option<PathBuf>,
     },
     Abandon(AbandonRequest),
     History {
@@ -161,6 +163,8 @@ pub enum Request {
         format: String,
         state_dir: PathBuf,
         state_explicit: bool,
+        shared: Shared,
+        runbook: Option<PathBuf>,
     },
     Completions(clap_complete::Shell),
     Man(Option<String>),
@@ -193,11 +197,7 @@ impl Config {
         // One run per runbook name on this machine, whatever the state dir,
         // the user or their TMPDIR: a fixed, shared place.
         let explicit = |runbook: Option<&Path>| cli.state_dir.is_some() || runbook.is_some();
-        let index = env("XDG_STATE_HOME")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".local/state")))
-            .map(|d| d.join("relctl/runs"));
+        let index = run_index(env);
         let lock_dir =
             env("RELCTL_LOCK_DIR").filter(|d| !d.is_empty()).map_or_else(|| PathBuf::from(MACHINE_LOCK_DIR), PathBuf::from);
         let shared_for = |wait: Option<&str>| shared(cli.state.as_deref(), wait, env);
@@ -238,9 +238,13 @@ impl Config {
                 shared: shared_for(None)?,
                 runbook,
             },
-            cli::Command::Verify { run_id, runbook } => {
-                Request::Verify { run_id, state_dir: state_dir(runbook.as_deref()), state_explicit: explicit(runbook.as_deref()) }
-            }
+            cli::Command::Verify { run_id, runbook } => Request::Verify {
+                run_id,
+                state_dir: state_dir(runbook.as_deref()),
+                state_explicit: explicit(runbook.as_deref()),
+                shared: shared_for(None)?,
+                runbook,
+            },
             cli::Command::Abandon { run_id, reason, actor: who, runbook } => Request::Abandon(AbandonRequest {
                 run_id,
                 reason,
@@ -261,6 +265,8 @@ impl Config {
                 format: report_format(format)?,
                 state_dir: state_dir(runbook.as_deref()),
                 state_explicit: explicit(runbook.as_deref()),
+                shared: shared_for(None)?,
+                runbook,
             },
             cli::Command::Init { template, path } => {
                 Request::Init { template, path: path.unwrap_or_else(|| PathBuf::from("release.yaml")) }
@@ -280,6 +286,15 @@ impl Config {
         let gitlab = env("GITLAB_CI").as_deref() == Some("true");
         Ok(Config { display: Display { format, verbosity, color, github, gitlab }, index, request })
     }
+}
+
+/// This user's index of runs: XDG_STATE_HOME/relctl/runs (~/.local/state/relctl/runs).
+fn run_index(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    env("XDG_STATE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".local/state")))
+        .map(|d| d.join("relctl/runs"))
 }
 
 /// Live progress needs a terminal; asked for anyway, it falls back to plain lines.

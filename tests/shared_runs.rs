@@ -84,6 +84,12 @@ fn history_and_status_from_any_machine_read_the_shared_index() {
     let r = shared.run(&c, &["status", &run_id], &[]);
     r.expect_code(0);
     assert!(r.stdout.contains("RELEASED") && r.stdout.contains("alice"), "{}", r.stdout);
+    // verify and report read it the same way, on a machine that never saw it.
+    let elsewhere = Sandbox::new();
+    shared.run(&elsewhere, &["verify", &b.latest_run_id()], &[]).expect_code(0);
+    let report = shared.run(&elsewhere, &["report", &b.latest_run_id(), "--format", "junit"], &[]);
+    report.expect_code(0);
+    assert!(report.stdout.contains("<testsuite"), "{}", report.stdout);
 }
 
 #[test]

@@ -36,8 +36,12 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
             }
             report::status(&state_dir, run_id.as_deref(), &lock_dir, json)
         }
-        Request::Verify { run_id, state_dir, state_explicit } => {
-            report::verify(&locate(&state_dir, state_explicit, run_id.as_deref(), index), run_id.as_deref())
+        Request::Verify { run_id, state_dir, state_explicit, shared, runbook } => {
+            let state_dir = locate(&state_dir, state_explicit, run_id.as_deref(), index);
+            if let Some(id) = &run_id {
+                shared::bring(&shared, runbook.as_deref(), &state_dir, id).await?;
+            }
+            report::verify(&state_dir, run_id.as_deref())
         }
         Request::Abandon(mut r) => {
             r.state_dir = locate(&r.state_dir, r.state_explicit, Some(&r.run_id), index);
@@ -49,8 +53,11 @@ pub async fn dispatch(config: Config) -> Result<i32, AppError> {
                 None => Ok(report::history(&state_dir, state_explicit, index, json)),
             }
         }
-        Request::Report { run_id, format, state_dir, state_explicit } => {
+        Request::Report { run_id, format, state_dir, state_explicit, shared, runbook } => {
             let state_dir = locate(&state_dir, state_explicit, run_id.as_deref(), index);
+            if let Some(id) = &run_id {
+                shared::bring(&shared, runbook.as_deref(), &state_dir, id).await?;
+            }
             report::report(&state_dir, run_id.as_deref(), &format)
         }
         Request::Init { template, path } => Ok(init::init(template.as_deref(), &path)),
