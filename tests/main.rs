@@ -19,6 +19,7 @@ mod json_output;
 mod leftover;
 mod locate;
 mod lock;
+mod metrics;
 mod people;
 mod plan;
 mod prompt_screen;

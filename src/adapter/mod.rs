@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod cloudwatch;
+pub mod cloudwatch_metric;
 pub mod ecs;
 pub mod http;
 pub mod jenkins;
@@ -31,6 +32,7 @@ pub fn registry() -> Registry {
             &s3::RollbackKind,
             &s3::CheckKind,
             &cloudwatch::AlarmsKind,
+            &cloudwatch_metric::MetricKind,
             &ecs::DeployKind,
             &ecs::CheckKind,
             &ecs::RollbackKind,
