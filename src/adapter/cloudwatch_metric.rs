@@ -6,6 +6,11 @@
 //! over the last `window` (5 minutes by default) is the value checked. A
 //! window with no data fails (a metric that reports nothing proves nothing)
 //! unless `allow_no_data: true`.
+//!
+//! `max_increase` and `max_ratio` compare with the metric's level before the
+//! release ("error rate more than 1% above normal", "responses more than 20%
+//! slower"): the engine measures that baseline once, just before `execute`
+//! begins, and journals it, so a resumed run compares with the same one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,11 +26,12 @@ use crate::runbook::node::{Node, NodeKind};
 use crate::step::schema;
 use crate::step::{
     Action, BoxFuture, Integration, Outcome, ParseContext, Settings, StepFailure, StepKind, StepResult, StepRun, StepSpec,
-    template_map,
+    baseline_of, template_map,
 };
 
 const SYSTEM: &str = "CloudWatch";
-const KEYS: &[&str] = &["namespace", "metric", "dimensions", "stat", "window", "max", "min", "allow_no_data"];
+const KEYS: &[&str] =
+    &["namespace", "metric", "dimensions", "stat", "window", "max", "min", "max_increase", "max_ratio", "allow_no_data"];
 const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
 /// GetMetricData's statistics besides percentiles (`p99`, `p99.9`).
 const STATS: &[&str] = &["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
@@ -42,6 +48,10 @@ struct MetricAction {
     window: Duration,
     max: Option<f64>,
     min: Option<f64>,
+    /// At most this much above the baseline (`1%` is 0.01, for ratios).
+    max_increase: Option<f64>,
+    /// At most the baseline times this.
+    max_ratio: Option<f64>,
     allow_no_data: bool,
 }
 
@@ -65,12 +75,22 @@ impl StepKind for MetricKind {
                 ("window", schema::duration("how far back to look, whole minutes (default 5m)")),
                 ("max", number("fails above this")),
                 ("min", number("fails below this")),
+                (
+                    "max_increase",
+                    serde_json::json!({ "anyOf": [{ "type": "number" }, { "type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?%$" }], "description": "fails more than this above the level before the release (1% is 0.01: for ratios such as error rates)" }),
+                ),
+                ("max_ratio", number("fails above the level before the release times this (1.2: 20% worse)")),
                 ("allow_no_data", schema::flag("whether a window with no data passes", false)),
             ],
             &["namespace", "metric"],
         );
         let mut s = s;
-        s["anyOf"] = serde_json::json!([{ "required": ["max"] }, { "required": ["min"] }]);
+        s["anyOf"] = serde_json::json!([
+            { "required": ["max"] },
+            { "required": ["min"] },
+            { "required": ["max_increase"] },
+            { "required": ["max_ratio"] }
+        ]);
         s
     }
 
@@ -99,10 +119,13 @@ impl StepKind for MetricKind {
             cx.diagnostics().push(Diagnostic::new(span, "`window` must be whole minutes").hint("e.g. `window: 5m`"));
         }
         let (max, min) = (number(v.get("max"), "max", cx), number(v.get("min"), "min", cx));
-        if v.get("max").is_none() && v.get("min").is_none() {
+        let max_increase = increase(v.get("max_increase"), cx);
+        let max_ratio = number(v.get("max_ratio"), "max_ratio", cx);
+        if ["max", "min", "max_increase", "max_ratio"].iter().all(|k| v.get(k).is_none()) {
             cx.diagnostics().push(
-                Diagnostic::new(spec.key.span, "`cloudwatch.metric` needs `max` or `min` (or both)")
-                    .hint("the threshold the metric must stay within, e.g. `max: 5`"),
+                Diagnostic::new(spec.key.span, "`cloudwatch.metric` needs `max` or `min`, `max_increase` or `max_ratio`").hint(
+                    "the threshold the metric must stay within, e.g. `max: 5`, or `max_ratio: 1.2` against before the release",
+                ),
             );
             return None;
         }
@@ -116,6 +139,8 @@ impl StepKind for MetricKind {
             window,
             max,
             min,
+            max_increase,
+            max_ratio,
             allow_no_data,
         }))
     }
@@ -123,6 +148,24 @@ impl StepKind for MetricKind {
 
 fn valid_stat(s: &str) -> bool {
     STATS.contains(&s) || s.strip_prefix('p').and_then(|p| p.parse::<f64>().ok()).is_some_and(|p| (0.0..=100.0).contains(&p))
+}
+
+/// `max_increase`: a number, or `N%` for N hundredths (of a ratio metric).
+fn increase(node: Option<&Node>, cx: &mut dyn ParseContext) -> Option<f64> {
+    let node = node?;
+    if let Some(text) = node.as_str() {
+        return match text.strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok()).filter(|n| n.is_finite()) {
+            Some(n) => Some(n / 100.0),
+            None => {
+                cx.diagnostics().push(
+                    Diagnostic::new(node.span, "`max_increase` is a number or a percentage")
+                        .hint("e.g. `max_increase: 5` or `max_increase: 1%`"),
+                );
+                None
+            }
+        };
+    }
+    number(Some(node), "max_increase", cx)
 }
 
 fn number(node: Option<&Node>, key: &str, cx: &mut dyn ParseContext) -> Option<f64> {
@@ -147,7 +190,35 @@ impl MetricAction {
         if let Some(m) = self.max {
             b.push(format!("max {m}"));
         }
+        if let Some(m) = self.max_increase {
+            b.push(format!("at most {m} above before"));
+        }
+        if let Some(m) = self.max_ratio {
+            b.push(format!("at most {m}x before"));
+        }
         b.join(", ")
+    }
+
+    fn relative(&self) -> bool {
+        self.max_increase.is_some() || self.max_ratio.is_some()
+    }
+
+    /// Why `v` is out of bounds, given the level before the release.
+    fn problem(&self, v: f64, before: Option<f64>) -> Option<String> {
+        if let Some(max) = self.max.filter(|m| v > *m) {
+            return Some(format!("above max {max}"));
+        }
+        if let Some(min) = self.min.filter(|m| v < *m) {
+            return Some(format!("below min {min}"));
+        }
+        let before = before?;
+        if let Some(inc) = self.max_increase.filter(|inc| v - before > *inc) {
+            return Some(format!("{} above the {before} before the release (at most {inc})", v - before));
+        }
+        if let Some(ratio) = self.max_ratio.filter(|r| v > before * r) {
+            return Some(format!("{:.2}x the {before} before the release (at most {ratio}x)", v / before));
+        }
+        None
     }
 
     async fn value(&self, run: &StepRun<'_>) -> Result<(String, Option<f64>), StepFailure> {
@@ -188,10 +259,27 @@ impl Action for MetricAction {
         true
     }
 
+    fn baseline<'a>(&'a self, run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
+        self.relative().then(|| Box::pin(async move { Ok(self.value(run).await?.1) }) as BoxFuture<'a, _>)
+    }
+
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
         Box::pin(async move {
             let (label, value) = self.value(run).await?;
             let bounds = self.bounds();
+            let before = if self.relative() {
+                match baseline_of(run.env, run.step) {
+                    Some(b) => Some(b),
+                    _ if self.allow_no_data => None,
+                    _ => {
+                        return Err(StepFailure::check(format!(
+                            "{SYSTEM}: {label}: no level from before the release to compare with (no data then; allow_no_data: true accepts that)"
+                        )));
+                    }
+                }
+            } else {
+                None
+            };
             let Some(v) = value else {
                 if self.allow_no_data {
                     return Ok(Outcome { summary: Some(format!("{label}: no data (allowed)")), ..Outcome::default() });
@@ -200,14 +288,15 @@ impl Action for MetricAction {
                     "{SYSTEM}: {label}: no data, so nothing shows it within {bounds} (allow_no_data: true accepts that)"
                 )));
             };
-            let outputs = [("value".to_string(), v.to_string())].into_iter().collect();
-            if let Some(max) = self.max.filter(|m| v > *m) {
-                return Err(StepFailure { outputs, ..StepFailure::check(format!("{SYSTEM}: {label} = {v}, above max {max}")) });
+            let mut outputs: std::collections::BTreeMap<String, String> = [("value".to_string(), v.to_string())].into();
+            if let Some(b) = before {
+                outputs.insert("baseline".into(), b.to_string());
             }
-            if let Some(min) = self.min.filter(|m| v < *m) {
-                return Err(StepFailure { outputs, ..StepFailure::check(format!("{SYSTEM}: {label} = {v}, below min {min}")) });
+            if let Some(problem) = self.problem(v, before) {
+                return Err(StepFailure { outputs, ..StepFailure::check(format!("{SYSTEM}: {label} = {v}, {problem}")) });
             }
-            Ok(Outcome { summary: Some(format!("{label} = {v} ({bounds})")), outputs })
+            let was = before.map(|b| format!("; {b} before the release")).unwrap_or_default();
+            Ok(Outcome { summary: Some(format!("{label} = {v} ({bounds}{was})")), outputs })
         })
     }
 }

@@ -306,6 +306,9 @@ impl Engine {
             }
         };
         while let Some(phase) = phase_run(state) {
+            if state == RunState::Execute {
+                self.capture_baselines().await?;
+            }
             let result = match self.run_phase(state, phase).await? {
                 PhaseEnd::Done(r) => r,
                 PhaseEnd::Interrupted => {
@@ -326,6 +329,49 @@ impl Engine {
         let dry_run = self.cfg.policy.dry_run;
         self.milestone(Event::RunFinished { state, exit_code: state.exit_code().code(), dry_run, at: now() }).await?;
         Ok(RunEnd::Finished(state))
+    }
+
+    /// Before the first change: every step that compares with the level
+    /// before the release measures it now, once (a resume reads it back).
+    async fn capture_baselines(&self) -> Result<(), EngineError> {
+        fn all(steps: &[PlannedStep], out: &mut Vec<PlannedStep>) {
+            for p in steps {
+                out.push(p.clone());
+                all(&p.children, out);
+            }
+        }
+        let mut steps = Vec::new();
+        for stage in &self.plan.stages {
+            all(&stage.steps, &mut steps);
+            all(&stage.gates, &mut steps);
+        }
+        let handle = Handle(self);
+        for planned in &steps {
+            let StepBody::Action(action) = &planned.step.body else { continue };
+            let name = crate::step::baseline_name(&planned.step);
+            let key = (crate::step::BASELINE.to_string(), name.clone());
+            if self.memory().integration_state.contains_key(&key) {
+                continue;
+            }
+            let run = StepRun { key: &planned.key, step: &planned.step, attempt: 1, env: &handle };
+            let Some(measure) = action.baseline(&run) else { continue };
+            let value = match measure.await {
+                Ok(v) => v.map_or_else(|| "none".to_string(), |v| v.to_string()),
+                Err(e) => {
+                    self.emit(Event::Warning {
+                        message: format!(
+                            "no baseline for `{}`: {}; it will fail unless it allows no data",
+                            planned.step.label(),
+                            e.message()
+                        ),
+                    })?;
+                    "none".to_string()
+                }
+            };
+            self.memory().integration_state.insert(key, value.clone());
+            self.emit(Event::IntegrationState { integration: crate::step::BASELINE.into(), name, value })?;
+        }
+        Ok(())
     }
 
     async fn run_phase(&self, state: RunState, phase: PhaseRun) -> Result<PhaseEnd, EngineError> {

@@ -97,12 +97,35 @@ pub trait Action: Send + Sync + Debug {
 
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult>;
 
+    /// A value to measure before `execute` begins, for the step to compare
+    /// against later (a metric's level before the release). The engine
+    /// journals it once, so a resumed run compares against the same value;
+    /// the step reads it back with [`baseline_of`].
+    fn baseline<'a>(&'a self, _run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
+        None
+    }
+
     /// Called by the engine after the step timed out or the run was
     /// interrupted while it ran (stop the remote build it started).
     fn abort<'a>(&'a self, _run: &'a StepRun<'a>) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
 }
+
+/// Where a step's baseline is journaled: by its place in the runbook, so the
+/// check and its run again after a rollback share one.
+pub fn baseline_name(step: &Step) -> String {
+    format!("{}:{}", step.span.line, step.span.col)
+}
+
+/// The baseline the engine captured for `step`; `None` when there was no
+/// data then (or none was captured).
+pub fn baseline_of(env: &dyn StepEnv, step: &Step) -> Option<f64> {
+    env.recorded(BASELINE, &baseline_name(step)).and_then(|v| v.parse().ok())
+}
+
+/// The journal's name for baselines (`IntegrationState`).
+pub const BASELINE: &str = "baseline";
 
 /// What the engine lends a running step (and an integration's notices): a
 /// narrow handle, not the engine.

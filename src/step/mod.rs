@@ -20,7 +20,9 @@ mod target;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use action::{Action, BoxFuture, Outcome, RunInfo, StepEnv, StepFailure, StepResult, StepRun};
+pub use action::{
+    Action, BASELINE, BoxFuture, Outcome, RunInfo, StepEnv, StepFailure, StepResult, StepRun, baseline_name, baseline_of,
+};
 pub use checkpoint::{checkpoint_data, read_checkpoint};
 pub use error::{AdapterError, RemoteKind};
 pub use kind::{Integration, IntegrationKind, ParseContext, Registry, StepKind, StepSpec};
