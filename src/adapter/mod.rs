@@ -15,6 +15,7 @@ pub mod remote;
 pub mod s3;
 pub mod shell;
 pub mod slack;
+pub mod threshold;
 pub mod wait;
 
 use crate::step::Registry;
