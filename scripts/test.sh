@@ -10,5 +10,7 @@ command -v python3 >/dev/null || { echo "python3 is required (the quickstart tes
 cargo fmt --check
 # moto's server for the S3, CloudWatch and ECS tests: installed (pinned) and started here.
 source scripts/moto.sh
+# A real Prometheus server for the `prometheus` check's tests (Debian's package, unpacked here).
+source scripts/prometheus.sh
 cargo test --locked --all-targets
 cargo clippy --locked --all-targets -- -D warnings

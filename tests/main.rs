@@ -22,6 +22,7 @@ mod lock;
 mod metrics;
 mod people;
 mod plan;
+mod prometheus;
 mod prompt_screen;
 mod pty;
 mod quickstart;

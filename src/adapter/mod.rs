@@ -11,6 +11,7 @@ pub mod cloudwatch_metric;
 pub mod ecs;
 pub mod http;
 pub mod jenkins;
+pub mod prometheus;
 pub mod remote;
 pub mod s3;
 pub mod shell;
@@ -34,6 +35,7 @@ pub fn registry() -> Registry {
             &s3::CheckKind,
             &cloudwatch::AlarmsKind,
             &cloudwatch_metric::MetricKind,
+            &prometheus::PrometheusKind,
             &ecs::DeployKind,
             &ecs::CheckKind,
             &ecs::RollbackKind,

@@ -8,6 +8,7 @@ pub mod ecs;
 pub mod http_server;
 pub mod jenkins;
 pub mod moto;
+pub mod prometheus;
 pub mod s3_faults;
 pub mod slack;
 pub mod tcp_proxy;
