@@ -19,13 +19,13 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 
 use super::aws::{self, sdk_error};
-use super::threshold::{self, Thresholds};
+use super::threshold::{self, MetricCheck, Source, Thresholds};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::duration::format_duration;
 use crate::runbook::expr::Template;
 use crate::step::schema;
 use crate::step::{
-    Action, BoxFuture, Integration, ParseContext, Settings, StepFailure, StepKind, StepResult, StepRun, StepSpec, template_map,
+    Action, BoxFuture, Integration, ParseContext, Settings, StepFailure, StepKind, StepRun, StepSpec, template_map,
 };
 
 const SYSTEM: &str = "CloudWatch";
@@ -37,14 +37,13 @@ const STATS: &[&str] = &["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
 pub struct MetricKind;
 
 #[derive(Debug)]
-struct MetricAction {
+struct CloudWatchMetric {
     aws: Arc<dyn Integration>,
     namespace: Template,
     metric: Template,
     dimensions: Vec<(String, Template)>,
     stat: String,
     window: Duration,
-    limits: Thresholds,
 }
 
 impl StepKind for MetricKind {
@@ -53,7 +52,7 @@ impl StepKind for MetricKind {
     }
 
     fn schema(&self) -> serde_json::Value {
-        let mut props = vec![
+        let props = vec![
             ("namespace", schema::template("e.g. AWS/ApplicationELB")),
             ("metric", schema::template("e.g. HTTPCode_Target_5XX_Count")),
             ("dimensions", schema::template_map("e.g. { TargetGroup: targetgroup/green/0123 }")),
@@ -63,14 +62,11 @@ impl StepKind for MetricKind {
             ),
             ("window", schema::duration("how far back to look, whole minutes (default 5m)")),
         ];
-        let one_bound = Thresholds::schema(&mut props);
-        let mut s = schema::object(
+        threshold::check_schema(
             "a CloudWatch metric's statistic over the last `window`, compared with thresholds",
-            &props,
+            props,
             &["namespace", "metric"],
-        );
-        s["anyOf"] = one_bound;
-        s
+        )
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
@@ -99,7 +95,8 @@ impl StepKind for MetricKind {
             cx.diagnostics().push(Diagnostic::new(span, "`window` must be whole minutes").hint("e.g. `window: 5m`"));
         }
         let limits = Thresholds::parse(&v, "cloudwatch.metric", spec.key.span, cx)?;
-        Some(Arc::new(MetricAction { aws: aws?, namespace: namespace?, metric: metric?, dimensions, stat, window, limits }))
+        let source = CloudWatchMetric { aws: aws?, namespace: namespace?, metric: metric?, dimensions, stat, window };
+        Some(Arc::new(MetricCheck { source, limits }))
     }
 }
 
@@ -107,8 +104,8 @@ fn valid_stat(s: &str) -> bool {
     STATS.contains(&s) || s.strip_prefix('p').and_then(|p| p.parse::<f64>().ok()).is_some_and(|p| (0.0..=100.0).contains(&p))
 }
 
-impl MetricAction {
-    async fn value(&self, run: &StepRun<'_>) -> Result<(String, Option<f64>), StepFailure> {
+impl CloudWatchMetric {
+    async fn measure(&self, run: &StepRun<'_>) -> Result<(String, Option<f64>), StepFailure> {
         let env = run.env;
         let (namespace, metric) = (env.render(&self.namespace)?, env.render(&self.metric)?);
         let mut m = Metric::builder().namespace(&namespace).metric_name(&metric);
@@ -137,23 +134,16 @@ impl MetricAction {
     }
 }
 
-impl Action for MetricAction {
+impl Source for CloudWatchMetric {
+    fn system(&self) -> &'static str {
+        SYSTEM
+    }
+
     fn describe(&self) -> String {
-        format!("check {} {} {} ({})", self.namespace.display(), self.metric.display(), self.stat, self.limits.describe())
+        format!("check {} {} {}", self.namespace.display(), self.metric.display(), self.stat)
     }
 
-    fn dry_run_safe(&self) -> bool {
-        true
-    }
-
-    fn baseline<'a>(&'a self, run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
-        self.limits.relative().then(|| Box::pin(async move { Ok(self.value(run).await?.1) }) as BoxFuture<'a, _>)
-    }
-
-    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
-        Box::pin(async move {
-            let (label, value) = self.value(run).await?;
-            self.limits.judge(SYSTEM, &label, value, run)
-        })
+    fn value<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, Result<(String, Option<f64>), StepFailure>> {
+        Box::pin(self.measure(run))
     }
 }

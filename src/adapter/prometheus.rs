@@ -14,13 +14,11 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 
 use super::remote::{self, Repeat, RetryPolicy};
-use super::threshold::{self, Thresholds};
+use super::threshold::{self, MetricCheck, Source, Thresholds};
 use crate::runbook::diagnostic::Diagnostic;
 use crate::runbook::expr::Template;
 use crate::step::schema;
-use crate::step::{
-    Action, AdapterError, BoxFuture, ParseContext, Settings, StepFailure, StepKind, StepResult, StepRun, StepSpec,
-};
+use crate::step::{Action, AdapterError, BoxFuture, ParseContext, Settings, StepFailure, StepKind, StepRun, StepSpec};
 
 const SYSTEM: &str = "Prometheus";
 const KEYS: &[&str] = &["url", "query", "bearer_token", "username", "password"];
@@ -28,12 +26,11 @@ const KEYS: &[&str] = &["url", "query", "bearer_token", "username", "password"];
 pub struct PrometheusKind;
 
 #[derive(Debug)]
-struct PrometheusAction {
+struct PrometheusQuery {
     url: Template,
     query: Template,
     bearer_token: Option<Template>,
     basic: Option<(Template, Template)>,
-    limits: Thresholds,
 }
 
 impl StepKind for PrometheusKind {
@@ -42,16 +39,14 @@ impl StepKind for PrometheusKind {
     }
 
     fn schema(&self) -> serde_json::Value {
-        let mut props = vec![
+        let props = vec![
             ("url", schema::template("the server, e.g. http://prometheus:9090")),
             ("query", schema::template("a PromQL expression that comes down to one number")),
             ("bearer_token", schema::template("a token, e.g. ${{ secrets.PROMETHEUS_TOKEN }}")),
             ("username", schema::template("basic auth user")),
             ("password", schema::template("basic auth password, e.g. ${{ secrets.PROMETHEUS_PASSWORD }}")),
         ];
-        let one_bound = Thresholds::schema(&mut props);
-        let mut s = schema::object("a Prometheus instant query compared with thresholds", &props, &["url", "query"]);
-        s["anyOf"] = one_bound;
+        let mut s = threshold::check_schema("a Prometheus instant query compared with thresholds", props, &["url", "query"]);
         s["dependentRequired"] = serde_json::json!({ "username": ["password"], "password": ["username"] });
         s["not"] = serde_json::json!({ "required": ["bearer_token", "username"] });
         s
@@ -83,7 +78,8 @@ impl StepKind for PrometheusKind {
             return None;
         }
         let limits = Thresholds::parse(&v, "prometheus", spec.key.span, cx)?;
-        Some(Arc::new(PrometheusAction { url: url?, query: query?, bearer_token, basic, limits }))
+        let source = PrometheusQuery { url: url?, query: query?, bearer_token, basic };
+        Some(Arc::new(MetricCheck { source, limits }))
     }
 }
 
@@ -105,8 +101,8 @@ struct Data {
     result: serde_json::Value,
 }
 
-impl PrometheusAction {
-    async fn value(&self, run: &StepRun<'_>) -> Result<(String, Option<f64>), StepFailure> {
+impl PrometheusQuery {
+    async fn measure(&self, run: &StepRun<'_>) -> Result<(String, Option<f64>), StepFailure> {
         let env = run.env;
         let base = env.render(&self.url)?;
         let query = env.render(&self.query)?;
@@ -179,23 +175,16 @@ fn sample(pair: &serde_json::Value) -> Option<f64> {
     pair.get(1)?.as_str()?.parse::<f64>().ok().filter(|v| !v.is_nan())
 }
 
-impl Action for PrometheusAction {
+impl Source for PrometheusQuery {
+    fn system(&self) -> &'static str {
+        SYSTEM
+    }
+
     fn describe(&self) -> String {
-        format!("query {} at {} ({})", self.query.display(), self.url.display(), self.limits.describe())
+        format!("query {} at {}", self.query.display(), self.url.display())
     }
 
-    fn dry_run_safe(&self) -> bool {
-        true
-    }
-
-    fn baseline<'a>(&'a self, run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
-        self.limits.relative().then(|| Box::pin(async move { Ok(self.value(run).await?.1) }) as BoxFuture<'a, _>)
-    }
-
-    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
-        Box::pin(async move {
-            let (label, value) = self.value(run).await?;
-            self.limits.judge(SYSTEM, &label, value, run)
-        })
+    fn value<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, Result<(String, Option<f64>), StepFailure>> {
+        Box::pin(self.measure(run))
     }
 }

@@ -8,7 +8,58 @@ use serde_json::json;
 use crate::runbook::diagnostic::{Diagnostic, Span};
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::schema;
-use crate::step::{Outcome, ParseContext, Settings, StepEnv, StepFailure, StepResult, StepRun, baseline_of};
+use crate::step::{Action, BoxFuture, Outcome, ParseContext, Settings, StepEnv, StepFailure, StepResult, StepRun, baseline_of};
+
+/// Where a metric check's value comes from (CloudWatch, Prometheus).
+pub trait Source: Send + Sync + std::fmt::Debug {
+    /// The system, as failures name it.
+    fn system(&self) -> &'static str;
+    /// What is measured, for `plan` and progress.
+    fn describe(&self) -> String;
+    /// The value now, with a label saying what it is; `None`: no data.
+    fn value<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, Result<(String, Option<f64>), StepFailure>>;
+}
+
+/// A metric check: a source's value judged by thresholds, with a baseline
+/// measured before `execute` when a threshold is relative.
+#[derive(Debug)]
+pub struct MetricCheck<S> {
+    pub source: S,
+    pub limits: Thresholds,
+}
+
+impl<S: Source> Action for MetricCheck<S> {
+    fn describe(&self) -> String {
+        format!("{} ({})", self.source.describe(), self.limits.describe())
+    }
+
+    fn dry_run_safe(&self) -> bool {
+        true
+    }
+
+    fn baseline<'a>(&'a self, run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
+        self.limits.relative().then(|| Box::pin(async move { Ok(self.source.value(run).await?.1) }) as BoxFuture<'a, _>)
+    }
+
+    fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
+        Box::pin(async move {
+            let (label, value) = self.source.value(run).await?;
+            self.limits.judge(self.source.system(), &label, value, run)
+        })
+    }
+}
+
+/// A metric check's schema: the source's settings and the thresholds, one bound at least.
+pub fn check_schema(
+    description: &str,
+    mut properties: Vec<(&'static str, serde_json::Value)>,
+    required: &[&str],
+) -> serde_json::Value {
+    let one_bound = Thresholds::schema(&mut properties);
+    let mut s = schema::object(description, &properties, required);
+    s["anyOf"] = one_bound;
+    s
+}
 
 /// The threshold keys, beside each source's own.
 pub const KEYS: [&str; 5] = ["max", "min", "max_increase", "max_ratio", "allow_no_data"];
