@@ -32,6 +32,7 @@ mod run_reports;
 mod s3_copies;
 mod schema;
 mod secrets;
+mod seed_runbooks;
 mod shared_runs;
 mod shared_state;
 mod shell_integration;
