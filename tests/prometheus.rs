@@ -122,3 +122,33 @@ fn credentials_are_sent_as_given_and_never_shown() {
     r.expect_code(1);
     assert!(r.stdout.contains("401"), "{}", r.stdout);
 }
+
+#[test]
+fn a_bake_watching_the_error_rate_ends_early_when_it_rises_and_the_release_rolls_back() {
+    let exporter = Exporter::start(100, 0);
+    let prom = Prometheus::start(&exporter);
+    settle(&prom);
+    let sb = Sandbox::new();
+    // The error rate rises a few seconds into the bake (as a release's
+    // errors do); the 25 s bake watching it must end long before its time.
+    let yaml = format!(
+        "version: 1\nname: prom-bake\nexecute:\n  - run: echo deployed\nvalidate:\n  - id: bake\n    wait: 25s\n    watch:\n      every: 1s\n      prometheus: {{ url: \"{url}\", query: '{ERROR_RATE}', max_increase: 5% }}\nrollback:\n  - run: curl -fsS '{reset}' > /dev/null\n",
+        reset = exporter.set_url(100, 0),
+        url = prom.url,
+    );
+    sb.write("release.yaml", &yaml);
+    let rates = exporter.rates.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(4));
+        *rates.lock().unwrap() = (50, 50);
+    });
+    let r = sb.relctl_bounded(&["run", "release.yaml", "--non-interactive"], &[]);
+    // The rollback's verification bakes in full (25 s) before it judges: ROLLED BACK.
+    r.expect_code(3);
+    let bake = finished(&sb, "validate.0");
+    assert!(bake["duration_ms"].as_u64().unwrap() < 15_000, "the bake ended early: {bake}\n{}", r.stdout);
+    assert!(r.stdout.contains("during the bake") && r.stdout.contains("before the release (at most 0.05)"), "{}", r.stdout);
+    assert!(r.stdout.contains("ROLLING BACK"), "{}", r.stdout);
+    let baseline = events(&sb.journal(), "integration_state").into_iter().find(|e| e["integration"] == "baseline").cloned();
+    assert_eq!(baseline.expect("the watched check's baseline is journaled")["value"], "0");
+}

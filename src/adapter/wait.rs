@@ -1,6 +1,8 @@
 //! `wait`: a pause, e.g. the bake time before validation reads metrics.
-//! With `watch:` (CloudWatch alarms) it fails as soon as an alarm fires
-//! during the bake, which sends the run to rollback without waiting it out.
+//! With `watch:` (CloudWatch alarms, or a metric check: `prometheus`,
+//! `cloudwatch.metric`) it fails as soon as an alarm fires or the metric
+//! leaves its bounds during the bake, which sends the run to rollback
+//! without waiting it out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,35 @@ pub struct WaitKind;
 #[derive(Debug)]
 struct WaitAction {
     duration: Duration,
-    watch: Option<(AlarmQuery, Duration)>,
+    watch: Option<(Watched, Duration)>,
+}
+
+/// What a bake watches.
+#[derive(Debug)]
+enum Watched {
+    Alarms(AlarmQuery),
+    /// A metric check (its kind's action), judged at every look.
+    Check(Arc<dyn Action>),
+}
+
+/// The metric checks a bake may watch, by their kind key.
+const WATCHABLE: [&str; 2] = ["prometheus", "cloudwatch.metric"];
+
+impl Watched {
+    fn describe(&self) -> String {
+        match self {
+            Watched::Alarms(q) => q.describe(),
+            Watched::Check(a) => a.describe(),
+        }
+    }
+
+    /// `Ok(summary)` while all is well.
+    async fn check(&self, run: &StepRun<'_>) -> Result<String, StepFailure> {
+        match self {
+            Watched::Alarms(q) => q.check(run.env).await,
+            Watched::Check(a) => a.execute(run).await.map(|o| o.summary.unwrap_or_default()),
+        }
+    }
 }
 
 impl StepKind for WaitKind {
@@ -39,9 +69,18 @@ impl StepKind for WaitKind {
     }
 
     fn sibling_schema(&self) -> Vec<(&'static str, serde_json::Value)> {
-        let mut watch = AlarmQuery::schema("CloudWatch alarms to watch while waiting: one firing ends the wait as a failure");
-        watch["properties"]["every"] = schema::duration("how often to look at the alarms (default 15s)");
-        vec![("watch", watch)]
+        let every = schema::duration("how often to look (default 15s)");
+        let mut alarms = AlarmQuery::schema("CloudWatch alarms to watch while waiting: one firing ends the wait as a failure");
+        alarms["properties"]["every"] = every.clone();
+        let mut choices = vec![alarms];
+        for kind in [&super::prometheus::PrometheusKind as &dyn StepKind, &super::cloudwatch_metric::MetricKind] {
+            choices.push(schema::object(
+                "a metric check to run while waiting: out of bounds ends the wait as a failure",
+                &[("every", every.clone()), (kind.name(), kind.schema())],
+                &[kind.name()],
+            ));
+        }
+        vec![("watch", serde_json::json!({ "oneOf": choices }))]
     }
 
     fn parse(&self, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<Arc<dyn Action>> {
@@ -49,13 +88,45 @@ impl StepKind for WaitKind {
         let watch = match spec.sibling("watch") {
             None => None,
             Some(node) => {
-                // `every:` belongs to the watch, not to the alarm query.
+                // `every:` belongs to the watch, not to what is watched.
                 let every = duration_setting(node.get("every"), cx).unwrap_or(DEFAULT_WATCH_EVERY);
-                let mut query_node = node.clone();
-                if let crate::runbook::node::NodeKind::Map(entries) = &mut query_node.kind {
-                    entries.retain(|(k, _)| k.name != "every");
-                }
-                Some((AlarmQuery::parse(&query_node, spec.key.span, spec.phase, cx)?, every))
+                let check = node.as_map().and_then(|m| m.iter().find(|(k, _)| WATCHABLE.contains(&k.name.as_str())));
+                let watched = match check {
+                    Some((key, value)) => {
+                        let others: Vec<&str> = node
+                            .as_map()
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|(k, _)| k.name.as_str())
+                            .filter(|k| *k != key.name && *k != "every")
+                            .collect();
+                        if let Some(other) = others.first() {
+                            cx.diagnostics().push(
+                                crate::runbook::diagnostic::Diagnostic::new(
+                                    node.span,
+                                    format!("`watch` with `{}` takes only `every` beside it, not `{other}`", key.name),
+                                )
+                                .hint("one thing to watch per bake: alarms, or one metric check"),
+                            );
+                            return None;
+                        }
+                        let inner = StepSpec { key, value, step: node, phase: spec.phase };
+                        let kind: &dyn StepKind = if key.name == "prometheus" {
+                            &super::prometheus::PrometheusKind
+                        } else {
+                            &super::cloudwatch_metric::MetricKind
+                        };
+                        Watched::Check(kind.parse(&inner, cx)?)
+                    }
+                    None => {
+                        let mut query_node = node.clone();
+                        if let crate::runbook::node::NodeKind::Map(entries) = &mut query_node.kind {
+                            entries.retain(|(k, _)| k.name != "every");
+                        }
+                        Watched::Alarms(AlarmQuery::parse(&query_node, spec.key.span, spec.phase, cx)?)
+                    }
+                };
+                Some((watched, every))
             }
         };
         Some(Arc::new(WaitAction { duration: duration?, watch }))
@@ -79,6 +150,15 @@ impl Action for WaitAction {
         Some(self.duration)
     }
 
+    /// A watched metric check compares with before the release too: its
+    /// baseline is measured, and journaled under this step, before execute.
+    fn baseline<'a>(&'a self, run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
+        match &self.watch {
+            Some((Watched::Check(a), _)) => a.baseline(run),
+            _ => None,
+        }
+    }
+
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
         Box::pin(async move {
             let Some((query, every)) = &self.watch else {
@@ -91,7 +171,7 @@ impl Action for WaitAction {
                 // rollback is verified only if it has by the end.
                 tokio::time::sleep(self.duration).await;
                 // Another bake would not tell more: the attempt is final.
-                let summary = query.check(run.env).await.map_err(|f| final_(f, "still firing after the bake"))?;
+                let summary = query.check(run).await.map_err(|f| final_(f, "still out of bounds after the bake"))?;
                 return Ok(Outcome {
                     summary: Some(format!("waited {}, then {summary}", format_duration(self.duration))),
                     ..Outcome::default()
@@ -99,7 +179,7 @@ impl Action for WaitAction {
             }
             let end = tokio::time::Instant::now() + self.duration;
             loop {
-                query.check(run.env).await.map_err(|f| final_(f, "during the bake"))?;
+                query.check(run).await.map_err(|f| final_(f, "during the bake"))?;
                 let now = tokio::time::Instant::now();
                 if now >= end {
                     break;
