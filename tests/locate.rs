@@ -67,6 +67,9 @@ fn status_of_a_run_going_on_now_says_so_instead_of_offering_a_resume_that_would_
     let stopped = sb.relctl(&["status"]);
     assert!(stopped.stdout.contains("result: not finished — stopped in EXECUTING"), "{}", stopped.stdout);
     assert!(stopped.stdout.contains("relctl resume"), "{}", stopped.stdout);
-    // The killed run's step is still waiting: let it end.
+    // The killed run's step is still waiting: let it end, and see it end
+    // before the sandbox goes (else it waits for a file in a directory that
+    // is gone, forever, on the machine that ran the suite).
     sb.write("go", "");
+    wait_until("the killed run's step to end", || sb.read("marks.txt").contains("done"));
 }
