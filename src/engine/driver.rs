@@ -19,14 +19,15 @@ use crate::plan::{Plan, PlannedStep};
 use crate::question::Prompter;
 use crate::redact::Redactor;
 use crate::runbook::duration::format_duration;
-use crate::runbook::expr::{self, Quoting, Template};
+use crate::runbook::expr::{self, Quoting};
 use crate::step::{AdapterError, BoxFuture, Outcome, PhaseName, RunInfo, Step, StepBody, StepFailure, StepRun};
 
+mod baselines;
 mod constructs;
 mod decide;
 mod resume;
 mod step_env;
-use step_env::{Handle, Unresolved};
+use step_env::Handle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -331,49 +332,6 @@ impl Engine {
         Ok(RunEnd::Finished(state))
     }
 
-    /// Before the first change: every step that compares with the level
-    /// before the release measures it now, once (a resume reads it back).
-    async fn capture_baselines(&self) -> Result<(), EngineError> {
-        fn all(steps: &[PlannedStep], out: &mut Vec<PlannedStep>) {
-            for p in steps {
-                out.push(p.clone());
-                all(&p.children, out);
-            }
-        }
-        let mut steps = Vec::new();
-        for stage in &self.plan.stages {
-            all(&stage.steps, &mut steps);
-            all(&stage.gates, &mut steps);
-        }
-        let handle = Handle(self);
-        for planned in &steps {
-            let StepBody::Action(action) = &planned.step.body else { continue };
-            let name = crate::step::baseline_name(&planned.step);
-            let key = (crate::step::BASELINE.to_string(), name.clone());
-            if self.memory().integration_state.contains_key(&key) {
-                continue;
-            }
-            let run = StepRun { key: &planned.key, step: &planned.step, attempt: 1, env: &handle };
-            let Some(measure) = action.baseline(&run) else { continue };
-            let value = match measure.await {
-                Ok(v) => v.map_or_else(|| "none".to_string(), |v| v.to_string()),
-                Err(e) => {
-                    self.emit(Event::Warning {
-                        message: format!(
-                            "no baseline for `{}`: {}; it will fail unless it allows no data",
-                            planned.step.label(),
-                            e.message()
-                        ),
-                    })?;
-                    "none".to_string()
-                }
-            };
-            self.memory().integration_state.insert(key, value.clone());
-            self.emit(Event::IntegrationState { integration: crate::step::BASELINE.into(), name, value })?;
-        }
-        Ok(())
-    }
-
     async fn run_phase(&self, state: RunState, phase: PhaseRun) -> Result<PhaseEnd, EngineError> {
         let plan = self.plan.clone();
         let Some(to_run) = plan.stage(state) else { return Ok(PhaseEnd::Done(PhaseResult::Passed)) };
@@ -593,35 +551,6 @@ impl Engine {
         if rx.wait_for(|c| *c).await.is_err() {
             std::future::pending::<()>().await;
         }
-    }
-
-    /// What a step would do, with the values this run would use where they are known.
-    /// How progress names a step: its name or id, else what it does with
-    /// this run's values (first line of a script).
-    fn label(&self, step: &Step) -> String {
-        if step.name.is_some() || step.id.is_some() {
-            return step.label();
-        }
-        let described = self.describe_resolved(step);
-        let mut lines = described.lines().filter(|l| !l.trim().is_empty());
-        let first = lines.next().unwrap_or_default().trim().to_string();
-        if lines.next().is_some() { format!("{first} …") } else { first }
-    }
-
-    fn describe_resolved(&self, step: &Step) -> String {
-        let raw = step.body.describe();
-        Template::parse(&raw, crate::runbook::diagnostic::Span::default(), 1)
-            .ok()
-            .and_then(|t| t.render(&Unresolved(self), Quoting::None).ok())
-            .map_or(raw, |r| self.redactor.text(&r.text))
-    }
-
-    fn render(&self, t: &Template, quoting: Quoting) -> Result<crate::runbook::expr::Rendered, StepFailure> {
-        let rendered = t.render(self, quoting).map_err(StepFailure::refused)?;
-        for s in &rendered.secrets {
-            self.redactor.add(s);
-        }
-        Ok(rendered)
     }
 }
 

@@ -1,13 +1,13 @@
 //! What the engine lends a running step ([`StepEnv`]) and how expressions
 //! find their values ([`Scope`]): rendering with redaction, output lines,
-//! checkpoints and integration state.
+//! checkpoints and integration state, and how a step's text is shown.
 
 use std::collections::BTreeMap;
 
 use super::Engine;
 use crate::event::{Event, RunState};
 use crate::runbook::expr::{Quoting, Reference, Scope, Template, Value};
-use crate::step::{AdapterError, ProcessRecord, RunInfo, StepEnv, StepFailure};
+use crate::step::{AdapterError, ProcessRecord, RunInfo, Step, StepEnv, StepFailure};
 
 /// For showing what a step would do: values not known yet (outputs of steps
 /// a dry run did not run) stay visible as `<steps.ID.outputs.KEY>`.
@@ -110,5 +110,36 @@ impl StepEnv for Handle<'_> {
 
     fn info(&self) -> &RunInfo {
         &self.0.info
+    }
+}
+
+/// How a step's text is shown and rendered with this run's values.
+impl Engine {
+    /// How progress names a step: its name or id, else what it does with
+    /// this run's values (first line of a script).
+    pub(super) fn label(&self, step: &Step) -> String {
+        if step.name.is_some() || step.id.is_some() {
+            return step.label();
+        }
+        let described = self.describe_resolved(step);
+        let mut lines = described.lines().filter(|l| !l.trim().is_empty());
+        let first = lines.next().unwrap_or_default().trim().to_string();
+        if lines.next().is_some() { format!("{first} …") } else { first }
+    }
+
+    pub(super) fn describe_resolved(&self, step: &Step) -> String {
+        let raw = step.body.describe();
+        Template::parse(&raw, crate::runbook::diagnostic::Span::default(), 1)
+            .ok()
+            .and_then(|t| t.render(&Unresolved(self), Quoting::None).ok())
+            .map_or(raw, |r| self.redactor.text(&r.text))
+    }
+
+    pub(super) fn render(&self, t: &Template, quoting: Quoting) -> Result<crate::runbook::expr::Rendered, StepFailure> {
+        let rendered = t.render(self, quoting).map_err(StepFailure::refused)?;
+        for s in &rendered.secrets {
+            self.redactor.add(s);
+        }
+        Ok(rendered)
     }
 }
