@@ -258,6 +258,18 @@ pub enum Event {
         /// How the answering person's name was established (a person's answer only).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         identity: Option<crate::question::Identity>,
+        /// Each answer that decided a question asked in several places.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvals: Vec<crate::question::Ballot>,
+        at: String,
+    },
+    /// A person answered a question asked in several places; `refused`
+    /// says why the answer does not count.
+    Answered {
+        key: String,
+        ballot: crate::question::Ballot,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refused: Option<String>,
         at: String,
     },
     Warning {

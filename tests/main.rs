@@ -38,6 +38,7 @@ mod shared_state;
 mod shell_integration;
 mod slack;
 mod slack_api;
+mod slack_approvals;
 mod step_mechanics;
 mod terminal_output;
 mod transitions;

@@ -100,3 +100,42 @@ fn people_catch_an_approver_nobody_is_and_a_slack_id_that_is_not_one() {
     assert!(r.stderr.contains("`bbo` is not in `people`") && r.stderr.contains("bob"), "{}", r.stderr);
     assert!(r.stderr.contains("must be a Slack user id"), "{}", r.stderr);
 }
+
+/// Every way a question asked in Slack could never be answered there is
+/// reported before anything runs, all at once.
+#[test]
+fn a_question_nobody_could_answer_in_slack_is_refused_before_the_run() {
+    let sb = Sandbox::new();
+    sb.write(
+        "release.yaml",
+        "version: 1
+name: slack-asks
+people:
+  alice: { slack: U0ALICE }
+  dave:
+integrations:
+  slack: { webhook: https://hooks.slack.com/services/T0/B0/x }
+checklist:
+  - confirm: Two people at one terminal?
+    require: 2
+validate:
+  - id: go
+    gate: Go?
+    approvers: [alice, dave]
+    via: [terminal, slack]
+    require: 3
+",
+    );
+    let r = sb.relctl(&["validate", "release.yaml"]);
+    r.expect_code(2);
+    for problem in [
+        "`require: 2` needs `via: slack`: a terminal has one person at it",
+        "`require: 3` but only 2 approver(s) may answer",
+        "`via: slack` needs the Slack Web API",
+        "a question asked in Slack needs a `timeout`",
+        "asked in Slack, but dave cannot answer there",
+    ] {
+        assert!(r.stderr.contains(problem), "missing {problem:?} in:\n{}", r.stderr);
+    }
+    assert!(r.stderr.contains("release.yaml:15:10"), "{}", r.stderr);
+}

@@ -55,7 +55,7 @@ pub fn press(p: &mut PtySession, keys: &str) {
 }
 
 /// The run ends saying `outcome`, with exit code `code`.
-fn ends(p: &mut PtySession, outcome: &str, code: i32) {
+pub fn ends(p: &mut PtySession, outcome: &str, code: i32) {
     p.exp_string(outcome).unwrap();
     p.exp_eof().unwrap();
     assert_eq!(exit_code(p), code);

@@ -2,7 +2,7 @@
 //! pre-approvals from `--approve`, the approvers list, the dry run, and
 //! failing closed when nobody can answer.
 
-use crate::question::{Answer, AnsweredBy, Question, QuestionKind};
+use crate::question::{Answer, AnsweredBy, Question, QuestionKind, Reply};
 
 /// How questions get answered in this run.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,11 @@ pub struct ApprovalPolicy {
 pub enum Ruling {
     Decided(Answer),
     AskPerson,
+    /// Asked in several places (`via: slack`), CI included: the answers
+    /// there decide; `--approve`, where it applies, is one of them.
+    AskAround {
+        flag: Option<Reply>,
+    },
 }
 
 impl ApprovalPolicy {
@@ -27,12 +32,31 @@ impl ApprovalPolicy {
         self.approve.iter().any(|a| a == "all" || Some(a.as_str()) == id)
     }
 
+    /// The yes `--approve` gives a question asked in several places: over
+    /// failed checks only with the gate's own id and a reason, where the
+    /// runbook allows it; otherwise none (the people asked decide).
+    fn flag_answer(&self, q: &Question) -> Option<Reply> {
+        if !self.pre_approved(q.id.as_deref()) {
+            return None;
+        }
+        match &q.kind {
+            QuestionKind::Gate { failed_checks, allow_override, .. } if !failed_checks.is_empty() => {
+                let named = q.id.as_deref().is_some_and(|id| self.approve.iter().any(|a| a == id));
+                (*allow_override && named).then(|| self.reason.clone()).flatten().map(|r| Reply { yes: true, comment: Some(r) })
+            }
+            _ => Some(Reply { yes: true, comment: None }),
+        }
+    }
+
     pub fn rule(&self, q: &Question, actor: &str) -> Ruling {
         let decided = |yes: bool, by: AnsweredBy, reason: Option<String>| {
-            Ruling::Decided(Answer { yes, actor: actor.to_string(), by, comment: None, reason })
+            Ruling::Decided(Answer { yes, actor: actor.to_string(), by, reason, ..Answer::default() })
         };
         if self.dry_run {
             return decided(true, AnsweredBy::DryRun, Some("dry run: nothing is asked".into()));
+        }
+        if q.elsewhere() {
+            return Ruling::AskAround { flag: self.flag_answer(q) };
         }
         if let Some(approvers) = &q.approvers
             && !approvers.iter().any(|a| a == actor)
@@ -61,7 +85,7 @@ impl ApprovalPolicy {
                             actor: actor.to_string(),
                             by: AnsweredBy::Flag,
                             comment: Some(r.clone()),
-                            reason: None,
+                            ..Answer::default()
                         });
                     }
                     (true, _, _, Some(id)) => {
@@ -96,23 +120,18 @@ mod tests {
     use super::*;
 
     fn gate(failed: &[&str]) -> Question {
-        Question {
-            timeout: None,
-            kind: QuestionKind::Gate {
-                passed_checks: 0,
-                failed_checks: failed.iter().map(std::string::ToString::to_string).collect(),
-                allow_override: true,
-            },
-            id: Some("go".into()),
-            text: "Go?".into(),
-            approvers: Some(vec!["alice".into()]),
-        }
+        let kind = QuestionKind::Gate {
+            passed_checks: 0,
+            failed_checks: failed.iter().map(std::string::ToString::to_string).collect(),
+            allow_override: true,
+        };
+        Question { approvers: Some(vec!["alice".into()]), ..Question::new(kind, Some("go".into()), "Go?".into()) }
     }
 
     fn yes(r: &Ruling) -> Option<bool> {
         match r {
             Ruling::Decided(a) => Some(a.yes),
-            Ruling::AskPerson => None,
+            Ruling::AskPerson | Ruling::AskAround { .. } => None,
         }
     }
 
@@ -144,7 +163,7 @@ mod tests {
                 assert!(!a.yes);
                 assert!(a.reason.unwrap().contains("mallory may not answer"));
             }
-            Ruling::AskPerson => panic!("must refuse"),
+            Ruling::AskPerson | Ruling::AskAround { .. } => panic!("must refuse"),
         }
     }
 
@@ -160,13 +179,8 @@ mod override_tests {
     use super::*;
 
     fn gate(allow_override: bool) -> Question {
-        Question {
-            timeout: None,
-            kind: QuestionKind::Gate { failed_checks: vec!["health".into()], passed_checks: 0, allow_override },
-            id: Some("go".into()),
-            text: "Go?".into(),
-            approvers: None,
-        }
+        let kind = QuestionKind::Gate { failed_checks: vec!["health".into()], passed_checks: 0, allow_override };
+        Question::new(kind, Some("go".into()), "Go?".into())
     }
 
     fn ci(approve: &str, reason: Option<&str>) -> ApprovalPolicy {
@@ -176,7 +190,7 @@ mod override_tests {
     fn answer(r: Ruling) -> Answer {
         match r {
             Ruling::Decided(a) => a,
-            Ruling::AskPerson => panic!("CI never asks"),
+            Ruling::AskPerson | Ruling::AskAround { .. } => panic!("CI never asks"),
         }
     }
 

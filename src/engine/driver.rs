@@ -25,6 +25,7 @@ use crate::step::{AdapterError, BoxFuture, Outcome, PhaseName, RunInfo, Step, St
 mod baselines;
 mod constructs;
 mod decide;
+mod elsewhere;
 mod resume;
 mod step_env;
 use step_env::Handle;

@@ -3,6 +3,7 @@
 //! prompts.
 
 pub mod approval;
+pub mod ballots;
 pub mod driver;
 pub mod journal;
 pub mod lock;

@@ -105,7 +105,7 @@ impl Replay {
                         },
                     );
                 }
-                Event::Decision { key, approved, actor, by, comment, reason, .. } => {
+                Event::Decision { key, approved, actor, by, comment, reason, identity, approvals, .. } => {
                     r.decision_log.push(e.clone());
                     // A policy refusal is not a human decision; a resumed run may ask again.
                     if *by != AnsweredBy::Policy {
@@ -117,6 +117,8 @@ impl Replay {
                                 by: *by,
                                 comment: comment.clone(),
                                 reason: reason.clone(),
+                                identity: *identity,
+                                approvals: approvals.clone(),
                             },
                         );
                     }

@@ -80,7 +80,7 @@ struct Scripted {
 }
 
 impl Prompter for Scripted {
-    fn ask(&self, question: &Question, _actor: &str) -> std::io::Result<Reply> {
+    fn ask(&self, question: &Question, _actor: &str, _stop: &std::sync::atomic::AtomicBool) -> std::io::Result<Reply> {
         self.asked.lock().unwrap().push(question.clone());
         let yes = self.answers.lock().unwrap().pop_front().expect("a question nobody scripted an answer for");
         Ok(Reply { yes, comment: Some("scripted".into()) })

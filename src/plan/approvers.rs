@@ -21,7 +21,9 @@ impl Plan {
     pub fn check_actor(&self, actor: &str) -> Result<(), ApproverError> {
         fn walk(steps: &[Step], phase: PhaseName, actor: &str, out: &mut Vec<String>) {
             for s in steps.iter().filter(|s| s.when.is_none()) {
+                // A question also asked in Slack is answered by whoever is there.
                 if let Some(ask) = s.body.ask()
+                    && !ask.via.iter().any(|v| *v != crate::question::Via::Terminal)
                     && let Some(approvers) = &ask.approvers
                     && !approvers.iter().any(|a| a == actor)
                 {

@@ -35,10 +35,10 @@ impl Plan {
 
     fn step_json(&self, p: &PlannedStep) -> Value {
         let step = &p.step;
-        let ask = step
-            .body
-            .ask()
-            .map(|a| json!({"approvers": a.approvers, "allow_override": a.allow_override, "not_initiator": a.not_initiator}));
+        let ask = step.body.ask().map(|a| {
+            json!({"approvers": a.approvers, "allow_override": a.allow_override, "not_initiator": a.not_initiator,
+                       "via": a.via, "require": a.require, "identity": if a.verified_only { "verified" } else { "any" }})
+        });
         json!({
             "key": p.key,
             "id": step.id,

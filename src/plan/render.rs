@@ -161,7 +161,20 @@ impl Plan {
             if ask.not_initiator {
                 who.push_str(", not whoever started the run");
             }
-            let approve = step.id.as_deref().map_or_else(|| "--approve all".to_string(), |id| format!("--approve {id}"));
+            if ask.require > 1 {
+                who.push_str(&format!(", {} of them", ask.require));
+            }
+            if ask.verified_only {
+                who.push_str(", verified identities only");
+            }
+            let places: Vec<&str> = ask.via.iter().map(|v| v.as_str()).collect();
+            if places != ["terminal"] {
+                who.push_str(&format!(", asked in {}", places.join(" and ")));
+            }
+            let mut approve = step.id.as_deref().map_or_else(|| "--approve all".to_string(), |id| format!("--approve {id}"));
+            if places.contains(&"slack") {
+                approve = format!("waits for Slack, or {approve}");
+            }
             humans.push((
                 key.clone(),
                 if matches!(step.body, StepBody::Gate(_)) { "gate" } else { "confirm" },

@@ -168,7 +168,26 @@ fn variants(registry: &Registry) -> Vec<(&'static str, Value)> {
         }
         siblings.push((
             "not_initiator",
-            flag("four eyes: whoever started the run may not answer; the run stops here for another approver", false),
+            flag("four eyes: whoever started the run may not answer (asked only at the terminal, the run stops there for another approver)", false),
+        ));
+        let place = json!({ "enum": ["terminal", "slack"] });
+        siblings.push((
+            "via",
+            json!({
+                "description": "where it is asked; the first answer that counts decides (slack: the run's thread, needs people: and a timeout)",
+                "default": ["terminal"],
+                "anyOf": [place.clone(), { "type": "array", "items": place, "minItems": 1 }],
+            }),
+        ));
+        siblings.push((
+            "require",
+            json!({ "type": "integer", "minimum": 1, "maximum": 20, "default": 1,
+                    "description": "distinct people whose yes it takes (more than 1 needs via: slack); one no decides" }),
+        ));
+        siblings.push((
+            "identity",
+            json!({ "enum": ["any", "verified"], "default": "any",
+                    "description": "verified: only answers whose identity Slack or the CI system established count, not --as or the OS user" }),
         ));
         // A decision that can be skipped or ignored is no decision.
         let forbidden: &[&str] = if gate { &["when", "continue_on_failure"] } else { &["continue_on_failure"] };

@@ -47,8 +47,8 @@ struct Validator<'r> {
     /// Where the step being validated runs: phase, then indexes (nested for `parallel`).
     position: Vec<usize>,
     integrations: BTreeMap<String, Arc<dyn Integration>>,
-    /// The names under `people:`, when the runbook has it.
-    people: Option<Vec<String>>,
+    /// The names under `people:` and their Slack ids, when the runbook has it.
+    people: Option<BTreeMap<String, Option<String>>>,
 }
 
 pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> Result<Runbook, Vec<Diagnostic>> {
@@ -102,7 +102,7 @@ pub fn validate(root: &Node, path: &Path, source: &str, registry: &Registry) -> 
     let description = root.get("description").and_then(|n| v.string(n, "`description`"));
     let vars = root.get("vars").map(|n| v.vars(n)).unwrap_or_default();
     let people = root.get("people").map(|n| super::people::parse(n, &mut v.diagnostics));
-    v.people = people.as_ref().map(|p| p.keys().cloned().collect());
+    v.people = people.as_ref().map(|p| p.iter().map(|(k, v)| (k.clone(), v.slack.clone())).collect());
     let people = people.unwrap_or_default();
     if let Some(n) = root.get("approvers") {
         v.groups = v.approver_groups(n);
@@ -288,8 +288,8 @@ impl Validator<'_> {
                 for item in items {
                     match item.scalar_text() {
                         // With `people:`, a name must be one of them: a typo would be an approver nobody is.
-                        Some(s) if self.people.as_ref().is_some_and(|p| !p.contains(&s)) => {
-                            let known = self.people.clone().unwrap_or_default();
+                        Some(s) if self.people.as_ref().is_some_and(|p| !p.contains_key(&s)) => {
+                            let known: Vec<String> = self.people.iter().flat_map(BTreeMap::keys).cloned().collect();
                             let hint = suggest(&s, known.iter().map(String::as_str))
                                 .unwrap_or_else(|| format!("add them under `people:` ({})", known.join(", ")));
                             self.diagnostics.push(Diagnostic::new(item.span, format!("`{s}` is not in `people`")).hint(hint));
@@ -546,6 +546,10 @@ impl ParseContext for Validator<'_> {
 
     fn integration(&self, name: &str) -> Option<Arc<dyn Integration>> {
         self.integrations.get(name).cloned()
+    }
+
+    fn people(&self) -> Option<&BTreeMap<String, Option<String>>> {
+        self.people.as_ref()
     }
 
     fn steps(&mut self, node: &Node, phase: PhaseName) -> Vec<Step> {

@@ -26,6 +26,12 @@ pub trait Integration: Send + Sync + Debug {
     fn on_event<'a>(&'a self, _event: &'a Event, _env: &'a dyn StepEnv) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
+
+    /// Asks people where this system reaches them (`via:` names it); `None`
+    /// when it cannot (a Slack webhook cannot read answers).
+    fn asker(&self) -> Option<&dyn super::Asker> {
+        None
+    }
 }
 
 impl dyn Integration {
@@ -73,6 +79,8 @@ pub trait ParseContext {
     fn steps(&mut self, node: &Node, phase: PhaseName) -> Vec<Step>;
     /// The runbook's settings for an integration, if it has them.
     fn integration(&self, name: &str) -> Option<Arc<dyn Integration>>;
+    /// `people:` (name → Slack member id, if given); `None` without it.
+    fn people(&self) -> Option<&std::collections::BTreeMap<String, Option<String>>>;
 }
 
 pub trait StepKind: Send + Sync {

@@ -9,6 +9,7 @@
 //! be one.
 
 mod action;
+mod asker;
 mod checkpoint;
 mod error;
 mod kind;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use action::{
     Action, BASELINE, BoxFuture, Outcome, RunInfo, StepEnv, StepFailure, StepResult, StepRun, baseline_name, baseline_of,
 };
+pub use asker::Asker;
 pub use checkpoint::{checkpoint_data, read_checkpoint};
 pub use error::{AdapterError, RemoteKind};
 pub use kind::{Integration, IntegrationKind, ParseContext, Registry, StepKind, StepSpec};
@@ -91,6 +93,12 @@ pub struct Ask {
     pub allow_override: bool,
     /// Four eyes: whoever started the run may not answer it.
     pub not_initiator: bool,
+    /// Where it is asked (`via:`): the terminal, the run's Slack thread.
+    pub via: Vec<crate::question::Via>,
+    /// Distinct people whose yes it takes (`require:`).
+    pub require: usize,
+    /// `identity: verified`: answers from a typed name do not count.
+    pub verified_only: bool,
 }
 
 /// What a step does.

@@ -25,6 +25,11 @@ pub struct Until<'a> {
 }
 
 impl Until<'_> {
+    /// What a prompt that ended unanswered shows.
+    fn unanswered(&self) -> &'static str {
+        if self.stop.is_some_and(|s| s.load(Ordering::SeqCst)) { "(answered elsewhere)" } else { "(no answer)" }
+    }
+
     fn over(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d) || self.stop.is_some_and(|s| s.load(Ordering::SeqCst))
     }
@@ -117,7 +122,7 @@ pub fn confirm(prompt: &str, until: Until<'_>) -> io::Result<Option<bool>> {
     term.clear_line()?;
     match answer {
         Some(a) => term.write_line(&draw(|s| theme.format_confirm_prompt_selection(s, prompt, Some(a))))?,
-        None => term.write_line(&draw(|s| theme.format_input_prompt_selection(s, prompt, "(no answer)")))?,
+        None => term.write_line(&draw(|s| theme.format_input_prompt_selection(s, prompt, until.unanswered())))?,
     }
     term.show_cursor()?;
     Ok(answer)
@@ -149,7 +154,7 @@ pub fn select(prompt: &str, items: &[&str], default: usize, until: Until<'_>) ->
         render(at)?;
     };
     term.clear_last_lines(items.len() + 1)?;
-    let chosen = answer.map_or("(no answer)", |i| items[i]);
+    let chosen = answer.map_or(until.unanswered(), |i| items[i]);
     term.write_line(&draw(|s| theme.format_select_prompt_selection(s, prompt, chosen)))?;
     term.show_cursor()?;
     Ok(answer)
@@ -190,7 +195,7 @@ pub fn input(prompt: &str, check: &dyn Fn(&str) -> Result<(), String>, until: Un
     if error_shown {
         term.clear_last_lines(1)?;
     }
-    let shown = answer.as_deref().map_or("(no answer)", |t| if t.is_empty() { "" } else { t });
+    let shown = answer.as_deref().map_or(until.unanswered(), |t| if t.is_empty() { "" } else { t });
     term.write_line(&draw(|s| theme.format_input_prompt_selection(s, prompt, shown)))?;
     Ok(answer)
 }

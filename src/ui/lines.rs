@@ -65,7 +65,7 @@ pub fn line(event: &Event, color: bool) -> Option<String> {
             };
             paint(format!("  ✓ {label}  ({what} before the interruption; not run again)"), console::StyledObject::dim)
         }
-        Event::Decision { .. } => decision_line(event, &paint),
+        Event::Decision { .. } | Event::Answered { .. } => decision_line(event, &paint),
         Event::GateWaiting { question, approvers, .. } => {
             let who = approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
             paint(format!("  ? waiting for an answer{who}: {question}"), console::StyledObject::cyan)
@@ -156,6 +156,18 @@ fn decision_line(event: &Event, paint: &dyn Fn(String, Style) -> String) -> Stri
                 text.push_str(&format!(" over failed checks: {}", overridden.join(", ")));
             }
             paint(text, if *approved { |s| s.green().bold() } else { |s| s.red().bold() })
+        }
+        Event::Answered { ballot, refused, .. } => {
+            let word = if ballot.yes { "yes" } else { "no" };
+            let who = ballot.person.clone().unwrap_or_else(|| ballot.account.clone());
+            let comment = ballot.comment.as_deref().map(|c| format!(" — \"{c}\"")).unwrap_or_default();
+            let place = if ballot.by == crate::question::AnsweredBy::Slack { " in Slack" } else { "" };
+            match refused {
+                None => format!("    ✎ {who} ({}) answered {word}{place}{comment}", ballot.identity.as_str()),
+                Some(why) => {
+                    paint(format!("    ✎ {who} answered {word}{place}: not counted ({why})"), console::StyledObject::yellow)
+                }
+            }
         }
         _ => String::new(),
     }

@@ -7,7 +7,9 @@ use dialoguer::theme::ColorfulTheme;
 
 use super::ask::{self, Until};
 
-use crate::question::{Prompter, Question, QuestionKind, Reply};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::question::{Prompter, Question, QuestionKind, Reply, Via};
 
 pub struct TerminalPrompter {
     pub progress: Option<Progress>,
@@ -93,14 +95,23 @@ fn wrap(text: &str, width: usize, after: usize) -> String {
 }
 
 impl Prompter for TerminalPrompter {
-    fn ask(&self, q: &Question, actor: &str) -> std::io::Result<Reply> {
+    fn ask(&self, q: &Question, actor: &str, stop: &AtomicBool) -> std::io::Result<Reply> {
         self.paused(|| {
             discard_type_ahead();
-            let until = Until { deadline: q.timeout.map(|t| std::time::Instant::now() + t), stop: None };
+            let until = Until { deadline: q.timeout.map(|t| std::time::Instant::now() + t), stop: Some(stop) };
             let unanswered = || {
+                if stop.load(Ordering::SeqCst) {
+                    return std::io::Error::other("answered elsewhere");
+                }
                 let after = q.timeout.map(crate::runbook::duration::format_duration).unwrap_or_default();
                 std::io::Error::new(std::io::ErrorKind::TimedOut, format!("unanswered for {after}"))
             };
+            if q.elsewhere() {
+                let places: Vec<&str> = q.via.iter().filter(|v| **v != Via::Terminal).map(|v| v.as_str()).collect();
+                let many =
+                    if q.require > 1 { format!(" It takes {} approvers' yes; yours is one.", q.require) } else { String::new() };
+                eprintln!("  Also asked in {}: the first answer that counts decides.{many}", places.join(", "));
+            }
             match &q.kind {
                 QuestionKind::Confirm | QuestionKind::RerunUnfinished | QuestionKind::EndLeftover => {
                     let yes =

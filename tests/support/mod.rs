@@ -11,6 +11,7 @@ pub mod moto;
 pub mod prometheus;
 pub mod s3_faults;
 pub mod slack;
+pub mod slack_reads;
 pub mod tcp_proxy;
 
 use std::path::{Path, PathBuf};
@@ -105,27 +106,18 @@ impl Sandbox {
     /// generous bound is killed and the test fails, instead of hanging the
     /// suite (a poll loop that never ends is the bug it would show).
     pub fn relctl_bounded(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        finish(self.start(args, env))
+    }
+
+    /// relctl started in the background, its output kept, for a test that
+    /// acts while it runs (answers in Slack, kills it); [`finish`] waits.
+    pub fn start(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
         let mut c = self.cmd(args);
         for (k, v) in env {
             c.env(k, v);
         }
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let child = c.spawn().expect("start relctl");
-        let pid = child.id();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        match rx.recv_timeout(std::time::Duration::from_secs(120)) {
-            Ok(out) => Run::from(&out.expect("wait for relctl")),
-            Err(_) => {
-                // SAFETY: signalling a process this test started.
-                unsafe {
-                    libc::kill(pid as i32, libc::SIGKILL);
-                }
-                panic!("relctl {args:?} did not finish within 120s");
-            }
-        }
+        c.spawn().expect("start relctl")
     }
 
     /// The run directory of the only (or latest) run.
@@ -190,6 +182,27 @@ pub fn step_hint(sb: &Sandbox, key: &str) -> String {
 /// The terminal state the journal recorded.
 pub fn final_state(journal: &[serde_json::Value]) -> String {
     events(journal, "run_finished").last().map(|e| e["state"].as_str().unwrap().to_string()).unwrap_or_default()
+}
+
+/// Waits for a relctl started with [`Sandbox::start`]; one still running
+/// after a generous bound is killed and the test fails, instead of hanging
+/// the suite (a poll loop that never ends is the bug it would show).
+pub fn finish(child: std::process::Child) -> Run {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+        Ok(out) => Run::from(&out.expect("wait for relctl")),
+        Err(_) => {
+            // SAFETY: signalling a process this test started.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+            panic!("relctl (pid {pid}) did not finish within 120s");
+        }
+    }
 }
 
 /// Polls until `f` holds (bounded), for coordination with a running process.

@@ -14,6 +14,9 @@
 //! - A private channel (`#ops-private`, id `G0PRIV0001`) is not found by
 //!   name with a bot token: `channel_not_found` (conversations: private
 //!   channels are addressed by ID).
+//! - The read methods (`conversations.replies`, `reactions.get`,
+//!   `users.info`) are in slack_reads.rs; a test answers as a person with
+//!   [`Slack::reply`] and [`Slack::react`].
 //! - The webhook answers `ok` as plain text; an unknown hook `404 no_service`;
 //!   its other failures are final HTTP statuses with the error as text
 //!   (messaging/webhooks "Handling errors": 400 `invalid_payload`, 403
@@ -35,8 +38,14 @@ pub const PRIVATE_ID: &str = "G0PRIV0001";
 /// The secret part of the webhook URL.
 pub const HOOK_PATH: &str = "/services/T0001/B0002/h00ks3cr3tXYZ";
 
+/// The bot's ids, as auth.test would name them.
+pub const BOT_USER: &str = "U0RELCTLBOT";
+pub const BOT_ID: &str = "B0RELCTL";
+
 #[derive(Clone, Debug)]
 pub struct Message {
+    /// Who posted it: `None` for relctl's bot.
+    pub user: Option<String>,
     pub ts: String,
     pub channel: String,
     pub text: String,
@@ -46,9 +55,23 @@ pub struct Message {
     pub updates: Vec<String>,
 }
 
+/// A workspace member, as users.info describes them.
+#[derive(Clone, Debug, Default)]
+pub struct Member {
+    pub deleted: bool,
+    pub is_bot: bool,
+}
+
 #[derive(Default)]
-struct State {
-    messages: Vec<Message>,
+pub(super) struct State {
+    pub(super) messages: Vec<Message>,
+    /// Reactions by message ts: (name, users in the order they reacted).
+    pub(super) reactions: std::collections::BTreeMap<String, Vec<(String, Vec<String>)>>,
+    pub(super) members: std::collections::BTreeMap<String, Member>,
+    /// conversations.replies' most messages a page (Slack: limit, at most 1000).
+    pub(super) page_size: usize,
+    /// Method → (requests left to refuse with 429, Retry-After seconds).
+    pub(super) method_limits: std::collections::BTreeMap<String, (usize, u64)>,
     next_ts: u64,
     rate_limited: usize,
     retry_after: u64,
@@ -67,7 +90,7 @@ pub struct Slack {
 
 impl Slack {
     pub fn start() -> Slack {
-        let state = Arc::new(Mutex::new(State { next_ts: 100, ..State::default() }));
+        let state = Arc::new(Mutex::new(State { next_ts: 100, page_size: 1000, ..State::default() }));
         let s = state.clone();
         let (port, requests) = serve(Arc::new(move |r: &Request| handle(&mut s.lock().unwrap(), r)));
         Slack { port, state, requests }
@@ -103,6 +126,75 @@ impl Slack {
         self.state.lock().unwrap().failures.push((needle.into(), error.into()));
     }
 
+    /// A workspace member users.info knows.
+    pub fn add_member(&self, user: &str, member: Member) {
+        self.state.lock().unwrap().members.insert(user.into(), member);
+    }
+
+    /// `user` replies in the thread of `thread_ts`; the reply's ts.
+    pub fn reply(&self, user: &str, thread_ts: &str, text: &str) -> String {
+        let mut s = self.state.lock().unwrap();
+        s.next_ts += 1;
+        let ts = format!("1700000000.{:06}", s.next_ts);
+        let channel = s.messages.iter().find(|m| m.ts == thread_ts).map(|m| m.channel.clone()).expect("no such thread");
+        s.messages.push(Message {
+            user: Some(user.into()),
+            ts: ts.clone(),
+            channel,
+            text: text.into(),
+            thread_ts: Some(thread_ts.into()),
+            reply_broadcast: false,
+            updates: Vec::new(),
+        });
+        ts
+    }
+
+    /// `user` adds the reaction `name` (`white_check_mark`, `x`) to the message `ts`.
+    pub fn react(&self, user: &str, ts: &str, name: &str) {
+        let mut s = self.state.lock().unwrap();
+        let list = s.reactions.entry(ts.into()).or_default();
+        match list.iter_mut().find(|(n, _)| n == name) {
+            Some((_, users)) if !users.iter().any(|u| u == user) => users.push(user.into()),
+            Some(_) => {}
+            None => list.push((name.into(), vec![user.into()])),
+        }
+    }
+
+    /// `user` takes their reaction `name` off the message `ts`.
+    pub fn unreact(&self, user: &str, ts: &str, name: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(list) = s.reactions.get_mut(ts) {
+            for (n, users) in list.iter_mut() {
+                if n == name {
+                    users.retain(|u| u != user);
+                }
+            }
+            list.retain(|(_, users)| !users.is_empty());
+        }
+    }
+
+    /// conversations.replies answers at most `n` messages a page.
+    pub fn page_size(&self, n: usize) {
+        self.state.lock().unwrap().page_size = n;
+    }
+
+    /// The next `n` calls of `method` get 429 with `Retry-After: secs`.
+    pub fn rate_limit_method(&self, method: &str, n: usize, secs: u64) {
+        self.state.lock().unwrap().method_limits.insert(method.into(), (n, secs));
+    }
+
+    /// The first message whose text contains `needle`, waiting up to 20 s for it.
+    pub fn wait_for_message(&self, needle: &str) -> Message {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| m.text.contains(needle)) {
+                return m;
+            }
+            assert!(std::time::Instant::now() < until, "no message with {needle:?} in {:#?}", self.messages());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
@@ -127,15 +219,15 @@ impl Slack {
     }
 }
 
-fn api(value: &Value) -> Response {
+pub(super) fn api(value: &Value) -> Response {
     Response::json(200, value)
 }
 
-fn error(e: &str) -> Response {
+pub(super) fn error(e: &str) -> Response {
     api(&json!({"ok": false, "error": e}))
 }
 
-fn channel_id(name: &str) -> Option<&'static str> {
+pub(super) fn channel_id(name: &str) -> Option<&'static str> {
     match name {
         CHANNEL_NAME | "releases" | CHANNEL_ID => Some(CHANNEL_ID),
         // A private channel is found by its ID only.
@@ -177,6 +269,15 @@ fn handle(s: &mut State, r: &Request) -> Response {
         s.rate_limited_ok -= 1;
         return error("ratelimited");
     }
+    if let Some((left, secs)) = s.method_limits.get_mut(&method)
+        && *left > 0
+    {
+        *left -= 1;
+        return Response::json(429, &json!({"ok": false, "error": "ratelimited"})).header("Retry-After", secs.to_string());
+    }
+    if let Some(answer) = super::slack_reads::handle(s, &method, r) {
+        return answer;
+    }
     let Ok(body) = serde_json::from_str::<Value>(&r.body) else { return error("invalid_json") };
     let text = body["text"].as_str().unwrap_or_default().to_string();
     match method.as_str() {
@@ -197,6 +298,7 @@ fn handle(s: &mut State, r: &Request) -> Response {
             s.next_ts += 1;
             let ts = format!("1700000000.{:06}", s.next_ts);
             s.messages.push(Message {
+                user: None,
                 ts: ts.clone(),
                 channel: channel.into(),
                 text: text.clone(),

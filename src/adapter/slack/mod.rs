@@ -9,14 +9,14 @@
 //! (Slack's limit for posting); updates of the parent are not paced, their
 //! method has its own, far higher limit.
 
+mod api;
+mod approvals;
 mod outbox;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
-use super::remote::{self, RemoteError, Repeat, RetryPolicy};
+use super::remote::RemoteError;
 use crate::event::{Event, RunState};
 use crate::question::AnsweredBy;
 use crate::runbook::diagnostic::Diagnostic;
@@ -37,6 +37,15 @@ const THREAD_TS: &str = "thread_ts";
 const THREAD_CHANNEL: &str = "thread_channel";
 /// Who decided the go/no-go, journaled so a resumed run's parent still says it.
 const DECIDED: &str = "decided";
+/// How often answers to a question asked in Slack are read: two Tier 3
+/// reads (about 50 a minute each) every 3 s stay well within the limit.
+const DEFAULT_POLL: Duration = Duration::from_secs(3);
+/// The least `poll` may be.
+const MIN_POLL: Duration = Duration::from_millis(200);
+
+/// How long a `slack` step waits for queued notices to go out before its
+/// own message: as long as a notice may hold the release up.
+const FLUSH_BEFORE_STEP: Duration = Duration::from_secs(5);
 
 pub struct SlackIntegrationKind;
 pub struct SlackKind;
@@ -62,6 +71,10 @@ pub struct SlackSettings {
     thread_lock: tokio::sync::Mutex<()>,
     /// Notices not sent yet (outbox.rs).
     outbox: outbox::Outbox,
+    /// How often a question asked here is read for answers (`poll`).
+    poll: Duration,
+    /// Accounts looked up (users.info): why each may not answer, if so.
+    accounts: tokio::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 impl IntegrationKind for SlackIntegrationKind {
@@ -70,7 +83,7 @@ impl IntegrationKind for SlackIntegrationKind {
     }
 
     fn parse(&self, node: &Node, cx: &mut dyn ParseContext) -> Option<Arc<dyn Integration>> {
-        let keys = ["channel", "token", "webhook", "api_url", "notify"];
+        let keys = ["channel", "token", "webhook", "api_url", "notify", "poll"];
         let example = "e.g. `slack: { channel: \"#releases\", token: ${{ secrets.SLACK_BOT_TOKEN }} }`";
         let v = Settings::mapping(node, "slack", &keys, example, cx)?;
         let channel = v.template("channel", cx);
@@ -78,6 +91,15 @@ impl IntegrationKind for SlackIntegrationKind {
         let webhook = v.template("webhook", cx);
         let api_url = v.template("api_url", cx);
         let notify = v.flag("notify", false, cx);
+        let poll = v.duration("poll", cx).unwrap_or(DEFAULT_POLL);
+        if let Some(n) = v.get("poll")
+            && !(MIN_POLL..=Duration::from_secs(60)).contains(&poll)
+        {
+            cx.diagnostics().push(
+                Diagnostic::new(n.span, "`poll` is how often answers are read: from 200ms to 1m")
+                    .hint("conversations.replies and reactions.get allow about 50 calls a minute (Tier 3)"),
+            );
+        }
         let mode = match (&token, &webhook) {
             (Some(_), None) => Mode::WebApi,
             (None, Some(_)) => Mode::Webhook,
@@ -104,6 +126,8 @@ impl IntegrationKind for SlackIntegrationKind {
             last_sent: tokio::sync::Mutex::new(None),
             thread_lock: tokio::sync::Mutex::new(()),
             outbox: outbox::Outbox::default(),
+            poll,
+            accounts: tokio::sync::Mutex::default(),
         }))
     }
 
@@ -116,6 +140,12 @@ impl IntegrationKind for SlackIntegrationKind {
                 ("webhook", schema::template("an incoming webhook URL, e.g. ${{ secrets.SLACK_WEBHOOK }}")),
                 ("api_url", schema::template("the Web API's base URL (default https://slack.com/api)")),
                 ("notify", schema::flag("whether state changes, gates and the outcome are posted automatically", false)),
+                (
+                    "poll",
+                    schema::duration(
+                        "how often the answers to a question asked in Slack (`via: slack`) are read: 200ms to 1m, default 3s",
+                    ),
+                ),
             ],
             &[],
         );
@@ -126,169 +156,7 @@ impl IntegrationKind for SlackIntegrationKind {
     }
 }
 
-#[derive(Deserialize)]
-struct ApiAnswer {
-    ok: bool,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    ts: Option<String>,
-    #[serde(default)]
-    channel: Option<String>,
-}
-
-fn advice(error: &str) -> &'static str {
-    match error {
-        "channel_not_found" => "check `channel` under integrations.slack, and that the bot can see it",
-        "not_in_channel" => "invite the bot to the channel (/invite @yourbot)",
-        "invalid_auth" | "not_authed" | "token_revoked" | "account_inactive" => "check the bot token under integrations.slack",
-        "missing_scope" => "give the bot the chat:write scope",
-        "msg_too_long" => "shorten the message",
-        "is_archived" => "the channel is archived: pick another",
-        "ratelimited" | "rate_limited" => "Slack kept refusing for the rate limit: post less often, or later",
-        _ => "see https://api.slack.com/methods for the error",
-    }
-}
-
-/// What an incoming webhook's error means. Webhooks answer with an HTTP
-/// status and the error as plain text (api.slack.com/messaging/webhooks,
-/// "Handling errors"): all final, none worth sending again.
-fn webhook_advice(body: &str) -> &'static str {
-    match body.trim() {
-        "invalid_payload" | "no_text" | "too_many_attachments" => "Slack could not read the message relctl sent: report it",
-        "action_prohibited" => "a workspace admin restricted posting to the webhook's channel",
-        "posting_to_general_channel_denied" => "only admins may post in #general: create a webhook for another channel",
-        "channel_not_found" => "the webhook's channel was deleted: create a webhook for another channel and update the secret",
-        "channel_is_archived" => "the webhook's channel is archived: unarchive it, or create a webhook for another channel",
-        "no_service" | "no_service_id" | "no_team" | "team_disabled" | "invalid_token" => {
-            "the webhook no longer exists (its app was removed, or it was deleted): create a new one and update the secret"
-        }
-        _ => "check the webhook URL (it may no longer exist)",
-    }
-}
-
-/// A channel given by name, not by ID (`C…`, `G…`, `D…`): a private
-/// channel can only be found by its ID.
-fn named_channel(channel: &str) -> bool {
-    let id = channel.len() >= 9
-        && channel.starts_with(['C', 'G', 'D'])
-        && channel.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    !id
-}
-
-/// How many times a post refused for the rate limit with HTTP 200
-/// (`ok:false`, `ratelimited`) is sent again; each waits its Retry-After,
-/// or 1, 2, 4 s… without one.
-const RATE_LIMITED_ATTEMPTS: u32 = 5;
-
-/// How long a `slack` step waits for queued notices to go out before its
-/// own message: as long as a notice may hold the release up.
-const FLUSH_BEFORE_STEP: Duration = Duration::from_secs(5);
-
 impl SlackSettings {
-    /// Waits so that a channel gets at most about one message per second.
-    async fn pace(&self) -> tokio::sync::MutexGuard<'_, Option<Instant>> {
-        let last = self.last_sent.lock().await;
-        if let Some(t) = *last {
-            let since = t.elapsed();
-            if since < MIN_INTERVAL {
-                tokio::time::sleep(MIN_INTERVAL.checked_sub(since).unwrap()).await;
-            }
-        }
-        last
-    }
-
-    async fn api(&self, env: &dyn StepEnv, method: &str, body: serde_json::Value) -> Result<ApiAnswer, RemoteError> {
-        let base = match &self.api_url {
-            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, method, None, f.message()))?,
-            None => DEFAULT_API.to_string(),
-        };
-        let token = match &self.token {
-            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, method, None, f.message()))?,
-            None => String::new(),
-        };
-        let url = format!("{}/{method}", base.trim_end_matches('/'));
-        let send = || {
-            // A post that may have landed is not repeated (no duplicate messages);
-            // rewriting the parent again is harmless.
-            let repeat = if method == "chat.update" { Repeat::Safe } else { Repeat::OnlyIfNotApplied };
-            remote::send(SYSTEM, method, repeat, RetryPolicy::default(), &[], || {
-                super::remote::client().post(&url).bearer_auth(&token).json(&body)
-            })
-        };
-        let mut attempt = 0;
-        loop {
-            let response = if method == "chat.postMessage" {
-                let mut last = self.pace().await;
-                let response = send().await;
-                *last = Some(Instant::now());
-                response
-            } else {
-                send().await
-            }?;
-            let wait = remote::retry_after(&response);
-            let text = response.text().await.map_err(|e| RemoteError::new(SYSTEM, method, None, e.to_string()))?;
-            let answer: ApiAnswer = serde_json::from_str(&text)
-                .map_err(|e| RemoteError::new(SYSTEM, method, None, format!("unexpected answer ({e})")))?;
-            if answer.ok {
-                return Ok(answer);
-            }
-            let error = answer.error.clone().unwrap_or_else(|| "unknown_error".into());
-            // A rate limit can come as HTTP 200 with ok:false: nothing was
-            // posted, so sending it again cannot duplicate it.
-            attempt += 1;
-            let pause = wait.unwrap_or(Duration::from_secs(1 << (attempt - 1)));
-            if matches!(error.as_str(), "ratelimited" | "rate_limited")
-                && attempt < RATE_LIMITED_ATTEMPTS
-                && pause <= remote::MAX_RETRY_AFTER
-            {
-                tokio::time::sleep(pause).await;
-                continue;
-            }
-            let channel = body["channel"].as_str().unwrap_or_default();
-            let help = if error == "channel_not_found" && named_channel(channel) {
-                format!(
-                    "check `channel` under integrations.slack: the bot sees no channel `{channel}`; a private channel must be given by its ID (C… or G…, in the channel's details), and the bot invited to it"
-                )
-            } else {
-                advice(&error).to_string()
-            };
-            // Given up on a rate limit: a 429 in all but the status line.
-            let status = if matches!(error.as_str(), "ratelimited" | "rate_limited") { 429 } else { 200 };
-            return Err(RemoteError::new(SYSTEM, method, Some(status), format!("`{error}`")).with_help(help));
-        }
-    }
-
-    async fn webhook(&self, env: &dyn StepEnv, text: &str) -> Result<(), RemoteError> {
-        let url = match &self.webhook {
-            Some(t) => env.render(t).map_err(|f| RemoteError::new(SYSTEM, "webhook", None, f.message()))?,
-            None => return Err(RemoteError::new(SYSTEM, "webhook", None, "no webhook configured")),
-        };
-        let body = serde_json::json!({ "text": text });
-        let mut last = self.pace().await;
-        let response = remote::send(SYSTEM, "POST webhook", Repeat::OnlyIfNotApplied, RetryPolicy::default(), &[], || {
-            super::remote::client().post(&url).json(&body)
-        })
-        .await;
-        *last = Some(Instant::now());
-        drop(last);
-        let answer = match response {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(e) if e.status.is_some() => {
-                let help = webhook_advice(e.message.rsplit(": ").next().unwrap_or_default());
-                return Err(e.with_help(help));
-            }
-            Err(e) => return Err(e),
-        };
-        if answer.trim() != "ok" {
-            let error = answer.trim().chars().take(100).collect::<String>();
-            return Err(
-                RemoteError::new(SYSTEM, "POST webhook", Some(200), format!("`{error}`")).with_help(webhook_advice(&error))
-            );
-        }
-        Ok(())
-    }
-
     fn parent_text(env: &dyn StepEnv, interrupted: bool, waiting: Option<&str>) -> String {
         let version = env.var("version").map(|v| format!(" {v}")).unwrap_or_default();
         let now = env.state();
@@ -483,6 +351,11 @@ impl Integration for SlackSettings {
 
     fn on_event<'a>(&'a self, event: &'a Event, env: &'a dyn StepEnv) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move { self.notice(event, env).await.map_err(|e| e.to_string()) })
+    }
+
+    /// Web API mode reads answers in the thread; a webhook cannot.
+    fn asker(&self) -> Option<&dyn crate::step::Asker> {
+        (self.mode == Mode::WebApi).then_some(self as &dyn crate::step::Asker)
     }
 }
 

@@ -40,7 +40,8 @@ impl Engine {
         // else can here, so the run stops, resumable, for another approver.
         let initiator = self.replay.as_ref().map_or(&self.cfg.actor, |r| &r.actor);
         let decided = self.replay.as_ref().is_some_and(|r| r.decisions.contains_key(run.key));
-        if ask.not_initiator && !self.cfg.policy.dry_run && !decided && self.cfg.actor == *initiator {
+        let elsewhere = ask.via.iter().any(|v| *v != crate::question::Via::Terminal);
+        if ask.not_initiator && !elsewhere && !self.cfg.policy.dry_run && !decided && self.cfg.actor == *initiator {
             let approvers = ask.approvers.as_ref().map(|a| format!(" ({})", a.join(", "))).unwrap_or_default();
             self.memory().halt.get_or_insert(EngineError::AwaitingApprover {
                 what: if matches!(kind, QuestionKind::Gate { .. }) { "gate" } else { "confirm" },
@@ -52,8 +53,18 @@ impl Engine {
             return Err(StepFailure::refused("waiting for another approver than the initiator"));
         }
         // A question's `timeout` is how long it waits for an answer: then it is no.
-        let question =
-            Question { kind, id: run.step.id.clone(), text, approvers: ask.approvers.clone(), timeout: run.step.timeout };
+        let accounts = self.plan.runbook.people.iter().filter_map(|(n, p)| Some((n.clone(), p.slack.clone()?))).collect();
+        let question = Question {
+            approvers: ask.approvers.clone(),
+            timeout: run.step.timeout,
+            via: ask.via.clone(),
+            require: ask.require,
+            verified_only: ask.verified_only,
+            // Asked elsewhere too, the initiator's answers are refused there.
+            not_from: ask.not_initiator.then(|| initiator.clone()),
+            accounts,
+            ..Question::new(kind, run.step.id.clone(), text)
+        };
         let answer = self.decide(run.key, question, true).await;
         answer_result(&answer, words.0, words.1)
     }

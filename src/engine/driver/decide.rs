@@ -29,6 +29,25 @@ impl Engine {
                 self.ask_person(&question, actor).await
             }
             Ruling::AskPerson => self.ask_person(&question, actor).await,
+            Ruling::AskAround { flag } => {
+                let _ = self
+                    .milestone(Event::GateWaiting {
+                        key: key.to_string(),
+                        question: question.text.clone(),
+                        gate: matches!(question.kind, QuestionKind::Gate { .. }),
+                        approvers: question.approvers.clone(),
+                    })
+                    .await;
+                if let Err(e) = self.sync() {
+                    self.memory().fatal = Some(e);
+                    return Answer {
+                        actor,
+                        reason: Some("the journal cannot be written: failing closed".into()),
+                        ..Answer::default()
+                    };
+                }
+                self.ask_around(key, &question, actor, flag).await
+            }
         };
         if record {
             let _ = self
@@ -46,7 +65,10 @@ impl Engine {
                         QuestionKind::Gate { failed_checks, .. } if answer.yes => failed_checks.clone(),
                         _ => Vec::new(),
                     },
-                    identity: matches!(answer.by, AnsweredBy::Terminal | AnsweredBy::Flag).then_some(self.cfg.identity),
+                    identity: answer
+                        .identity
+                        .or_else(|| matches!(answer.by, AnsweredBy::Terminal | AnsweredBy::Flag).then_some(self.cfg.identity)),
+                    approvals: answer.approvals.clone(),
                     at: now(),
                 })
                 .await;
@@ -63,6 +85,7 @@ impl Engine {
                 by: AnsweredBy::Policy,
                 comment: None,
                 reason: Some("the journal cannot be written: failing closed".into()),
+                ..Answer::default()
             };
         }
         match &self.prompter {
@@ -72,19 +95,26 @@ impl Engine {
                 by: AnsweredBy::Policy,
                 comment: None,
                 reason: Some("no terminal to ask in".into()),
+                ..Answer::default()
             },
             Some(p) => {
                 let p = p.clone();
                 let q = question.clone();
                 let who = actor.clone();
-                match tokio::task::spawn_blocking(move || p.ask(&q, &who)).await {
+                let stop = std::sync::atomic::AtomicBool::new(false);
+                match tokio::task::spawn_blocking(move || p.ask(&q, &who, &stop)).await {
                     Ok(Ok(reply)) => {
-                        Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, reason: None }
+                        Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, ..Answer::default() }
                     }
                     // Nobody answered in time: no, on the record.
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
-                        Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) }
-                    }
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => Answer {
+                        yes: false,
+                        actor,
+                        by: AnsweredBy::Policy,
+                        comment: None,
+                        reason: Some(e.to_string()),
+                        ..Answer::default()
+                    },
                     Ok(Err(e)) if terminal_gone(&e) => {
                         // Ctrl-C at a prompt (raw mode: no SIGINT), or the
                         // terminal closed under it: the run stops,
@@ -98,8 +128,16 @@ impl Engine {
                         by: AnsweredBy::Policy,
                         comment: None,
                         reason: Some(format!("the prompt failed ({e}): failing closed")),
+                        ..Answer::default()
                     },
-                    Err(e) => Answer { yes: false, actor, by: AnsweredBy::Policy, comment: None, reason: Some(e.to_string()) },
+                    Err(e) => Answer {
+                        yes: false,
+                        actor,
+                        by: AnsweredBy::Policy,
+                        comment: None,
+                        reason: Some(e.to_string()),
+                        ..Answer::default()
+                    },
                 }
             }
         }
@@ -107,7 +145,7 @@ impl Engine {
 }
 
 /// A prompt that ended because the person or their terminal went away.
-fn terminal_gone(e: &std::io::Error) -> bool {
+pub(super) fn terminal_gone(e: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe)
         || matches!(e.raw_os_error(), Some(libc::EIO | libc::ENXIO | libc::ENOTTY))

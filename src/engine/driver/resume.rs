@@ -67,15 +67,13 @@ impl Engine {
             })?;
             return Ok(Some(StepEnd::Succeeded));
         }
-        let question = Question {
-            timeout: None,
-            kind: QuestionKind::RerunUnfinished,
-            id: step.id.clone(),
-            text: format!(
+        let question = Question::new(
+            QuestionKind::RerunUnfinished,
+            step.id.clone(),
+            format!(
                 "Step `{label}` was started but did not finish when the run stopped; it may have done part of its work. Run it again?"
             ),
-            approvers: None,
-        };
+        );
         let answer = self.decide(key, question, false).await;
         if answer.yes { Ok(None) } else { Err(EngineError::UnfinishedStep { key: key.to_string(), label: label.to_string() }) }
     }
@@ -110,16 +108,14 @@ impl Engine {
             None => (false, None),
         };
         if !ending && self.cfg.policy.interactive {
-            let question = Question {
-                timeout: None,
-                kind: QuestionKind::EndLeftover,
-                id: None,
-                text: format!(
+            let question = Question::new(
+                QuestionKind::EndLeftover,
+                None,
+                format!(
                     "Step `{label}` is still running from the stopped run (process group {}, started {}). End it now? (no: wait for it to finish)",
                     record.pgid, record.started_at
                 ),
-                approvers: None,
-            };
+            );
             let answer = self.decide(key, question, false).await;
             if answer.yes {
                 (ending, why) = (true, Some(format!("ended by {}", answer.actor)));
