@@ -161,6 +161,22 @@ fn a_strangers_check_mark_is_ignored_and_answered_in_the_thread() {
 }
 
 #[test]
+fn a_deactivated_account_or_a_bot_cannot_approve() {
+    let slack = Slack::start();
+    slack.add_member(ALICE, Member { deleted: true, ..Member::default() });
+    slack.add_member(BOB, Member { is_bot: true, ..Member::default() });
+    let sb = Sandbox::new();
+    let (child, question) = start(&sb, &slack, "    timeout: 3s\n", "carol");
+    slack.react(ALICE, &question, "white_check_mark");
+    slack.react(BOB, &question, "white_check_mark");
+    finish(child).expect_code(3);
+    assert!(said(&slack, &format!("not counted: {ALICE} is a deactivated Slack account")), "{:#?}", thread_texts(&slack));
+    assert!(said(&slack, &format!("not counted: {BOB} is a bot")), "{:#?}", thread_texts(&slack));
+    let looked_up = slack.requests().iter().filter(|q| q.route().ends_with("users.info")).count();
+    assert_eq!(looked_up, 2, "each account is looked up once");
+}
+
+#[test]
 fn a_no_go_reply_with_its_reason_rolls_back() {
     let (slack, sb) = (slack_with_members(), Sandbox::new());
     let (child, _) = start(&sb, &slack, TIMEOUT_5M, "carol");
