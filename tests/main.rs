@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alb;
 mod architecture;
 mod aws;
 mod ci_mode;

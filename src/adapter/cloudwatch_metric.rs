@@ -96,7 +96,7 @@ impl StepKind for MetricKind {
         }
         let limits = Thresholds::parse(&v, "cloudwatch.metric", spec.key.span, cx)?;
         let source = CloudWatchMetric { aws: aws?, namespace: namespace?, metric: metric?, dimensions, stat, window };
-        Some(Arc::new(MetricCheck { source, limits }))
+        Some(Arc::new(MetricCheck { source, limits, at: crate::step::baseline_key(spec.key.span) }))
     }
 }
 

@@ -5,6 +5,7 @@
 //! Adding a kind is a new file and one line in [`registry`]; engine code
 //! does not change.
 
+pub mod alb;
 pub mod aws;
 pub mod cloudwatch;
 pub mod cloudwatch_metric;
@@ -39,6 +40,8 @@ pub fn registry() -> Registry {
             &ecs::DeployKind,
             &ecs::CheckKind,
             &ecs::RollbackKind,
+            &alb::ShiftKind,
+            &alb::RollbackKind,
         ],
         vec![&jenkins::JenkinsIntegrationKind, &slack::SlackIntegrationKind, &aws::AwsIntegrationKind],
     )

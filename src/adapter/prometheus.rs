@@ -79,7 +79,7 @@ impl StepKind for PrometheusKind {
         }
         let limits = Thresholds::parse(&v, "prometheus", spec.key.span, cx)?;
         let source = PrometheusQuery { url: url?, query: query?, bearer_token, basic };
-        Some(Arc::new(MetricCheck { source, limits }))
+        Some(Arc::new(MetricCheck { source, limits, at: crate::step::baseline_key(spec.key.span) }))
     }
 }
 

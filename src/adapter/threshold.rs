@@ -8,7 +8,9 @@ use serde_json::json;
 use crate::runbook::diagnostic::{Diagnostic, Span};
 use crate::runbook::node::{Node, NodeKind};
 use crate::step::schema;
-use crate::step::{Action, BoxFuture, Outcome, ParseContext, Settings, StepEnv, StepFailure, StepResult, StepRun, baseline_of};
+use crate::step::{
+    Action, Baseline, BoxFuture, Outcome, ParseContext, Settings, StepEnv, StepFailure, StepResult, StepRun, baseline_of,
+};
 
 /// Where a metric check's value comes from (CloudWatch, Prometheus).
 pub trait Source: Send + Sync + std::fmt::Debug {
@@ -26,6 +28,8 @@ pub trait Source: Send + Sync + std::fmt::Debug {
 pub struct MetricCheck<S> {
     pub source: S,
     pub limits: Thresholds,
+    /// Where its baseline is journaled ([`crate::step::baseline_key`]).
+    pub at: String,
 }
 
 impl<S: Source> Action for MetricCheck<S> {
@@ -37,14 +41,17 @@ impl<S: Source> Action for MetricCheck<S> {
         true
     }
 
-    fn baseline<'a>(&'a self, run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
-        self.limits.relative().then(|| Box::pin(async move { Ok(self.source.value(run).await?.1) }) as BoxFuture<'a, _>)
+    fn baselines<'a>(&'a self, run: &'a StepRun<'a>) -> Vec<(String, Baseline<'a>)> {
+        if !self.limits.relative() {
+            return Vec::new();
+        }
+        vec![(self.at.clone(), Box::pin(async move { Ok(self.source.value(run).await?.1) }) as Baseline<'a>)]
     }
 
     fn execute<'a>(&'a self, run: &'a StepRun<'a>) -> BoxFuture<'a, StepResult> {
         Box::pin(async move {
             let (label, value) = self.source.value(run).await?;
-            self.limits.judge(self.source.system(), &label, value, run)
+            self.limits.judge(self.source.system(), &label, value, run.env, &self.at)
         })
     }
 }
@@ -153,8 +160,7 @@ impl Thresholds {
     }
 
     /// The check's result for `value` of the metric `label` (from `system`).
-    pub fn judge(&self, system: &str, label: &str, value: Option<f64>, run: &StepRun<'_>) -> StepResult {
-        let env: &dyn StepEnv = run.env;
+    pub fn judge(&self, system: &str, label: &str, value: Option<f64>, env: &dyn StepEnv, at: &str) -> StepResult {
         let bounds = self.describe();
         let Some(v) = value else {
             if self.allow_no_data {
@@ -164,7 +170,7 @@ impl Thresholds {
                 "{system}: {label}: no data, so nothing shows it within {bounds} (allow_no_data: true accepts that)"
             )));
         };
-        let before = match baseline_of(env, run.step) {
+        let before = match baseline_of(env, at) {
             Some(b) if self.relative() => Some(b),
             None if self.relative() && !self.allow_no_data => {
                 return Err(StepFailure::check(format!(

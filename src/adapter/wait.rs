@@ -31,8 +31,8 @@ struct WaitAction {
 #[derive(Debug)]
 enum Watched {
     Alarms(AlarmQuery),
-    /// A metric check (its kind's action), judged at every look.
-    Check(Arc<dyn Action>),
+    /// Metric checks (their kinds' actions), all judged at every look.
+    Checks(Vec<Arc<dyn Action>>),
 }
 
 /// The metric checks a bake may watch, by their kind key.
@@ -42,7 +42,7 @@ impl Watched {
     fn describe(&self) -> String {
         match self {
             Watched::Alarms(q) => q.describe(),
-            Watched::Check(a) => a.describe(),
+            Watched::Checks(c) => c.iter().map(|a| a.describe()).collect::<Vec<_>>().join(" and "),
         }
     }
 
@@ -50,7 +50,13 @@ impl Watched {
     async fn check(&self, run: &StepRun<'_>) -> Result<String, StepFailure> {
         match self {
             Watched::Alarms(q) => q.check(run.env).await,
-            Watched::Check(a) => a.execute(run).await.map(|o| o.summary.unwrap_or_default()),
+            Watched::Checks(checks) => {
+                let mut said = Vec::new();
+                for a in checks {
+                    said.push(a.execute(run).await?.summary.unwrap_or_default());
+                }
+                Ok(said.join("; "))
+            }
         }
     }
 }
@@ -80,6 +86,22 @@ impl StepKind for WaitKind {
                 &[kind.name()],
             ));
         }
+        let each: Vec<serde_json::Value> = choices[1..]
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c["properties"].as_object_mut().map(|p| p.remove("every"));
+                c
+            })
+            .collect();
+        choices.push(schema::object(
+            "several metric checks to run while waiting: any out of bounds ends the wait as a failure",
+            &[
+                ("every", every.clone()),
+                ("checks", serde_json::json!({ "type": "array", "minItems": 1, "items": { "oneOf": each } })),
+            ],
+            &["checks"],
+        ));
         vec![("watch", serde_json::json!({ "oneOf": choices }))]
     }
 
@@ -91,8 +113,10 @@ impl StepKind for WaitKind {
                 // `every:` belongs to the watch, not to what is watched.
                 let every = duration_setting(node.get("every"), cx).unwrap_or(DEFAULT_WATCH_EVERY);
                 let check = node.as_map().and_then(|m| m.iter().find(|(k, _)| WATCHABLE.contains(&k.name.as_str())));
-                let watched = match check {
-                    Some((key, value)) => {
+                let listed = node.get("checks");
+                let watched = match (check, listed) {
+                    (_, Some(list)) => Watched::Checks(checks(list, node, spec, cx)?),
+                    (Some((key, value)), None) => {
                         let others: Vec<&str> = node
                             .as_map()
                             .unwrap_or_default()
@@ -110,15 +134,9 @@ impl StepKind for WaitKind {
                             );
                             return None;
                         }
-                        let inner = StepSpec { key, value, step: node, phase: spec.phase };
-                        let kind: &dyn StepKind = if key.name == "prometheus" {
-                            &super::prometheus::PrometheusKind
-                        } else {
-                            &super::cloudwatch_metric::MetricKind
-                        };
-                        Watched::Check(kind.parse(&inner, cx)?)
+                        Watched::Checks(vec![check_action(key, value, node, spec, cx)?])
                     }
-                    None => {
+                    (None, None) => {
                         let mut query_node = node.clone();
                         if let crate::runbook::node::NodeKind::Map(entries) = &mut query_node.kind {
                             entries.retain(|(k, _)| k.name != "every");
@@ -152,10 +170,10 @@ impl Action for WaitAction {
 
     /// A watched metric check compares with before the release too: its
     /// baseline is measured, and journaled under this step, before execute.
-    fn baseline<'a>(&'a self, run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
+    fn baselines<'a>(&'a self, run: &'a StepRun<'a>) -> Vec<(String, crate::step::Baseline<'a>)> {
         match &self.watch {
-            Some((Watched::Check(a), _)) => a.baseline(run),
-            _ => None,
+            Some((Watched::Checks(c), _)) => c.iter().flat_map(|a| a.baselines(run)).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -192,6 +210,70 @@ impl Action for WaitAction {
             })
         })
     }
+}
+
+/// One metric check under `watch:`, read by its kind.
+fn check_action(
+    key: &crate::runbook::node::Key,
+    value: &crate::runbook::node::Node,
+    within: &crate::runbook::node::Node,
+    spec: &StepSpec<'_>,
+    cx: &mut dyn ParseContext,
+) -> Option<Arc<dyn Action>> {
+    let inner = StepSpec { key, value, step: within, phase: spec.phase };
+    let kind: &dyn StepKind =
+        if key.name == "prometheus" { &super::prometheus::PrometheusKind } else { &super::cloudwatch_metric::MetricKind };
+    kind.parse(&inner, cx)
+}
+
+/// `watch: { checks: [ {prometheus: …}, {cloudwatch.metric: …} ] }`: every
+/// one of them, judged at every look.
+fn checks(
+    list: &crate::runbook::node::Node,
+    watch: &crate::runbook::node::Node,
+    spec: &StepSpec<'_>,
+    cx: &mut dyn ParseContext,
+) -> Option<Vec<Arc<dyn Action>>> {
+    use crate::runbook::diagnostic::Diagnostic;
+    let others: Vec<&str> = watch
+        .as_map()
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, _)| k.name.as_str())
+        .filter(|k| !["checks", "every"].contains(k))
+        .collect();
+    if let Some(other) = others.first() {
+        cx.diagnostics().push(
+            Diagnostic::new(watch.span, format!("`watch` with `checks` takes only `every` beside it, not `{other}`"))
+                .hint("put every metric check in the `checks` list"),
+        );
+        return None;
+    }
+    let items = match &list.kind {
+        crate::runbook::node::NodeKind::Seq(items) if !items.is_empty() => items,
+        _ => {
+            cx.diagnostics().push(
+                Diagnostic::new(list.span, "`checks` is a list of metric checks")
+                    .hint("e.g. `checks: [ { prometheus: { url: …, query: …, max: 0.01 } } ]`"),
+            );
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let entries = item.as_map().unwrap_or_default();
+        match entries {
+            [(key, value)] if WATCHABLE.contains(&key.name.as_str()) => out.push(check_action(key, value, item, spec, cx)),
+            _ => {
+                cx.diagnostics().push(
+                    Diagnostic::new(item.span, "each of `checks` is one metric check")
+                        .hint(format!("a mapping with one of: {}", WATCHABLE.join(", "))),
+                );
+                out.push(None);
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// A failure during or after the bake, with when it happened. An alarm that

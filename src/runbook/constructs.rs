@@ -9,10 +9,11 @@ use crate::question::Via;
 use crate::step::{Ask, ParseContext, PhaseName, StepBody, StepSpec};
 
 /// Each construct's name and the keys it allows beside the kind key.
-pub const CONSTRUCTS: [(&str, &[&str]); 3] = [
+pub const CONSTRUCTS: [(&str, &[&str]); 4] = [
     ("confirm", &["approvers", "not_initiator", "via", "require", "identity"]),
     ("gate", &["approvers", "allow_override", "not_initiator", "via", "require", "identity"]),
     ("parallel", &[]),
+    ("canary", &[]),
 ];
 
 /// The construct named `name`, as the name and allowed sibling keys.
@@ -33,6 +34,7 @@ pub fn parse(name: &str, spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Opti
             ask(spec, cx, "`gate`").map(StepBody::Gate)
         }
         "parallel" => parallel(spec, cx),
+        "canary" => super::canary::parse(spec, cx),
         _ => None,
     }
 }

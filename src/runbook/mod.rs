@@ -1,6 +1,7 @@
 //! From runbook text to a checked model: load (YAML with positions),
 //! validate (every problem at once), and the expressions inside strings.
 
+pub mod canary;
 pub mod constructs;
 pub mod diagnostic;
 pub mod duration;

@@ -195,10 +195,50 @@ fn variants(registry: &Registry) -> Vec<(&'static str, Value)> {
     }
     let parallel = json!({ "type": "array", "items": { "$ref": "#/$defs/step" }, "description": "steps run at once (no gate)" });
     out.push(("parallel", variant("parallel", parallel, &[], &[])));
+    out.push(("canary", variant("canary", canary(registry), &[], &[])));
     for kind in registry.kinds() {
         out.push((kind.name(), variant(kind.name(), kind.schema(), &kind.sibling_schema(), &[])));
     }
     out
+}
+
+/// `canary`: an ALB rollout in steps, with bakes watching metric checks.
+fn canary(registry: &Registry) -> Value {
+    let arn = |d: &str| json!({ "type": "string", "description": d });
+    let traffic = object(
+        "the listener (or rule) and the two target groups",
+        &[
+            ("alb_listener", arn("the listener's ARN")),
+            ("rule", arn("a listener rule's ARN, to shift it instead of the default action")),
+            ("stable", arn("the stable (blue) target group's ARN")),
+            ("canary", arn("the canary (green) target group's ARN")),
+        ],
+        &["alb_listener", "stable", "canary"],
+    );
+    let checks: Vec<Value> = registry
+        .kinds()
+        .iter()
+        .filter(|k| ["prometheus", "cloudwatch.metric"].contains(&k.name()))
+        .map(|k| object(&format!("a `{}` check", k.name()), &[(k.name(), k.schema())], &[k.name()]))
+        .collect();
+    object(
+        "shift traffic to the canary in steps, baking between them while the checks watch; the first failure rolls back",
+        &[
+            ("traffic", traffic),
+            (
+                "steps",
+                json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": 100 },
+                              "description": "rising percentages of traffic on the canary, e.g. [5, 25, 50, 100]" }),
+            ),
+            ("bake", crate::step::schema::duration("how long each step is watched before the next")),
+            (
+                "checks",
+                json!({ "type": "array", "items": { "oneOf": checks }, "description": "metric checks watched during every bake" }),
+            ),
+            ("every", crate::step::schema::duration("how often the checks look during a bake (default 15s)")),
+        ],
+        &["traffic", "steps", "bake"],
+    )
 }
 
 fn variant(kind: &str, value: Value, siblings: &[(&str, Value)], forbidden: &[&str]) -> Value {

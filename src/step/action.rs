@@ -101,8 +101,10 @@ pub trait Action: Send + Sync + Debug {
     /// against later (a metric's level before the release). The engine
     /// journals it once, so a resumed run compares against the same value;
     /// the step reads it back with [`baseline_of`].
-    fn baseline<'a>(&'a self, _run: &'a StepRun<'a>) -> Option<BoxFuture<'a, Result<Option<f64>, StepFailure>>> {
-        None
+    /// Each is named by [`baseline_key`] of the check's place in the
+    /// runbook (a bake may watch several checks).
+    fn baselines<'a>(&'a self, _run: &'a StepRun<'a>) -> Vec<(String, Baseline<'a>)> {
+        Vec::new()
     }
 
     /// Called by the engine after the step timed out or the run was
@@ -112,16 +114,20 @@ pub trait Action: Send + Sync + Debug {
     }
 }
 
-/// Where a step's baseline is journaled: by its place in the runbook, so the
-/// check and its run again after a rollback share one.
-pub fn baseline_name(step: &Step) -> String {
-    format!("{}:{}", step.span.line, step.span.col)
+/// A baseline's measurement: the value, or `None` for no data.
+pub type Baseline<'a> = BoxFuture<'a, Result<Option<f64>, StepFailure>>;
+
+/// Where a check's baseline is journaled: by the check's place in the
+/// runbook (its kind key), so the check, its run again after a rollback,
+/// and every bake that watches it share one.
+pub fn baseline_key(span: crate::runbook::diagnostic::Span) -> String {
+    format!("{}:{}", span.line, span.col)
 }
 
-/// The baseline the engine captured for `step`; `None` when there was no
+/// The baseline the engine captured under `key`; `None` when there was no
 /// data then (or none was captured).
-pub fn baseline_of(env: &dyn StepEnv, step: &Step) -> Option<f64> {
-    env.recorded(BASELINE, &baseline_name(step)).and_then(|v| v.parse().ok())
+pub fn baseline_of(env: &dyn StepEnv, key: &str) -> Option<f64> {
+    env.recorded(BASELINE, key).and_then(|v| v.parse().ok())
 }
 
 /// The journal's name for baselines (`IntegrationState`).

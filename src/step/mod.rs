@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use action::{
-    Action, BASELINE, BoxFuture, Outcome, RunInfo, StepEnv, StepFailure, StepResult, StepRun, baseline_name, baseline_of,
+    Action, BASELINE, Baseline, BoxFuture, Outcome, RunInfo, StepEnv, StepFailure, StepResult, StepRun, baseline_key, baseline_of,
 };
 pub use asker::Asker;
 pub use checkpoint::{checkpoint_data, read_checkpoint};
@@ -112,6 +112,9 @@ pub enum StepBody {
     Gate(Ask),
     /// Steps run at once, each with its own timeout, retries and journal entries.
     Parallel(Vec<Step>),
+    /// Steps run one after another, each journaled on its own, stopping at
+    /// the first failure (a `canary`'s shifts and bakes).
+    Sequence(Vec<Step>),
 }
 
 impl StepBody {
@@ -121,6 +124,7 @@ impl StepBody {
             StepBody::Action(a) => a.describe(),
             StepBody::Confirm(ask) | StepBody::Gate(ask) => format!("\"{}\"", ask.text.display()),
             StepBody::Parallel(steps) => format!("{} steps at once", steps.len()),
+            StepBody::Sequence(steps) => format!("{} steps in turn", steps.len()),
         }
     }
 
@@ -139,7 +143,7 @@ impl StepBody {
     /// Nested steps (`parallel`).
     pub fn children(&self) -> &[Step] {
         match self {
-            StepBody::Parallel(steps) => steps,
+            StepBody::Parallel(steps) | StepBody::Sequence(steps) => steps,
             _ => &[],
         }
     }

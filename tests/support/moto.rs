@@ -110,6 +110,10 @@ pub async fn alarm(cw: &aws_sdk_cloudwatch::Client, name: &str, firing: bool) {
     cw.set_alarm_state().alarm_name(name).state_value(state).state_reason("test").send().await.unwrap();
 }
 
+pub async fn elbv2() -> aws_sdk_elasticloadbalancingv2::Client {
+    aws_sdk_elasticloadbalancingv2::Client::new(&config().await)
+}
+
 pub async fn ecs() -> aws_sdk_ecs::Client {
     aws_sdk_ecs::Client::new(&config().await)
 }

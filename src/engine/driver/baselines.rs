@@ -26,28 +26,28 @@ impl Engine {
         let handle = Handle(self);
         for planned in &steps {
             let StepBody::Action(action) = &planned.step.body else { continue };
-            let name = crate::step::baseline_name(&planned.step);
-            let key = (crate::step::BASELINE.to_string(), name.clone());
-            if self.memory().integration_state.contains_key(&key) {
-                continue;
-            }
             let run = StepRun { key: &planned.key, step: &planned.step, attempt: 1, env: &handle };
-            let Some(measure) = action.baseline(&run) else { continue };
-            let value = match measure.await {
-                Ok(v) => v.map_or_else(|| "none".to_string(), |v| v.to_string()),
-                Err(e) => {
-                    self.emit(Event::Warning {
-                        message: format!(
-                            "no baseline for `{}`: {}; it will fail unless it allows no data",
-                            planned.step.label(),
-                            e.message()
-                        ),
-                    })?;
-                    "none".to_string()
+            for (name, measure) in action.baselines(&run) {
+                let key = (crate::step::BASELINE.to_string(), name.clone());
+                if self.memory().integration_state.contains_key(&key) {
+                    continue;
                 }
-            };
-            self.memory().integration_state.insert(key, value.clone());
-            self.emit(Event::IntegrationState { integration: crate::step::BASELINE.into(), name, value })?;
+                let value = match measure.await {
+                    Ok(v) => v.map_or_else(|| "none".to_string(), |v| v.to_string()),
+                    Err(e) => {
+                        self.emit(Event::Warning {
+                            message: format!(
+                                "no baseline for `{}`: {}; it will fail unless it allows no data",
+                                planned.step.label(),
+                                e.message()
+                            ),
+                        })?;
+                        "none".to_string()
+                    }
+                };
+                self.memory().integration_state.insert(key, value.clone());
+                self.emit(Event::IntegrationState { integration: crate::step::BASELINE.into(), name, value })?;
+            }
         }
         Ok(())
     }

@@ -27,6 +27,10 @@ impl Engine {
                 self.run_children(&planned.children).await?;
                 Ok(Outcome { summary: Some(format!("{} steps succeeded", planned.children.len())), ..Outcome::default() })
             }),
+            StepBody::Sequence(_) => Box::pin(async move {
+                self.run_in_turn(&planned.children).await?;
+                Ok(Outcome { summary: Some(format!("{} steps succeeded", planned.children.len())), ..Outcome::default() })
+            }),
         }
     }
 
@@ -67,6 +71,26 @@ impl Engine {
         };
         let answer = self.decide(run.key, question, true).await;
         answer_result(&answer, words.0, words.1)
+    }
+
+    /// Each step after the one before; the first that fails (and is not
+    /// allowed to) ends the group as failed.
+    async fn run_in_turn(&self, steps: &[PlannedStep]) -> Result<(), StepFailure> {
+        for p in steps {
+            match self.run_step(p, false).await {
+                Ok(StepEnd::Failed { tolerated: false }) => {
+                    return Err(StepFailure::refused(format!("{} failed", p.step.label())));
+                }
+                Ok(StepEnd::Interrupted) => return Err(StepFailure::refused(format!("{} was interrupted", p.step.label()))),
+                Ok(_) => {}
+                Err(e) => {
+                    let message = format!("{} ({e})", p.step.label());
+                    self.memory().halt.get_or_insert(e);
+                    return Err(StepFailure::refused(message));
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn run_children(&self, steps: &[PlannedStep]) -> Result<(), StepFailure> {
