@@ -7,11 +7,11 @@
 use crate::support::moto;
 use crate::support::*;
 
-struct Alb {
-    listener: String,
-    rule: String,
-    blue: String,
-    green: String,
+pub struct Alb {
+    pub listener: String,
+    pub rule: String,
+    pub blue: String,
+    pub green: String,
 }
 
 fn python(args: &[&str]) -> serde_json::Value {
@@ -26,19 +26,19 @@ fn python(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("alb.py prints JSON")
 }
 
-fn alb() -> Alb {
+pub fn alb() -> Alb {
     let v = python(&["setup", &moto::unique("a")]);
     let s = |k: &str| v[k].as_str().unwrap().to_string();
     Alb { listener: s("listener"), rule: s("rule"), blue: s("blue"), green: s("green") }
 }
 
 /// Both action lists, as ELBv2 describes them.
-fn actions(a: &Alb) -> serde_json::Value {
+pub fn actions(a: &Alb) -> serde_json::Value {
     python(&["actions", &a.listener, &a.rule])
 }
 
 /// The canary's weight on the listener now (None: it is not in the forward action).
-fn canary_weight(a: &Alb) -> Option<i32> {
+pub fn canary_weight(a: &Alb) -> Option<i32> {
     moto::runtime().block_on(async {
         let out = moto::elbv2().await.describe_listeners().listener_arns(&a.listener).send().await.unwrap();
         let action = out.listeners()[0].default_actions()[0].clone();

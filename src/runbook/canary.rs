@@ -57,44 +57,15 @@ pub fn parse(spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<StepBody>
             problem(cx, k.span, &format!("unknown key `{}` for `canary`", k.name), &format!("it takes {}", KEYS.join(", ")));
         }
     }
-    let traffic = v.get("traffic");
-    let mut shift: Vec<(Key, Node)> = Vec::new();
-    match traffic.and_then(Node::as_map) {
-        None => problem(
-            cx,
-            traffic.map_or(v.span, |t| t.span),
-            "`canary` needs `traffic`",
-            "`traffic: { alb_listener: ARN, stable: BLUE_TG_ARN, canary: GREEN_TG_ARN }`",
-        ),
-        Some(t) => {
-            for (k, n) in t {
-                match k.name.as_str() {
-                    "alb_listener" => shift.push((Key { name: "listener".into(), span: k.span }, n.clone())),
-                    name if TRAFFIC.contains(&name) => shift.push((k.clone(), n.clone())),
-                    other => problem(
-                        cx,
-                        k.span,
-                        &format!("unknown key `{other}` for `traffic`"),
-                        &format!("it takes {}", TRAFFIC.join(", ")),
-                    ),
-                }
-            }
-            for need in ["alb_listener", "stable", "canary"] {
-                if !t.iter().any(|(k, _)| k.name == need) {
-                    problem(
-                        cx,
-                        traffic.map_or(at, |t| t.span),
-                        &format!("`traffic` needs `{need}`"),
-                        "the listener's ARN and both target groups' ARNs",
-                    );
-                }
-            }
-        }
-    }
+    let shift = traffic(v, at, cx);
     let percents = steps(v.get("steps"), v.span, cx);
     let bake = v.get("bake");
-    if bake.is_none() {
-        problem(cx, v.span, "`canary` needs `bake`", "how long each step is watched before the next, e.g. `bake: 10m`");
+    match bake {
+        None => problem(cx, v.span, "`canary` needs `bake`", "how long each step is watched before the next, e.g. `bake: 10m`"),
+        // Read once here: a bad one is one problem, not one per step.
+        Some(b) => {
+            crate::step::duration_setting(Some(b), cx)?;
+        }
     }
     let checks = v.get("checks");
     let percents = percents?;
@@ -130,6 +101,48 @@ pub fn parse(spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<StepBody>
     }
     let steps = cx.steps(&node(NodeKind::Seq(children), v.span), spec.phase);
     Some(StepBody::Sequence(steps))
+}
+
+/// `traffic:` as `alb.shift` settings (`alb_listener` is its `listener`).
+fn traffic(v: &Node, at: Span, cx: &mut dyn ParseContext) -> Vec<(Key, Node)> {
+    let problem = |cx: &mut dyn ParseContext, span: Span, what: &str, hint: &str| {
+        cx.diagnostics().push(Diagnostic::new(span, what.to_string()).hint(hint.to_string()));
+    };
+    let traffic = v.get("traffic");
+    let mut shift: Vec<(Key, Node)> = Vec::new();
+    match traffic.and_then(Node::as_map) {
+        None => problem(
+            cx,
+            traffic.map_or(v.span, |t| t.span),
+            "`canary` needs `traffic`",
+            "`traffic: { alb_listener: ARN, stable: BLUE_TG_ARN, canary: GREEN_TG_ARN }`",
+        ),
+        Some(t) => {
+            for (k, n) in t {
+                match k.name.as_str() {
+                    "alb_listener" => shift.push((Key { name: "listener".into(), span: k.span }, n.clone())),
+                    name if TRAFFIC.contains(&name) => shift.push((k.clone(), n.clone())),
+                    other => problem(
+                        cx,
+                        k.span,
+                        &format!("unknown key `{other}` for `traffic`"),
+                        &format!("it takes {}", TRAFFIC.join(", ")),
+                    ),
+                }
+            }
+            for need in ["alb_listener", "stable", "canary"] {
+                if !t.iter().any(|(k, _)| k.name == need) {
+                    problem(
+                        cx,
+                        traffic.map_or(at, |t| t.span),
+                        &format!("`traffic` needs `{need}`"),
+                        "the listener's ARN and both target groups' ARNs",
+                    );
+                }
+            }
+        }
+    }
+    shift
 }
 
 /// `steps: [5, 25, 50, 100]`: rising percentages of traffic on the canary.

@@ -82,6 +82,7 @@ pub(super) struct State {
     webhook_failure: Option<(u16, String)>,
 }
 
+#[derive(Clone)]
 pub struct Slack {
     pub port: u16,
     state: Arc<Mutex<State>>,
@@ -195,6 +196,34 @@ impl Slack {
         }
     }
 
+    /// Answers each question relctl asks in Slack as a person would, until
+    /// dropped: `(words in the question, member id, answer)`, the answer a
+    /// reaction (`:white_check_mark:`, `:x:`) or a reply's text (`go`).
+    pub fn answering(&self, rules: &[(&str, &str, &str)]) -> Answering {
+        let rules: Vec<(String, String, String)> =
+            rules.iter().map(|(w, u, a)| ((*w).to_string(), (*u).to_string(), (*a).to_string())).collect();
+        let (slack, stop) = (self.clone(), Arc::new(std::sync::atomic::AtomicBool::new(false)));
+        let done = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut answered = std::collections::BTreeSet::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                for m in slack.messages().into_iter().filter(|m| m.user.is_none() && m.text.starts_with(":question:")) {
+                    let Some((_, who, answer)) = rules.iter().find(|(w, _, _)| m.text.contains(w.as_str())) else { continue };
+                    if !answered.insert(m.ts.clone()) {
+                        continue;
+                    }
+                    if let Some(name) = answer.strip_prefix(':').and_then(|a| a.strip_suffix(':')) {
+                        slack.react(who, &m.ts, name);
+                    } else {
+                        slack.reply(who, m.thread_ts.as_deref().unwrap_or(&m.ts), answer);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        Answering { stop, thread: Some(thread) }
+    }
+
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
@@ -216,6 +245,21 @@ impl Slack {
 
     pub fn webhook_texts(&self) -> Vec<String> {
         self.state.lock().unwrap().webhook.clone()
+    }
+}
+
+/// People answering in Slack (see [`Slack::answering`]) until dropped.
+pub struct Answering {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
