@@ -34,6 +34,7 @@ mod s3_copies;
 mod schema;
 mod secrets;
 mod seed_company;
+mod seed_memorres;
 mod seed_runbooks;
 mod seed_sop_dev_002;
 mod shared_runs;

@@ -127,6 +127,12 @@ impl FakeEcs {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The service is called `name` (in cluster `prod`), not `checkout`.
+    pub fn named(self, name: &str) -> FakeEcs {
+        self.state.lock().unwrap().service = name.into();
+        self
+    }
+
     /// Someone else's rollout is under way.
     pub fn start_foreign_rollout(&self) {
         let mut s = self.state.lock().unwrap();
