@@ -52,7 +52,9 @@ impl AppError {
             AppError::Shared(SharedLock::Refused(_)) => ExitCode::Usage.code(),
             AppError::Shared(SharedLock::Lost { .. } | SharedLock::Store(_)) => ExitCode::Internal.code(),
             AppError::NotFound(_) => ExitCode::Usage.code(),
-            AppError::Engine(EngineError::UnfinishedStep { .. } | EngineError::AwaitingApprover { .. })
+            AppError::Engine(
+                EngineError::UnfinishedStep { .. } | EngineError::AwaitingApprover { .. } | EngineError::NobodyToAsk { .. },
+            )
             | AppError::Journal(JournalError::Damaged { .. }) => ExitCode::NeedsDecision.code(),
             AppError::Engine(_) | AppError::Journal(_) | AppError::Io { .. } | AppError::Lock(LockError::Io { .. }) => {
                 ExitCode::Internal.code()

@@ -103,6 +103,11 @@ fn shifts_on_a_listener_and_a_rule_are_undone_exactly_by_the_rollback() {
     let r = run(&sb, &["run", "release.yaml", "--non-interactive"]);
     r.expect_code(3);
     assert!(r.stdout.contains(&format!("25% to {}", a.green.split('/').nth(1).unwrap())), "{}", r.stdout);
+    // Each shift took: ELBv2 read back what was asked for.
+    let weights = |key: &str| finished(&sb, key)["outputs"]["weights"].as_str().unwrap_or_default().to_string();
+    let (blue, green) = (a.blue.split('/').nth(1).unwrap(), a.green.split('/').nth(1).unwrap());
+    assert_eq!(weights("execute.1"), format!("{blue} 0, {green} 100"));
+    assert_eq!(weights("execute.2"), format!("{blue} 50, {green} 50"));
     assert_eq!(actions(&a), before, "the listener and the rule forward exactly as before the first shift");
     let journal = sb.journal_text();
     assert!(journal.contains(r#"\"stickiness\":[true,300]"#), "the listener's stickiness was journaled before the change");
@@ -194,22 +199,56 @@ fn a_canary_failing_at_twenty_five_percent_ends_with_the_listener_exactly_as_it_
     assert_eq!(actions(&a), before);
 }
 
+/// Waits until the canary is baking at 25%: the shift done and journaled.
+fn baking_at_25(sb: &Sandbox, a: &Alb) {
+    wait_until("the canary baking at 25%", || {
+        canary_weight(a) == Some(25) && sb.journal_text().contains(r#""key":"execute.0.3""#)
+    });
+}
+
 #[test]
-fn a_canary_killed_during_a_bake_resumes_where_it_was() {
+fn a_canary_killed_during_a_bake_resumes_where_it_was_and_still_rolls_back_to_the_original() {
+    let (a, ns) = (alb(), moto::unique("Canary"));
+    let before = actions(&a);
+    let sb = Sandbox::new();
+    // Unhealthy until rolled back: after the resume, the release fails validation.
+    sb.write("release.yaml", &runbook(&a, &canary(&ns, "2s"), "  - run: test -f rolled-back\n"));
+    let env = moto::env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = sb.start(&["run", "release.yaml", "--non-interactive", "--approve", "all"], &pairs);
+    baking_at_25(&sb, &a);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let r = run(&sb, &["resume", "--non-interactive", "--approve", "all"]);
+    r.expect_code(3);
+    let started = |key: &str| events(&sb.journal(), "step_started").iter().filter(|e| e["key"] == key).count();
+    assert_eq!(started("execute.0.0"), 1, "the 5% shift ran once");
+    assert_eq!(started("execute.0.2"), 1, "the 25% shift ran once");
+    assert_eq!(started("execute.0.6"), 1, "the 100% shift ran once");
+    assert!(r.stdout.contains("not run again"), "{}", r.stdout);
+    // The resumed run journaled no new original: the rollback restores the one from before the first shift.
+    assert_eq!(actions(&a), before);
+}
+
+#[test]
+fn a_canary_interrupted_during_a_bake_is_not_failed_and_resume_finishes_it() {
     let (a, ns) = (alb(), moto::unique("Canary"));
     let sb = Sandbox::new();
     sb.write("release.yaml", &runbook(&a, &canary(&ns, "2s"), "  - run: \"true\"\n"));
     let env = moto::env();
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut child = sb.start(&["run", "release.yaml", "--non-interactive", "--approve", "all"], &pairs);
-    wait_until("the canary at 25%", || canary_weight(&a) == Some(25));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let r = run(&sb, &["resume", "--non-interactive", "--approve", "all"]);
-    r.expect_code(0);
+    let child = sb.start(&["run", "release.yaml", "--non-interactive", "--approve", "all"], &pairs);
+    baking_at_25(&sb, &a);
+    // SAFETY: signalling the relctl this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    finish(child).expect_code(130);
+    let states: Vec<String> =
+        events(&sb.journal(), "state_entered").iter().map(|e| e["state"].as_str().unwrap().to_string()).collect();
+    assert!(!states.iter().any(|s| s.contains("rolling")), "an interruption is not a failure: {states:?}");
+    let canary = events(&sb.journal(), "step_finished").into_iter().find(|e| e["key"] == "execute.0").cloned();
+    assert!(canary.is_none(), "the canary has no end journaled: {canary:?}");
+    run(&sb, &["resume", "--non-interactive", "--approve", "all"]).expect_code(0);
     assert_eq!(canary_weight(&a), Some(100));
-    let started = |key: &str| events(&sb.journal(), "step_started").iter().filter(|e| e["key"] == key).count();
-    assert_eq!(started("execute.0.0"), 1, "the 5% shift ran once");
-    assert_eq!(started("execute.0.6"), 1, "the 100% shift ran once");
-    assert!(r.stdout.contains("not run again"), "{}", r.stdout);
 }

@@ -10,34 +10,6 @@
 use crate::support::slack::{Member, Slack, TOKEN};
 use crate::support::*;
 
-const PG: &str = r#"#!/usr/bin/env bash
-echo "$(basename "$0") $*" >> "$PG_LOG"
-for a in "$@"; do case "$a" in --file=*) echo dump > "${a#--file=}" ;; esac; done
-"#;
-
-struct Served(std::process::Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// python3's http.server over `dir`, on a free port.
-fn serve_dir(dir: &std::path::Path) -> Served {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new("python3")
-        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("http.server answers", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    Served(child, format!("http://127.0.0.1:{port}"))
-}
-
 fn sh(dir: &std::path::Path, script: &str) {
     let ok = std::process::Command::new("bash").arg("-c").arg(script).current_dir(dir).status().unwrap().success();
     assert!(ok, "{script}");
@@ -67,16 +39,25 @@ fn stand(sb: &Sandbox, health: &str) -> (Served, Served) {
              && git init -q --bare origin.git && git remote add origin origin.git"
         ),
     );
-    for tool in ["pg_dump", "psql", "pg_restore"] {
-        sb.write(&format!("bin/{tool}"), PG);
-    }
+    pg_tools(sb);
     sh(
         p,
-        "chmod +x bin/* && mkdir -p scripts && cp -r $SCRIPTS scripts/"
+        "mkdir -p scripts && cp -r $SCRIPTS scripts/"
             .replace("$SCRIPTS", concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/scripts/company"))
             .as_str(),
     );
     (serve_dir(&p.join("artifactory")), serve_dir(&p.join("host")))
+}
+
+/// The vars both runbooks take, for this stand.
+fn vars(sb: &Sandbox, artifactory: &Served, host: &Served) -> Vec<String> {
+    vec![
+        "app=payments".to_string(),
+        "version=1.2.3".into(),
+        format!("app_url={}/current", host.url),
+        format!("artifactory_url={}", artifactory.url),
+        format!("deploy_dir={}", sb.path().join("host").display()),
+    ]
 }
 
 fn env(sb: &Sandbox) -> Vec<(&'static str, String)> {
@@ -119,18 +100,11 @@ fn company(sb: &Sandbox, health: &str, db_restore: &str, go: &str) -> Run {
     sb.write("release.yaml", &text);
     let _answering = slack.answering(&[
         ("Product Owner", "U0FAY00003", ":white_check_mark:"),
-        ("QA Lead", "U0GUS00004", "yes, coverage 93%"),
+        ("QA Lead", "U0GUS00004", "yes: coverage 93%"),
         ("Go / no-go", "U0DANA0001", go),
     ]);
-    let vars = [
-        "app=payments".to_string(),
-        "version=1.2.3".into(),
-        format!("app_url={}/current", host.1),
-        format!("artifactory_url={}", artifactory.1),
-        format!("deploy_dir={}", sb.path().join("host").display()),
-        format!("config_dir={}", sb.path().join("etc-app").display()),
-        format!("db_restore={db_restore}"),
-    ];
+    let mut vars = vars(sb, &artifactory, &host);
+    vars.extend([format!("config_dir={}", sb.path().join("etc-app").display()), format!("db_restore={db_restore}")]);
     let mut env = env(sb);
     env.push(("RELCTL_ACTOR", "kim".into()));
     run(sb, &[], &vars, &env)
@@ -186,13 +160,7 @@ fn template(sb: &Sandbox, health: &str) -> Run {
         .unwrap()
         .replace("wait: 1m", "wait: 1s");
     sb.write("release.yaml", &text);
-    let vars = [
-        "app=payments".to_string(),
-        "version=1.2.3".into(),
-        format!("app_url={}/current", host.1),
-        format!("artifactory_url={}", artifactory.1),
-        format!("deploy_dir={}", sb.path().join("host").display()),
-    ];
+    let vars = vars(sb, &artifactory, &host);
     let mut env = env(sb);
     env.push(("RELCTL_ACTOR", "owner".into()));
     run(sb, &["--approve", "all"], &vars, &env)

@@ -11,28 +11,6 @@ use crate::support::moto;
 use crate::support::slack::{Member, Slack, TOKEN};
 use crate::support::*;
 
-struct Served(std::process::Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve_dir(dir: &std::path::Path) -> Served {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new("python3")
-        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until("http.server answers", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    Served(child, format!("http://127.0.0.1:{port}"))
-}
-
 /// The AWS CLI against moto, for seeding what the SOP expects to exist.
 fn aws(args: &[&str]) {
     let out = std::process::Command::new("aws")
@@ -104,8 +82,8 @@ fn release(sb: &Sandbox, go: &str) -> (Run, FakeEcs) {
     let vars = [
         format!("service={service}"),
         "version=4.2.0".into(),
-        format!("app_url={}", web.1),
-        format!("staging_url={}/staging", web.1),
+        format!("app_url={}", web.url),
+        format!("staging_url={}/staging", web.url),
         "ecs_cluster=prod".into(),
         format!("jenkins_url={}", jenkins.url()),
     ];

@@ -23,38 +23,16 @@ esac
 const HEALTHY: &str = r#"{"status": "healthy", "checks": {"database": "ok", "redis": "ok", "storage": "ok"}}"#;
 const DEGRADED: &str = r#"{"status": "degraded", "checks": {"database": "failing", "redis": "ok", "storage": "ok"}}"#;
 
-struct App {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The product's app: /health/live, /health/ready (as `ready` says), /api/status.
-fn app(sb: &Sandbox, ready: &str) -> App {
+fn app(sb: &Sandbox, ready: &str) -> Served {
     sb.write("app/health/live", "ok\n");
     sb.write("app/health/ready", ready);
     sb.write("app/health/ready.healthy", HEALTHY);
     sb.write("app/api/status", r#"{"status": "ok"}"#);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new("python3")
-        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
-        .arg(sb.path().join("app"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    wait_until("the app answers", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    App { child, url }
+    serve_dir(&sb.path().join("app"))
 }
 
-fn release(sb: &Sandbox, app: &App, status_page: &str) -> Run {
+fn release(sb: &Sandbox, app: &Served, status_page: &str) -> Run {
     let runbook = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/burdenoff-k8s-release.yaml")).unwrap();
     sb.write("release.yaml", &runbook);
     sb.write("bin/kubectl", KUBECTL);

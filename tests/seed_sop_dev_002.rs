@@ -13,12 +13,6 @@ use crate::support::prometheus::{Exporter, Prometheus};
 use crate::support::slack::{Member, Slack, TOKEN};
 use crate::support::*;
 
-/// Records each call; pg_dump writes the dump file it is given.
-const PG: &str = r#"#!/usr/bin/env bash
-echo "$(basename "$0") $*" >> "$PG_LOG"
-for a in "$@"; do case "$a" in --file=*) echo dump > "${a#--file=}" ;; esac; done
-"#;
-
 /// Who answers which question in Slack, by a word of its text.
 const ANSWERS: [(&str, &str); 4] = [
     ("Change approval board", "U0CORA0001"),
@@ -63,10 +57,7 @@ fn release(sb: &Sandbox, s: &Stand, strategy: &str, db_restore: &str, go: &str) 
         runbook().replace("    notify: true", &format!("    notify: true\n    api_url: {}\n    poll: 200ms", s.slack.api_url()));
     sb.write("release.yaml", &text);
     sb.write("migrations/1.2.3.sql", "CREATE TABLE user_preferences (id SERIAL PRIMARY KEY);\n");
-    for tool in ["pg_dump", "psql", "pg_restore"] {
-        sb.write(&format!("bin/{tool}"), PG);
-        std::process::Command::new("chmod").arg("+x").arg(sb.path().join("bin").join(tool)).status().unwrap();
-    }
+    pg_tools(sb);
     std::fs::create_dir_all(sb.path().join("scripts")).unwrap();
     std::process::Command::new("cp")
         .args(["-r", concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/scripts/sop-dev-002")])

@@ -30,7 +30,7 @@ pub fn refusal(q: &Question, ballot: &Ballot) -> Option<String> {
     }
     let failed = q.failed_checks();
     if ballot.yes && !failed.is_empty() && ballot.comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
-        return Some(format!("go over {} failed check(s) needs a reason: reply `go <reason>`", failed.len()));
+        return Some(format!("go over {} failed check(s) needs a reason: reply `go: <reason>`", failed.len()));
     }
     None
 }

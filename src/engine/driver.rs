@@ -46,6 +46,11 @@ pub enum EngineError {
          resumable, for another approver{approvers}: `relctl resume {run_id} --as NAME`"
     )]
     AwaitingApprover { what: &'static str, label: String, initiator: String, approvers: String, run_id: String },
+    #[error(
+        "`{label}` could not be asked anywhere ({places}), so nothing was decided: the run stops here, resumable; \
+         when {places} can be reached again: `relctl resume {run_id}`"
+    )]
+    NobodyToAsk { label: String, places: String, run_id: String },
 }
 
 /// How a run left the engine.
@@ -470,9 +475,13 @@ impl Engine {
                         None => Execution::Done(self.perform(&run, planned).await),
                     }
                 };
+                // An interruption wins over a result that came with it: a
+                // group whose step was interrupted must not be journaled as
+                // failed (a resume would roll the release back).
                 let execution = tokio::select! {
-                    e = execution => e,
+                    biased;
                     () = self.cancelled() => Execution::Cancelled,
+                    e = execution => e,
                 };
                 let result = match execution {
                     Execution::Done(r) => r,

@@ -19,7 +19,8 @@ impl Plan {
     /// `actor` may not answer. A rollback's questions count too: a rollback
     /// stopped at one nobody here can answer is worse than no release.
     pub fn check_actor(&self, actor: &str) -> Result<(), ApproverError> {
-        fn walk(steps: &[Step], phase: PhaseName, actor: &str, out: &mut Vec<String>) {
+        type People = std::collections::BTreeMap<String, crate::runbook::model::Person>;
+        fn walk(steps: &[Step], phase: PhaseName, actor: &str, people: Option<&People>, out: &mut Vec<String>) {
             for s in steps.iter().filter(|s| s.when.is_none()) {
                 // A question also asked in Slack is answered by whoever is there.
                 if let Some(ask) = s.body.ask()
@@ -31,12 +32,26 @@ impl Plan {
                     let name = s.id.clone().unwrap_or_else(|| s.label());
                     out.push(format!("{} {what} `{name}` is for {} only", phase.as_str(), approvers.join(", ")));
                 }
-                walk(s.body.children(), phase, actor, out);
+                // Four eyes across places: the initiator's answers elsewhere
+                // are refused by their `people:` name, so relctl must know it.
+                if let Some(ask) = s.body.ask()
+                    && ask.not_initiator
+                    && ask.via.iter().any(|v| *v != crate::question::Via::Terminal)
+                    && people.is_some_and(|p| !p.contains_key(actor))
+                {
+                    let name = s.id.clone().unwrap_or_else(|| s.label());
+                    out.push(format!(
+                        "{} `{name}` (not_initiator) is asked in Slack, where people answer by their `people:` name, and {actor} is nobody under `people:`: relctl could not refuse their own answer there (run as your name under `people:`: --as NAME)",
+                        phase.as_str()
+                    ));
+                }
+                walk(s.body.children(), phase, actor, people, out);
             }
         }
         let mut problems = Vec::new();
         for phase in PhaseName::ALL {
-            walk(self.runbook.phase(phase), phase, actor, &mut problems);
+            let people = (!self.runbook.people.is_empty()).then_some(&self.runbook.people);
+            walk(self.runbook.phase(phase), phase, actor, people, &mut problems);
         }
         if problems.is_empty() {
             return Ok(());

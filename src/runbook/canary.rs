@@ -84,9 +84,19 @@ pub fn parse(spec: &StepSpec<'_>, cx: &mut dyn ParseContext) -> Option<StepBody>
         if i + 1 < percents.len()
             && let Some(bake) = bake
         {
+            // A metric query that fails for a passing reason (throttled, a
+            // timeout) bakes again; a check out of bounds is final.
+            let retry = node(
+                NodeKind::Map(vec![
+                    entry("attempts", node(NodeKind::Int(3), at), at),
+                    entry("delay", node(NodeKind::Str("5s".into()), at), at),
+                ]),
+                at,
+            );
             let mut step = vec![
                 entry("name", node(NodeKind::Str(format!("canary {p}%: bake")), at), at),
                 entry("idempotent", node(NodeKind::Bool(true), at), at),
+                entry("retry", retry, at),
                 entry("wait", bake.clone(), at),
             ];
             if let Some(checks) = checks {
@@ -166,6 +176,14 @@ fn steps(n: Option<&Node>, span: Span, cx: &mut dyn ParseContext) -> Option<Vec<
     }
     if out.is_empty() {
         cx.diagnostics().push(Diagnostic::new(span, "`steps` cannot be empty").hint(hint));
+        return None;
+    }
+    if out.last() != Some(&100) {
+        // A canary that stops half-way leaves the release half-done.
+        cx.diagnostics().push(
+            Diagnostic::new(n.map_or(span, |n| n.span), "a canary's last step is 100")
+                .hint("end the list with 100; to stop part-way, roll back instead"),
+        );
         return None;
     }
     Some(out)

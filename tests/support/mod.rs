@@ -213,3 +213,43 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A directory served by python3's http.server on a free port (an app's
+/// health files, an Artifactory layout), until dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve_dir(dir: &Path) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("http.server answers", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    Served { child, url: format!("http://127.0.0.1:{port}") }
+}
+
+/// Recording stand-ins for pg_dump, psql and pg_restore in the sandbox's
+/// bin/ (each call appended to $PG_LOG; pg_dump writes the file it is given).
+pub fn pg_tools(sb: &Sandbox) {
+    const PG: &str = r#"#!/usr/bin/env bash
+echo "$(basename "$0") $*" >> "$PG_LOG"
+for a in "$@"; do case "$a" in --file=*) echo dump > "${a#--file=}" ;; esac; done
+"#;
+    for tool in ["pg_dump", "psql", "pg_restore"] {
+        let path = sb.write(&format!("bin/{tool}"), PG);
+        Command::new("chmod").arg("+x").arg(path).status().unwrap();
+    }
+}

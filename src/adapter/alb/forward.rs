@@ -51,13 +51,21 @@ impl Forward {
         }
     }
 
-    /// Every target group and its weight (a plain forward has one, weight 1).
+    /// Every target group and its weight (a plain forward has one, weight
+    /// 1), by ARN: ELBv2 need not list them in the order they were sent.
     pub fn weights(&self) -> Vec<(String, i32)> {
-        match (&self.groups, &self.target_group_arn) {
+        let mut w: Vec<(String, i32)> = match (&self.groups, &self.target_group_arn) {
             (Some(g), _) if !g.is_empty() => g.iter().map(|(a, w)| (a.clone(), w.unwrap_or(1))).collect(),
             (_, Some(a)) => vec![(a.clone(), 1)],
             _ => Vec::new(),
-        }
+        };
+        w.sort();
+        w
+    }
+
+    /// The target groups carrying traffic now (weight above 0).
+    pub fn live(&self) -> Vec<String> {
+        self.weights().into_iter().filter(|(_, w)| *w > 0).map(|(a, _)| a).collect()
     }
 
     /// The weights as people read them: `blue 75, green 25`.

@@ -219,10 +219,29 @@ impl ShiftAction {
         let env = run.env;
         let c = self.place.connect(env).await?;
         let (stable, canary) = (env.render(&self.stable)?, env.render(&self.canary)?);
+        if stable == canary {
+            return Err(StepFailure::from(AdapterError::refused(format!("alb.shift: `stable` and `canary` are both {stable}"))));
+        }
         let (actions, at, now) = c.forward().await?;
         let saved = self.place.target(TargetUse::Saves).resolve(|t| env.render(t))?;
         // The first forward action seen in this run is what a rollback restores.
         if env.saved_target(&saved).is_none() {
+            // Before the first change, the stable group must be the one
+            // serving, and no other: swapped vars would send the canary's
+            // share of traffic to the old version, and a third group's
+            // traffic would be dropped.
+            let others: Vec<String> = now.live().into_iter().filter(|g| *g != stable).collect();
+            if !now.live().contains(&stable) || !others.is_empty() {
+                return Err(StepFailure::from(
+                    AdapterError::refused(format!(
+                        "{SYSTEM}: {} forwards {}, and `stable` is {}",
+                        c.name(),
+                        now.describe(),
+                        group_name(&stable)
+                    ))
+                    .with_help("`stable` must be the only target group serving before the first shift: check stable and canary"),
+                ));
+            }
             let json = serde_json::to_string(&now).map_err(|e| AdapterError::Journal(e.to_string()))?;
             env.save_target(&saved, &json)?;
             run.log(&format!("recorded {} before any change: {}", c.name(), now.describe()));

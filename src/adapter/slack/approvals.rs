@@ -1,6 +1,6 @@
 //! Questions asked in the run's Slack thread (`via: slack`), answered by
-//! a reaction on the question (✅ yes, ❌ no) or a reply (`go`, `go
-//! <reason>`, `no-go <reason>`). Nothing comes in: the answers are read
+//! a reaction on the question (✅ yes, ❌ no) or a reply (`go`, `go:
+//! <reason>`, `no-go: <reason>`). Nothing comes in: the answers are read
 //! with the Web API (conversations.replies, reactions.get), and each
 //! answerer's account is looked up once (users.info), so that a
 //! deactivated account or a bot does not count. The question's messages
@@ -40,11 +40,18 @@ pub(super) fn parse_reply(text: &str, gate: bool) -> Option<(bool, Option<String
     let lower = t.to_lowercase();
     let words = [("no-go", false), ("no go", false), ("nogo", false), ("go", true), ("yes", true), ("no", false)];
     for (word, yes) in words.into_iter().take(if gate { 4 } else { 6 }) {
-        if let Some(rest) = lower.strip_prefix(word)
-            && rest.chars().next().is_none_or(|c| !c.is_alphanumeric() && c != '-')
-        {
-            let rest = &t[t.len() - rest.len()..];
-            let reason = unescape(rest.trim_start_matches([':', ',', '-', '—', '–', ' ', '.', '!']).trim());
+        let Some(rest) = lower.strip_prefix(word) else { continue };
+        let rest = &t[t.len() - rest.len()..];
+        // The word alone, or the word, a separator and the reason: talk
+        // that starts with the word ("go check the logs", "No critical
+        // issues") is not an answer.
+        if rest.trim_end_matches(['.', '!', ' ']).is_empty() {
+            return Some((yes, None));
+        }
+        let after = rest.trim_start();
+        let dash = rest.starts_with(' ').then_some(after).and_then(|a| a.strip_prefix(['-', '—', '–']));
+        if let Some(reason) = after.strip_prefix(':').or(dash) {
+            let reason = unescape(reason.trim());
             return Some((yes, Some(reason).filter(|r| !r.is_empty())));
         }
     }
@@ -54,6 +61,12 @@ pub(super) fn parse_reply(text: &str, gate: bool) -> Option<(bool, Option<String
 /// Slack escapes `&`, `<` and `>` in message text (messaging/formatting).
 fn unescape(text: &str) -> String {
     text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// People's words, escaped again before relctl posts them: a reason must
+/// not become live markup (`<!channel>`, a link) in relctl's own message.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// ✅ (or ✔️) is yes, ❌ is no; skin tones do not matter.
@@ -90,10 +103,10 @@ fn question_text(q: &Question, again: bool) -> String {
     let (y, n) = if gate { ("GO", "NO-GO") } else { ("YES", "NO") };
     let (ry, rn) = if gate { ("go", "no-go") } else { ("yes", "no") };
     lines.push(format!(
-        "React :white_check_mark: for {y} or :x: for {n}, or reply `{ry}`, `{ry} <reason>` or `{rn} <reason>`; you may change your answer until it closes."
+        "React :white_check_mark: for {y} or :x: for {n}, or reply `{ry}`, `{ry}: <reason>` or `{rn}: <reason>`; you may change your answer until it closes."
     ));
     if !q.failed_checks().is_empty() {
-        lines.push(format!("Going ahead over failed checks takes a reply with a reason: `{ry} <reason>`."));
+        lines.push(format!("Going ahead over failed checks takes a reply with a reason: `{ry}: <reason>`."));
     }
     if let Some(t) = q.timeout {
         lines.push(format!("Unanswered within {}, the answer is {n}.", crate::runbook::duration::format_duration(t)));
@@ -180,7 +193,9 @@ impl SlackSettings {
             }
             let (Some(user), Some(text), Some(ts)) = (m["user"].as_str(), m["text"].as_str(), m["ts"].as_str()) else { continue };
             if let Some((yes, comment)) = parse_reply(text, matches!(q.kind, QuestionKind::Gate { .. })) {
-                found.push((user.to_string(), yes, comment, format!("reply {ts}")));
+                // An edited reply is a new answer (journaled again), not a silent change.
+                let edited = m["edited"]["ts"].as_str().map(|e| format!(" edited {e}")).unwrap_or_default();
+                found.push((user.to_string(), yes, comment, format!("reply {ts}{edited}")));
             }
         }
         for ts in &asked {
@@ -225,7 +240,15 @@ impl Asker for SlackSettings {
                 "channel": channel, "thread_ts": parent, "reply_broadcast": true,
                 "text": env.redact(&question_text(q, !asked.is_empty())),
             });
-            let posted = self.api(env, "chat.postMessage", body).await.map_err(|e| e.to_string())?;
+            let posted = match self.api(env, "chat.postMessage", body).await {
+                Ok(p) => p,
+                // Asked before the run stopped: its answers are still read.
+                Err(e) if !asked.is_empty() => {
+                    env.warn(&format!("the question was not posted again ({e}); answers to the earlier post still count"));
+                    return Ok(());
+                }
+                Err(e) => return Err(e.to_string()),
+            };
             let ts = posted.ts.ok_or_else(|| format!("{SYSTEM} chat.postMessage: no `ts` in the answer"))?;
             let all = asked.into_iter().chain([ts]).collect::<Vec<_>>().join(",");
             env.record("slack", &recorded_name(key), &all).map_err(|f| Self::failed("chat.postMessage", &f))
@@ -245,7 +268,7 @@ impl Asker for SlackSettings {
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let user = ballot.account.trim_start_matches("Slack user ");
-            self.post(env, &format!("<@{user}> {said}"), false).await.map_err(|e| e.to_string())
+            self.post(env, &format!("<@{user}> {}", escape(said)), false).await.map_err(|e| e.to_string())
         })
     }
 
@@ -260,11 +283,11 @@ impl Asker for SlackSettings {
             let Some(channel) = env.recorded("slack", super::THREAD_CHANNEL) else { return Ok(()) };
             let asked = Self::asked(env, key);
             for (i, ts) in asked.iter().enumerate() {
-                let text = format!("{}\n*{decision}*", question_text(q, i > 0));
+                let text = format!("{}\n*{}*", question_text(q, i > 0), escape(decision));
                 let body = serde_json::json!({ "channel": channel, "ts": ts, "text": env.redact(&text) });
                 self.api(env, "chat.update", body).await.map_err(|e| e.to_string())?;
             }
-            self.post(env, &format!("*{decision}*"), false).await.map_err(|e| e.to_string())
+            self.post(env, &format!("*{}*", escape(decision)), false).await.map_err(|e| e.to_string())
         })
     }
 }
@@ -280,7 +303,12 @@ mod tests {
             parse_reply("Go: probe is flaky, seen in INC-42", true),
             Some((true, Some("probe is flaky, seen in INC-42".into())))
         );
-        assert_eq!(parse_reply("no-go latency &gt; 2s", true), Some((false, Some("latency > 2s".into()))));
+        assert_eq!(parse_reply("Go!", true), Some((true, None)));
+        assert_eq!(parse_reply("no-go: latency &gt; 2s", true), Some((false, Some("latency > 2s".into()))));
+        assert_eq!(parse_reply("go check the logs before we decide", true), None, "talk is not an answer");
+        assert_eq!(parse_reply("no-go latency doubled", true), None, "a reason follows a separator");
+        assert_eq!(parse_reply("yes, but hold until 5pm", false), None);
+        assert_eq!(parse_reply("No critical issues found", false), None);
         assert_eq!(parse_reply("<@U0BOT> nogo - error rate", true), Some((false, Some("error rate".into()))));
         assert_eq!(parse_reply("NO GO", true), Some((false, None)));
         assert_eq!(parse_reply("good morning", true), None, "a word that starts with go is not go");
@@ -289,6 +317,12 @@ mod tests {
         assert_eq!(parse_reply("no problem, go ahead", true), None, "a gate takes go / no-go, not a chatty no");
         assert_eq!(parse_reply("yes", false), Some((true, None)));
         assert_eq!(parse_reply("no: login fails", false), Some((false, Some("login fails".into()))));
+    }
+
+    #[test]
+    fn a_reason_goes_back_to_slack_as_text_not_markup() {
+        let (_, reason) = parse_reply("no-go: ping &lt;!channel&gt; now", true).unwrap();
+        assert_eq!(super::escape(&reason.unwrap()), "ping &lt;!channel&gt; now");
     }
 
     #[test]

@@ -81,7 +81,9 @@ impl Engine {
                 Ok(StepEnd::Failed { tolerated: false }) => {
                     return Err(StepFailure::refused(format!("{} failed", p.step.label())));
                 }
-                Ok(StepEnd::Interrupted) => return Err(StepFailure::refused(format!("{} was interrupted", p.step.label()))),
+                // The run is stopping: the group is interrupted, not failed
+                // (the caller sees the cancel and journals no end for it).
+                Ok(StepEnd::Interrupted) => return std::future::pending().await,
                 Ok(_) => {}
                 Err(e) => {
                     let message = format!("{} ({e})", p.step.label());
@@ -99,7 +101,7 @@ impl Engine {
         for (end, step) in ends.into_iter().zip(steps.iter().map(|p| &p.step)) {
             match end {
                 Ok(StepEnd::Failed { tolerated: false }) => failed.push(step.label()),
-                Ok(StepEnd::Interrupted) => failed.push(format!("{} (interrupted)", step.label())),
+                Ok(StepEnd::Interrupted) => return std::future::pending().await,
                 Ok(_) => {}
                 Err(e) => {
                     // What stops the run (a journal failure, a step only a

@@ -18,26 +18,12 @@ impl Engine {
         let answer = match self.cfg.policy.rule(&question, &actor) {
             Ruling::Decided(a) => a,
             Ruling::AskPerson if self.prompter.is_some() && record => {
-                let _ = self
-                    .milestone(Event::GateWaiting {
-                        key: key.to_string(),
-                        question: question.text.clone(),
-                        gate: matches!(question.kind, QuestionKind::Gate { .. }),
-                        approvers: question.approvers.clone(),
-                    })
-                    .await;
+                self.waiting(key, &question).await;
                 self.ask_person(&question, actor).await
             }
             Ruling::AskPerson => self.ask_person(&question, actor).await,
             Ruling::AskAround { flag } => {
-                let _ = self
-                    .milestone(Event::GateWaiting {
-                        key: key.to_string(),
-                        question: question.text.clone(),
-                        gate: matches!(question.kind, QuestionKind::Gate { .. }),
-                        approvers: question.approvers.clone(),
-                    })
-                    .await;
+                self.waiting(key, &question).await;
                 if let Err(e) = self.sync() {
                     self.memory().fatal = Some(e);
                     return Answer {
@@ -46,7 +32,11 @@ impl Engine {
                         ..Answer::default()
                     };
                 }
-                self.ask_around(key, &question, actor, flag).await
+                match self.ask_around(key, &question, actor.clone(), flag).await {
+                    Some(a) => a,
+                    // Stopping, resumable: nothing to record.
+                    None => return Answer { actor, reason: Some("could not be asked anywhere".into()), ..Answer::default() },
+                }
             }
         };
         if record {
@@ -74,6 +64,18 @@ impl Engine {
                 .await;
         }
         answer
+    }
+
+    /// Says (and journals) that the run waits for a person's answer.
+    async fn waiting(&self, key: &str, question: &Question) {
+        let _ = self
+            .milestone(Event::GateWaiting {
+                key: key.to_string(),
+                question: question.text.clone(),
+                gate: matches!(question.kind, QuestionKind::Gate { .. }),
+                approvers: question.approvers.clone(),
+            })
+            .await;
     }
 
     async fn ask_person(&self, question: &Question, actor: String) -> Answer {

@@ -81,7 +81,9 @@ impl Engine {
     }
 
     /// Asks `q` everywhere its `via` says, until the answers decide it.
-    pub(super) async fn ask_around(&self, key: &str, q: &Question, actor: String, flag: Option<Reply>) -> Answer {
+    /// `None` when it could be asked nowhere: the run stops, resumable
+    /// (a chat outage is not a no-go).
+    pub(super) async fn ask_around(&self, key: &str, q: &Question, actor: String, flag: Option<Reply>) -> Option<Answer> {
         let mut answers = Answers::default();
         if let Some(reply) = flag {
             let b = self.here(&actor, &reply, AnsweredBy::Flag, "--approve");
@@ -89,7 +91,7 @@ impl Engine {
             answers.here.push(b);
         }
         if let Tally::Decided { yes, by } = tally(q, &answers.standing()) {
-            return decided(yes, by);
+            return Some(decided(yes, by));
         }
         let handle = Handle(self);
         let askers = self.open_askers(key, q).await;
@@ -97,11 +99,10 @@ impl Engine {
         let _stop_guard = StopOnDrop(stop.clone());
         let mut prompt = self.terminal_prompt(q, &actor, &stop);
         if askers.is_empty() && prompt.is_none() {
-            return Answer {
-                actor,
-                reason: Some(format!("nobody could be asked ({}): failing closed", via_list(q))),
-                ..Answer::default()
-            };
+            let label = q.id.clone().unwrap_or_else(|| q.text.clone());
+            let stop = super::EngineError::NobodyToAsk { label, places: via_list(q), run_id: self.cfg.run_id.clone() };
+            self.memory().halt.get_or_insert(stop);
+            return None;
         }
         let deadline = q.timeout.map(|t| Instant::now() + t);
         let poll = askers.iter().map(|a| a.poll_interval()).min().unwrap_or(Duration::from_secs(1));
@@ -126,7 +127,7 @@ impl Engine {
                         }
                         Ok(Err(e)) if super::decide::terminal_gone(&e) => {
                             let _ = self.cancel.send(true);
-                            return std::future::pending::<Answer>().await;
+                            return std::future::pending::<Option<Answer>>().await;
                         }
                         // Unanswered there: the other places may still answer.
                         Ok(Err(_)) | Err(_) => {}
@@ -145,7 +146,7 @@ impl Engine {
                                 answers.there.iter().filter(|b| b.by == AnsweredBy::Slack).cloned().collect()
                             }
                         };
-                        for b in found {
+                        for b in first_seen_order(&answers, found) {
                             self.judge(key, q, &mut answers, &b, Some(*asker)).await;
                             there.push(b);
                         }
@@ -169,7 +170,7 @@ impl Engine {
                 let _ = self.emit(Event::Warning { message: format!("closing the question: {e}") });
             }
         }
-        answer
+        Some(answer)
     }
 
     /// Asks the question in each place besides the terminal; a place it
@@ -233,6 +234,18 @@ fn unanswered(q: &Question, answers: &Answers, actor: String) -> Answer {
     };
     let after = q.timeout.map(crate::runbook::duration::format_duration).unwrap_or_default();
     Answer { actor, reason: Some(format!("unanswered for {after}{given}")), ..Answer::default() }
+}
+
+/// The answers of one read, those seen before first. Among the new ones
+/// the noes come after the yeses: a reaction carries no time, so when a
+/// person's ✅ and their `no-go` are first seen together (a resume reads
+/// everything given while relctl was down at once), their no stands.
+fn first_seen_order(answers: &Answers, found: Vec<Ballot>) -> Vec<Ballot> {
+    let (mut seen, mut new): (Vec<Ballot>, Vec<Ballot>) =
+        found.into_iter().partition(|b| answers.first_seen.contains_key(&b.source));
+    new.sort_by_key(|b| !b.yes);
+    seen.append(&mut new);
+    seen
 }
 
 fn via_list(q: &Question) -> String {
