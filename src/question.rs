@@ -212,6 +212,13 @@ pub struct Answer {
     pub approvals: Vec<Ballot>,
 }
 
+impl Answer {
+    /// No, with why, nobody having said so (a timeout, a failure, policy).
+    pub fn refused(actor: String, reason: impl Into<String>) -> Answer {
+        Answer { actor, reason: Some(reason.into()), ..Answer::default() }
+    }
+}
+
 /// Asks a person. Implementations may block; the engine calls them off the
 /// async runtime. When `stop` is set (answered elsewhere), the prompt ends
 /// with an error of kind `ErrorKind::Other` within a moment.

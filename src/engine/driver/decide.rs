@@ -26,16 +26,12 @@ impl Engine {
                 self.waiting(key, &question).await;
                 if let Err(e) = self.sync() {
                     self.memory().fatal = Some(e);
-                    return Answer {
-                        actor,
-                        reason: Some("the journal cannot be written: failing closed".into()),
-                        ..Answer::default()
-                    };
+                    return Answer::refused(actor, "the journal cannot be written: failing closed");
                 }
                 match self.ask_around(key, &question, actor.clone(), flag).await {
                     Some(a) => a,
                     // Stopping, resumable: nothing to record.
-                    None => return Answer { actor, reason: Some("could not be asked anywhere".into()), ..Answer::default() },
+                    None => return Answer::refused(actor, "could not be asked anywhere"),
                 }
             }
         };
@@ -81,24 +77,10 @@ impl Engine {
     async fn ask_person(&self, question: &Question, actor: String) -> Answer {
         if let Err(e) = self.sync() {
             self.memory().fatal = Some(e);
-            return Answer {
-                yes: false,
-                actor,
-                by: AnsweredBy::Policy,
-                comment: None,
-                reason: Some("the journal cannot be written: failing closed".into()),
-                ..Answer::default()
-            };
+            return Answer::refused(actor, "the journal cannot be written: failing closed");
         }
         match &self.prompter {
-            None => Answer {
-                yes: false,
-                actor: actor.clone(),
-                by: AnsweredBy::Policy,
-                comment: None,
-                reason: Some("no terminal to ask in".into()),
-                ..Answer::default()
-            },
+            None => Answer::refused(actor.clone(), "no terminal to ask in"),
             Some(p) => {
                 let p = p.clone();
                 let q = question.clone();
@@ -109,14 +91,7 @@ impl Engine {
                         Answer { yes: reply.yes, actor, by: AnsweredBy::Terminal, comment: reply.comment, ..Answer::default() }
                     }
                     // Nobody answered in time: no, on the record.
-                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => Answer {
-                        yes: false,
-                        actor,
-                        by: AnsweredBy::Policy,
-                        comment: None,
-                        reason: Some(e.to_string()),
-                        ..Answer::default()
-                    },
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => Answer::refused(actor, e.to_string()),
                     Ok(Err(e)) if terminal_gone(&e) => {
                         // Ctrl-C at a prompt (raw mode: no SIGINT), or the
                         // terminal closed under it: the run stops,
@@ -124,22 +99,8 @@ impl Engine {
                         let _ = self.cancel.send(true);
                         std::future::pending::<Answer>().await
                     }
-                    Ok(Err(e)) => Answer {
-                        yes: false,
-                        actor,
-                        by: AnsweredBy::Policy,
-                        comment: None,
-                        reason: Some(format!("the prompt failed ({e}): failing closed")),
-                        ..Answer::default()
-                    },
-                    Err(e) => Answer {
-                        yes: false,
-                        actor,
-                        by: AnsweredBy::Policy,
-                        comment: None,
-                        reason: Some(e.to_string()),
-                        ..Answer::default()
-                    },
+                    Ok(Err(e)) => Answer::refused(actor, format!("the prompt failed ({e}): failing closed")),
+                    Err(e) => Answer::refused(actor, e.to_string()),
                 }
             }
         }

@@ -233,7 +233,7 @@ fn unanswered(q: &Question, answers: &Answers, actor: String) -> Answer {
         _ => String::new(),
     };
     let after = q.timeout.map(crate::runbook::duration::format_duration).unwrap_or_default();
-    Answer { actor, reason: Some(format!("unanswered for {after}{given}")), ..Answer::default() }
+    Answer::refused(actor, format!("unanswered for {after}{given}"))
 }
 
 /// The answers of one read, those seen before first. Among the new ones
