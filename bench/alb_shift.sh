@@ -35,7 +35,7 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 export AWS_ENDPOINT_URL=$RELCTL_TEST_MOTO_URL AWS_EC2_METADATA_DISABLED=true
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"; kill $moto_pid 2>/dev/null || true' EXIT
 arns=$("$RELCTL_TEST_PYTHON" "$root/tests/support/alb.py" setup "bench-$$")
 read -r listener blue green < <(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["listener"], d["blue"], d["green"])' "$arns")
 
