@@ -150,14 +150,20 @@ fn s3_going_away_mid_run_stops_it_before_the_next_step_and_resume_catches_s3_up(
         "release.yaml",
         // A step whose start reached the disk but not S3 counts as cut off, like
         // after a disk failure: asked about on resume, unless idempotent.
-        "version: 1\nname: outage\nexecute:\n  - run: sleep 2\n  - run: echo next >> next.txt\n    idempotent: true\nvalidate:\n  - run: \"true\"\n",
+        "version: 1\nname: outage\nexecute:\n  - run: sleep 3\n  - run: echo next >> next.txt\n    idempotent: true\nvalidate:\n  - run: \"true\"\n",
     );
     let mut proxy = Proxy::new(&crate::support::moto::url());
     let endpoint = proxy.url();
     let via_proxy = [("AWS_ENDPOINT_URL", endpoint.as_str()), ("AWS_MAX_ATTEMPTS", "2")];
     let child = shared.spawn(&sb, &["run", "release.yaml", "--non-interactive"], &via_proxy);
     wait_for_lock(&shared, "outage");
-    wait_until("the first step started", || sb.journal_text().contains("step_started"));
+    // Cut once the step's start is in S3 too: cut before, the start itself
+    // is what S3 missed, and a resume rightly asks about the step (a race
+    // this test lost under load).
+    wait_until("the first step's start in S3", || {
+        sb.journal_text().contains("step_started")
+            && journal_objects(&shared, &sb.latest_run_id()).iter().any(|(_, b)| b.contains("step_started"))
+    });
     proxy.cut();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
