@@ -22,13 +22,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 steps=${STEPS:-200}
 repeats=${REPEATS:-7}
-relctl=${RELCTL:-$root/target/release/relctl}
-
-if [[ ! -x $relctl ]]; then
-  [[ -z ${RELCTL:-} ]] || { echo "RELCTL=$RELCTL is not an executable" >&2; exit 2; }
-  echo "building $relctl ..." >&2
-  (cd "$root" && cargo build --release --quiet)
-fi
+# shellcheck source=relctl_binary.sh
+source "$root/bench/relctl_binary.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

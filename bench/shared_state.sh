@@ -18,13 +18,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 steps=${STEPS:-200}
 repeats=${REPEATS:-5}
-relctl=${RELCTL:-$root/target/release/relctl}
-
-if [[ ! -x $relctl ]]; then
-  [[ -z ${RELCTL:-} ]] || { echo "RELCTL=$RELCTL is not an executable" >&2; exit 2; }
-  echo "building $relctl ..." >&2
-  (cd "$root" && cargo build --release --quiet)
-fi
+# shellcheck source=relctl_binary.sh
+source "$root/bench/relctl_binary.sh"
 # shellcheck source=../scripts/moto.sh
 source "$root/scripts/moto.sh"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
